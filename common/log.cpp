@@ -1,0 +1,116 @@
+#include "common/log.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <mutex>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+namespace quel::log {
+
+namespace {
+
+std::atomic<format> g_format{format::human};
+std::atomic<level> g_min_level{level::info};
+
+const char* level_name(level l) {
+  switch (l) {
+    case level::debug: return "debug";
+    case level::info: return "info";
+    case level::warn: return "warn";
+    case level::error: return "error";
+  }
+  return "info";
+}
+
+std::string utc_timestamp() {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  auto secs = system_clock::to_time_t(now);
+  auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(millis));
+  return buf;
+}
+
+void emit(const std::string& line) {
+  // One write per line keeps lines whole when threads log at once.
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    auto n = ::write(STDERR_FILENO, p, left);
+    if (n <= 0)
+      return;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+} // namespace
+
+void set_format(format f) { g_format = f; }
+void set_min_level(level l) { g_min_level = l; }
+format current_format() { return g_format; }
+
+void write(level l, std::string_view job_id, std::string_view message,
+           const fields& extra) {
+  if (static_cast<int>(l) < static_cast<int>(g_min_level.load()))
+    return;
+  std::string line;
+  if (g_format == format::json) {
+    nlohmann::json j;
+    j["ts"] = utc_timestamp();
+    j["level"] = level_name(l);
+    if (!job_id.empty())
+      j["job_id"] = std::string{job_id};
+    j["msg"] = std::string{message};
+    for (auto& [k, v] : extra)
+      j[k] = v;
+    line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    line = utc_timestamp();
+    line += ' ';
+    line += level_name(l);
+    line += ' ';
+    if (!job_id.empty()) {
+      line += "job=";
+      line += job_id;
+      line += ' ';
+    }
+    line += message;
+    for (auto& [k, v] : extra) {
+      line += ' ';
+      line += k;
+      line += '=';
+      line += v;
+    }
+  }
+  line += '\n';
+  emit(line);
+}
+
+bool limited(level l, const std::string& key, int interval_ms,
+             std::string_view msg, const fields& extra) {
+  static std::mutex mx;
+  static std::unordered_map<std::string, std::chrono::steady_clock::time_point> last;
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> guard{mx};
+    auto i = last.find(key);
+    if (i != last.end()
+        && now - i->second < std::chrono::milliseconds(interval_ms))
+      return false;
+    last[key] = now;
+  }
+  write(l, {}, msg, extra);
+  return true;
+}
+
+} // namespace quel::log
