@@ -9,8 +9,11 @@ namespace quel {
 /// Output formats the worker writes (QUEL_OUTPUT_FORMAT, rule 15).
 enum class output_format { webp, png, jpeg };
 
+/// Reads `webp`, `png`, `jpeg` or `jpg` (or the MIME type), in any case.
 std::optional<output_format> parse_output_format(std::string_view name);
+/// The MIME type stored as attach_file_type and Content-Type.
 const char* mime_type_of(output_format f);   // image/webp, ...
+/// The extension of the output key (`jpg` for JPEG).
 const char* extension_of(output_format f);   // webp, png, jpg
 
 /// The MIME type the bytes show (PNG, JPEG, WebP, HEIC/HEIF), or nullopt when

@@ -21,6 +21,7 @@ struct input_ref {
   std::string type;
 };
 
+/// One stage of a job: `quantity` images from the same prompt and inputs.
 struct stage_spec {
   int stage_index = 0;
   std::string prompt;
@@ -31,14 +32,18 @@ struct stage_spec {
   std::vector<int> dependencies() const;
 };
 
+/// A validated job: its stages, ascending by stage_index.
 struct job_spec {
   std::string job_type;                 // pipeline_stage | single_batch
   std::optional<std::string> module;    // job_input_data.module, if given
   std::vector<stage_spec> stages;       // ascending stage_index
   std::optional<std::string> aspect_ratio;
 
+  /// The sum of the stages' quantities.
   int total_images() const;
+  /// The largest stage_index (for `Stage N/M` logs), or -1 without stages.
   int largest_stage_index() const;
+  /// The stage with this stage_index, or nullptr.
   const stage_spec* find_stage(int stage_index) const;
   /// Every attachId named by any stage, each once, ascending.
   std::vector<int64_t> attach_ids() const;

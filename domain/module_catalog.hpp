@@ -11,6 +11,7 @@
 /// to the model and a prompt preamble. Defined in config/modules.ini.
 namespace quel {
 
+/// One module's configuration (a `[module.NAME]` section).
 struct module_config {
   std::string name;
   std::string queue;
@@ -24,19 +25,26 @@ struct module_config {
   std::string describe(const std::string& category) const;
 };
 
+/// The configured modules, in the order of the INI file.
 class module_catalog {
 public:
   /// Parses the INI text of config/modules.ini; throws std::invalid_argument
-  /// naming the line on malformed input.
+  /// naming the line on malformed input, unknown keys, a bad cost, two
+  /// modules sharing a queue, or no module at all. Without `queue`, a
+  /// module's queue is `jobs:queue` for fashion and `jobs:queue:NAME` else.
   static module_catalog from_ini(const std::string& text);
 
+  /// The module named exactly `name` (case-sensitive), or nullptr.
   const module_config* find(const std::string& name) const;
+  /// The module whose queue is `queue`, or nullptr.
   const module_config* by_queue(const std::string& queue) const;
   const std::vector<module_config>& all() const { return modules_; }
 
-  /// Overrides every module's cost (QUEL_CREDITS_PER_IMAGE).
+  /// Overrides every module's cost (QUEL_CREDITS_PER_IMAGE); throws
+  /// std::invalid_argument when negative.
   void set_cost_for_all(int64_t credits);
-  /// Keeps only the named modules (worker.modules); throws on unknown names.
+  /// Keeps only the named modules (worker.modules), in catalog order; throws
+  /// std::invalid_argument on unknown names and then changes nothing.
   void keep_only(const std::vector<std::string>& names);
 
   std::vector<module_config> modules_;

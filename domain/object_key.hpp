@@ -7,7 +7,8 @@ namespace quel {
 
 /// Why a stored object key is refused (CONTRACT.md rule 13), or nullopt when
 /// it is acceptable: empty, leading `/`, a `..` segment, a backslash, a
-/// percent-encoded dot or slash, or a scheme (`://`).
+/// percent-encoded dot or slash, or a scheme (`://`); also a percent-encoded
+/// backslash (`%5c`) or a control character.
 std::optional<std::string> object_key_problem(const std::string& key);
 
 /// The key of an input attach row: attach_file_path when non-empty, else

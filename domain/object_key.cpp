@@ -1,0 +1,76 @@
+#include "domain/object_key.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace quel {
+
+namespace {
+
+bool has_dotdot_segment(const std::string& key) {
+  size_t start = 0;
+  while (start <= key.size()) {
+    auto end = key.find('/', start);
+    if (end == std::string::npos)
+      end = key.size();
+    if (key.compare(start, end - start, "..") == 0)
+      return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// %2e/%2f decode to '.' and '/', %5c to '\'; a backend that decodes the key
+// would otherwise let `%2e%2e%2f` climb out of the bucket.
+bool has_encoded_separator(const std::string& key) {
+  for (size_t i = 0; i + 2 < key.size(); ++i) {
+    if (key[i] != '%')
+      continue;
+    auto hi = key[i + 1];
+    auto lo = static_cast<char>(std::tolower(static_cast<unsigned char>(key[i + 2])));
+    if ((hi == '2' && (lo == 'e' || lo == 'f')) || (hi == '5' && lo == 'c'))
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+std::optional<std::string> object_key_problem(const std::string& key) {
+  if (key.empty())
+    return std::string("object key is empty");
+  // Checked first so that the messages below can quote the key safely.
+  if (std::any_of(key.begin(), key.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      }))
+    return std::string("object key contains a control character");
+  auto quoted = "object key \"" + key + "\"";
+  if (key.front() == '/')
+    return quoted + " starts with '/'";
+  if (key.find("://") != std::string::npos)
+    return quoted + " contains a scheme ('://')";
+  if (key.find('\\') != std::string::npos)
+    return quoted + " contains a backslash";
+  if (has_dotdot_segment(key))
+    return quoted + " contains a '..' segment";
+  if (has_encoded_separator(key))
+    return quoted + " contains a percent-encoded dot, slash or backslash";
+  return std::nullopt;
+}
+
+std::optional<std::string> input_key_of(const std::optional<std::string>& file_path,
+                                        const std::optional<std::string>& directory) {
+  if (file_path && !file_path->empty())
+    return file_path;
+  if (directory && !directory->empty())
+    return directory;
+  return std::nullopt;
+}
+
+std::string output_key(const std::string& job_id, int stage_index,
+                       int image_index, const std::string& extension) {
+  return "generated/" + job_id + "/s" + std::to_string(stage_index) + "-i"
+         + std::to_string(image_index) + "." + extension;
+}
+
+} // namespace quel
