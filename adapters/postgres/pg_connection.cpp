@@ -1,0 +1,51 @@
+#include "adapters/postgres/pg_connection.hpp"
+
+namespace quel {
+
+pg_connection::pg_connection(std::string database_url)
+  : url_(with_connect_timeout(database_url)) {
+  // nop: connecting is deferred to the first call
+}
+
+pqxx::connection& pg_connection::open() {
+  if (conn_ && conn_->is_open())
+    return *conn_;
+  conn_.reset();
+  try {
+    conn_ = std::make_unique<pqxx::connection>(url_);
+  } catch (const pqxx::broken_connection& e) {
+    throw database_unavailable(std::string("cannot connect to the database: ") + e.what());
+  } catch (const pqxx::sql_error& e) {
+    // e.g. "the database system is starting up" arrives as an SQL error.
+    if (is_unavailable(e))
+      throw database_unavailable(std::string("cannot connect to the database: ") + e.what());
+    throw;
+  }
+  return *conn_;
+}
+
+void pg_connection::drop() noexcept {
+  conn_.reset();
+}
+
+int pg_connection::backend_pid() const noexcept {
+  return conn_ && conn_->is_open() ? conn_->backendpid() : 0;
+}
+
+std::string pg_connection::with_connect_timeout(const std::string& url) {
+  if (url.find("connect_timeout") != std::string::npos)
+    return url;
+  bool is_uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  if (!is_uri)
+    return url.empty() ? "connect_timeout=5" : url + " connect_timeout=5";
+  if (url.back() == '?' || url.back() == '&')
+    return url + "connect_timeout=5";
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=5";
+}
+
+bool pg_connection::is_unavailable(const pqxx::sql_error& e) {
+  const std::string state = e.sqlstate();
+  return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0;
+}
+
+} // namespace quel

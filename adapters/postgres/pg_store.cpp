@@ -1,0 +1,213 @@
+#include "adapters/postgres/pg_store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "adapters/postgres/pg_connection.hpp"
+
+namespace quel {
+
+namespace {
+
+/// A bigint[] literal such as `{1,2,3}`, passed as text and cast in SQL
+/// (libpqxx 6 has no array parameters).
+std::string array_literal(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    out += std::to_string(ids[i]);
+  }
+  out += '}';
+  return out;
+}
+
+std::optional<std::string> optional_text(const pqxx::field& f) {
+  if (f.is_null())
+    return std::nullopt;
+  return f.as<std::string>();
+}
+
+claimed_job::outcome claim_outcome(const std::string& s) {
+  if (s == "claimed")
+    return claimed_job::outcome::claimed;
+  if (s == "finished")
+    return claimed_job::outcome::finished;
+  if (s == "leased_elsewhere")
+    return claimed_job::outcome::leased_elsewhere;
+  if (s == "quarantined")
+    return claimed_job::outcome::quarantined;
+  if (s == "missing")
+    return claimed_job::outcome::missing;
+  throw std::logic_error("quel_worker_claim returned an unknown outcome: " + s);
+}
+
+commit_result::outcome commit_outcome(const std::string& s) {
+  if (s == "committed")
+    return commit_result::outcome::committed;
+  if (s == "already_committed")
+    return commit_result::outcome::already_committed;
+  if (s == "lease_lost")
+    return commit_result::outcome::lease_lost;
+  if (s == "insufficient_credits")
+    return commit_result::outcome::insufficient_credits;
+  throw std::logic_error("quel_worker_commit_image returned an unknown outcome: " + s);
+}
+
+} // namespace
+
+pg_store::pg_store(const std::string& database_url)
+  : db_(std::make_unique<pg_connection>(database_url)) {
+  // nop
+}
+
+pg_store::~pg_store() = default;
+
+int pg_store::backend_pid() const noexcept {
+  return db_->backend_pid();
+}
+
+claimed_job pg_store::claim(const std::string& job_id, const std::string& node_id,
+                            std::chrono::milliseconds lease_ttl, int max_attempts) {
+  return db_->run([&](pqxx::nontransaction& tx) {
+    auto row = tx.exec_params1("SELECT * FROM quel_worker_claim($1::uuid, $2, $3, $4)",
+                               job_id, node_id, static_cast<int64_t>(lease_ttl.count()),
+                               max_attempts);
+    claimed_job job;
+    job.result = claim_outcome(row["o_outcome"].as<std::string>());
+    job.job_id = job_id;
+    job.job_type = row["o_job_type"].as<std::string>("");
+    job.input_json = row["o_input"].as<std::string>("");
+    job.org_id = optional_text(row["o_org_id"]);
+    job.production_id = optional_text(row["o_production_id"]);
+    job.status = row["o_status"].as<std::string>("");
+    job.epoch = row["o_epoch"].as<int64_t>(0);
+    job.attempts = row["o_attempts"].as<int>(0);
+    return job;
+  });
+}
+
+bool pg_store::renew(const std::string& job_id, int64_t epoch,
+                     std::chrono::milliseconds lease_ttl) {
+  return db_->run([&](pqxx::nontransaction& tx) {
+    auto r = tx.exec_params(
+      "UPDATE quel_worker_job"
+      "   SET lease_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()"
+      " WHERE job_id = $1::uuid AND epoch = $2",
+      job_id, epoch, static_cast<int64_t>(lease_ttl.count()));
+    return r.affected_rows() == 1;
+  });
+}
+
+void pg_store::release(const std::string& job_id, int64_t epoch) {
+  db_->run([&](pqxx::nontransaction& tx) {
+    // A graceful handover must not count as a crash towards quarantine.
+    tx.exec_params("UPDATE quel_worker_job"
+                   "   SET lease_expires_at = now(), attempts = greatest(attempts - 1, 0),"
+                   "       updated_at = now()"
+                   " WHERE job_id = $1::uuid AND epoch = $2",
+                   job_id, epoch);
+  });
+}
+
+std::vector<attach_row> pg_store::attach_rows(const std::vector<int64_t>& ids) {
+  if (ids.empty())
+    return {};
+  return db_->run([&](pqxx::nontransaction& tx) {
+    auto r = tx.exec_params("SELECT attach_id, attach_file_path, attach_directory"
+                            "  FROM quel_attach WHERE attach_id = ANY($1::bigint[])"
+                            " ORDER BY attach_id",
+                            array_literal(ids));
+    std::vector<attach_row> rows;
+    rows.reserve(r.size());
+    for (const auto& row : r) {
+      attach_row a;
+      a.attach_id = row[0].as<int64_t>();
+      a.file_path = optional_text(row[1]);
+      a.directory = optional_text(row[2]);
+      rows.push_back(std::move(a));
+    }
+    return rows;
+  });
+}
+
+bool pg_store::fail_invalid(const std::string& job_id, int64_t epoch,
+                            const std::string& message) {
+  return db_->run([&](pqxx::nontransaction& tx) {
+    return tx.exec_params1("SELECT quel_worker_fail_invalid($1::uuid, $2, $3)", job_id,
+                           epoch, message)[0].as<bool>();
+  });
+}
+
+std::optional<std::vector<committed_image>>
+pg_store::start(const std::string& job_id, int64_t epoch, int total_images) {
+  return db_->run([&](pqxx::nontransaction& tx)
+                    -> std::optional<std::vector<committed_image>> {
+    auto f = tx.exec_params1("SELECT quel_worker_start($1::uuid, $2, $3)", job_id, epoch,
+                             total_images)[0];
+    if (f.is_null())
+      return std::nullopt;
+    std::vector<committed_image> images;
+    for (const auto& item : nlohmann::json::parse(f.c_str())) {
+      committed_image img;
+      img.stage_index = item.at(0).get<int>();
+      img.image_index = item.at(1).get<int>();
+      img.attach_id = item.at(2).get<int64_t>();
+      img.object_key = item.at(3).get<std::string>();
+      images.push_back(std::move(img));
+    }
+    return images;
+  });
+}
+
+bool pg_store::finish(const job_finish& f) {
+  return db_->run([&](pqxx::nontransaction& tx) {
+    return tx.exec_params1("SELECT quel_worker_finish($1::uuid, $2, $3, $4, $5::bigint[])",
+                           f.job_id, f.epoch, f.completed, f.error_message,
+                           array_literal(f.ordered_attach_ids))[0].as<bool>();
+  });
+}
+
+hold_outcome pg_store::hold(const std::string& job_id, int64_t epoch, int stage_index,
+                            int image_index, const std::optional<std::string>& org_id,
+                            int64_t cost) {
+  auto s = db_->run([&](pqxx::nontransaction& tx) {
+    return tx.exec_params1("SELECT quel_worker_hold($1::uuid, $2, $3, $4, $5::uuid, $6)",
+                           job_id, epoch, stage_index, image_index, org_id,
+                           cost)[0].as<std::string>();
+  });
+  if (s == "held")
+    return hold_outcome::held;
+  if (s == "insufficient_credits")
+    return hold_outcome::insufficient_credits;
+  if (s == "lease_lost")
+    return hold_outcome::lease_lost;
+  throw std::logic_error("quel_worker_hold returned an unknown outcome: " + s);
+}
+
+void pg_store::release_hold(const std::string& job_id, int stage_index, int image_index) {
+  db_->run([&](pqxx::nontransaction& tx) {
+    tx.exec_params("DELETE FROM quel_worker_credit_hold"
+                   " WHERE job_id = $1::uuid AND stage_index = $2 AND image_index = $3",
+                   job_id, stage_index, image_index);
+  });
+}
+
+commit_result pg_store::commit_image(const image_commit& c) {
+  return db_->run([&](pqxx::nontransaction& tx) {
+    auto row = tx.exec_params1(
+      "SELECT * FROM quel_worker_commit_image($1::uuid, $2, $3, $4, $5, $6, $7, $8,"
+      " $9::uuid, $10)",
+      c.job_id, c.epoch, c.stage_index, c.image_index, c.object_key, c.file_name,
+      c.mime_type, c.size_bytes, c.org_id, c.cost);
+    commit_result r;
+    r.result = commit_outcome(row["o_outcome"].as<std::string>());
+    r.attach_id = row["o_attach_id"].as<int64_t>(0);
+    r.completed_images = row["o_completed"].as<int>(0);
+    r.total_images = row["o_total"].as<int>(0);
+    if (!row["o_balance"].is_null())
+      r.balance_after = row["o_balance"].as<int64_t>();
+    return r;
+  });
+}
+
+} // namespace quel
