@@ -1,0 +1,32 @@
+#pragma once
+
+#include <chrono>
+
+#include "adapters/generator/image_generator.hpp"
+
+namespace quel {
+
+/// Makes a real picture on the machine itself with libvips, needing no key
+/// or network (CONTRACT.md section 5, backend `local`): a collage of the
+/// stage's inputs on a canvas shaped by the aspect ratio, tinted per image
+/// index, with the prompt as a caption. Safe to call from several threads.
+class local_image_generator : public image_generator {
+public:
+  /// `latency` is slept before each result is returned (benchmarks and fault
+  /// tests use it to stand in for a slow model); `long_side` is the output's
+  /// longer edge in pixels.
+  explicit local_image_generator(
+    std::chrono::milliseconds latency = std::chrono::milliseconds(0),
+    int long_side = 768);
+
+  /// Throws generation_error(retryable=false) when an input is not a
+  /// decodable image; a HEIC/HEIF input libvips cannot decode becomes a grey
+  /// placeholder tile instead.
+  generated_image generate(const generation_request& request) override;
+
+private:
+  std::chrono::milliseconds latency_;
+  int long_side_;
+};
+
+} // namespace quel
