@@ -1,0 +1,32 @@
+#include "actors/fetch_actor.hpp"
+
+#include "messages/errors.hpp"
+
+namespace quel {
+
+fetch_actor::behavior_type fetch_actor_impl(fetch_actor::pointer self,
+                                            std::shared_ptr<object_store> store) {
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
+    return failure_from_exception(ep);
+  });
+  return {
+    [store](fetch_atom, const std::string& key, int64_t max_bytes) -> caf::result<blob> {
+      try {
+        if (auto bytes = store->get(key, max_bytes))
+          return std::move(*bytes);
+        return make_failure(worker_errc::object_missing, "object not found: " + key);
+      } catch (...) {
+        return failure_from_exception(std::current_exception());
+      }
+    },
+    [store](exists_atom, const std::string& key) -> caf::result<bool> {
+      try {
+        return store->exists(key);
+      } catch (...) {
+        return failure_from_exception(std::current_exception());
+      }
+    },
+  };
+}
+
+} // namespace quel

@@ -1,0 +1,25 @@
+#include "actors/generate_actor.hpp"
+
+#include "messages/errors.hpp"
+
+namespace quel {
+
+generate_actor::behavior_type
+generate_actor_impl(generate_actor::pointer self,
+                    std::shared_ptr<image_generator> generator) {
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
+    return failure_from_exception(ep);
+  });
+  return {
+    [generator](generate_atom,
+                const generation_request& request) -> caf::result<generated_image> {
+      try {
+        return generator->generate(request);
+      } catch (...) {
+        return failure_from_exception(std::current_exception());
+      }
+    },
+  };
+}
+
+} // namespace quel

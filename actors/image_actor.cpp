@@ -1,0 +1,163 @@
+#include "actors/image_actor.hpp"
+
+#include "common/log.hpp"
+#include "domain/object_key.hpp"
+#include "messages/errors.hpp"
+
+namespace quel {
+
+namespace {
+
+using self_ptr = image_actor::pointer;
+
+// The steps share the task and context through this bundle; each step is a
+// request with a value and an error continuation.
+struct attempt {
+  image_task task;
+  worker_context_ptr ctx;
+  stage_actor stage;
+  std::string key;
+  std::string mime;
+
+  std::string where() const {
+    return "stage " + std::to_string(task.stage_index) + " image "
+           + std::to_string(task.image_index);
+  }
+};
+
+using attempt_ptr = std::shared_ptr<attempt>;
+
+void fail(self_ptr self, const attempt_ptr& a, caf::error err) {
+  // A hold that will not be captured must not keep credits reserved.
+  self->send(a->ctx->credits, unhold_atom::value, a->task.job_id,
+             static_cast<int32_t>(a->task.stage_index),
+             static_cast<int32_t>(a->task.image_index));
+  self->quit(std::move(err));
+}
+
+void commit(self_ptr self, const attempt_ptr& a, blob bytes) {
+  auto& t = a->task;
+  image_commit c;
+  c.job_id = t.job_id;
+  c.epoch = t.epoch;
+  c.stage_index = t.stage_index;
+  c.image_index = t.image_index;
+  c.object_key = a->key;
+  c.file_name = a->key.substr(a->key.rfind('/') + 1);
+  c.mime_type = a->mime;
+  c.size_bytes = static_cast<int64_t>(bytes.size());
+  c.org_id = t.org_id;
+  c.cost = t.cost;
+  self->request(a->ctx->credits, caf::infinite, commit_atom::value, c)
+    .then(
+      [self, a, bytes](const commit_result& r) {
+        using outcome = commit_result::outcome;
+        auto& t = a->task;
+        if (r.result == outcome::insufficient_credits)
+          return fail(self, a, make_failure(worker_errc::credits_exhausted,
+                                            "credits ran out"));
+        if (r.result == outcome::lease_lost)
+          return fail(self, a, make_failure(worker_errc::lease_lost,
+                                            "lease lost to another worker"));
+        log::job_info(t.job_id, "Attach record created: ID=" + std::to_string(r.attach_id));
+        if (r.result == outcome::committed)
+          log::job_info(t.job_id, "Updating job progress: "
+                                    + std::to_string(r.completed_images) + "/"
+                                    + std::to_string(r.total_images) + " completed");
+        made_image made{t.stage_index, t.image_index, r.attach_id, a->key, bytes};
+        self->send(a->stage, made_atom::value, std::move(made));
+        self->quit();
+      },
+      [self, a](caf::error& err) { fail(self, a, std::move(err)); });
+}
+
+void store(self_ptr self, const attempt_ptr& a, generated_image image) {
+  self->request(a->ctx->storers.next(), caf::infinite, store_atom::value, a->key,
+                image.bytes, a->mime)
+    .then([self, a, bytes = image.bytes](int64_t) { commit(self, a, bytes); },
+          [self, a](caf::error& err) { fail(self, a, std::move(err)); });
+}
+
+void generate(self_ptr self, const attempt_ptr& a) {
+  auto& t = a->task;
+  generation_request req;
+  req.job_id = t.job_id;
+  req.stage_index = t.stage_index;
+  req.image_index = t.image_index;
+  req.prompt = t.prompt;
+  req.inputs = t.inputs;
+  req.aspect_ratio = t.aspect_ratio;
+  req.format = a->ctx->settings.format;
+  log::job_info(t.job_id, "Calling Gemini API",
+                {{"stage", std::to_string(t.stage_index)},
+                 {"image", std::to_string(t.image_index)}});
+  self->request(a->ctx->generators.next(), caf::infinite, generate_atom::value,
+                std::move(req))
+    .then([self, a](generated_image& image) { store(self, a, std::move(image)); },
+          [self, a](caf::error& err) { fail(self, a, std::move(err)); });
+}
+
+// After a crash between upload and commit the object is already stored
+// under its deterministic key: commit it instead of paying the model again.
+void reuse_or_generate(self_ptr self, const attempt_ptr& a) {
+  auto fetcher = a->ctx->fetchers.next();
+  self->request(fetcher, caf::infinite, exists_atom::value, a->key)
+    .then(
+      [self, a, fetcher](bool exists) {
+        if (!exists)
+          return generate(self, a);
+        self->request(fetcher, caf::infinite, fetch_atom::value, a->key,
+                      int64_t{1} << 40)
+          .then(
+            [self, a](blob& bytes) {
+              log::job_info(a->task.job_id, "Reusing stored image: " + a->key);
+              commit(self, a, std::move(bytes));
+            },
+            [self, a](caf::error&) { generate(self, a); });
+      },
+      [self, a](caf::error&) { generate(self, a); });
+}
+
+} // namespace
+
+image_actor::behavior_type image_actor_impl(image_actor::pointer self,
+                                            image_task task,
+                                            worker_context_ptr ctx,
+                                            stage_actor stage) {
+  auto a = std::make_shared<attempt>();
+  a->task = std::move(task);
+  a->ctx = std::move(ctx);
+  a->stage = std::move(stage);
+  a->mime = mime_type_of(a->ctx->settings.format);
+  a->key = output_key(a->task.job_id, a->task.stage_index, a->task.image_index,
+                      extension_of(a->ctx->settings.format));
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
+    return failure_from_exception(ep);
+  });
+  hold_request hold{a->task.job_id, a->task.epoch, a->task.stage_index,
+                    a->task.image_index, a->task.org_id, a->task.cost};
+  self->request(a->ctx->credits, caf::infinite, hold_atom::value, hold)
+    .then(
+      [self, a](const hold_reply& r) {
+        if (r.outcome == hold_outcome::insufficient_credits) {
+          log::job_warn(a->task.job_id, "Credits ran out: " + a->where() + " not generated");
+          return fail(self, a, make_failure(worker_errc::credits_exhausted,
+                                            "credits ran out"));
+        }
+        if (r.outcome == hold_outcome::lease_lost)
+          return fail(self, a, make_failure(worker_errc::lease_lost,
+                                            "lease lost to another worker"));
+        if (a->task.resumed)
+          reuse_or_generate(self, a);
+        else
+          generate(self, a);
+      },
+      [self, a](caf::error& err) { fail(self, a, std::move(err)); });
+  return {
+    [](run_atom) {
+      // nop: the attempt starts on spawn
+    },
+  };
+}
+
+} // namespace quel

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/worker_context.hpp"
+#include "adapters/generator/image_generator.hpp"
+#include "messages/actor_types.hpp"
+
+namespace quel {
+
+/// One image to make (a spawn argument, never sent as a message).
+struct image_task {
+  std::string job_id;
+  int64_t epoch = 0;
+  int stage_index = 0;
+  int image_index = 0;
+  int total_images = 0;
+  bool resumed = false;
+  std::string prompt;
+  std::vector<generation_input> inputs;
+  std::optional<std::string> aspect_ratio;
+  std::optional<std::string> org_id;
+  int64_t cost = 0;
+};
+
+/// Makes one image, as one attempt:
+///
+///   hold credit ──▶ [resumed and object stored? ──yes──▶ fetch it] ──▶ commit
+///        │                      │no
+///        │                 generate ──▶ store ──▶ commit ──▶ report made_image
+///        └─ insufficient: fail "credits ran out"
+///
+/// Success: sends made_image to `stage` and quits normally. Failure: releases
+/// the hold and quits with the error; the StageActor that monitors it decides
+/// on a restart (retryable errors) or gives the image up.
+image_actor::behavior_type image_actor_impl(image_actor::pointer self,
+                                            image_task task,
+                                            worker_context_ptr ctx,
+                                            stage_actor stage);
+
+} // namespace quel

@@ -1,0 +1,323 @@
+#include "actors/job_supervisor.hpp"
+
+#include "actors/job_validation.hpp"
+#include "actors/stage_actor.hpp"
+#include "common/log.hpp"
+#include "common/uuid.hpp"
+#include "domain/prompt_builder.hpp"
+#include "messages/errors.hpp"
+
+namespace quel {
+
+namespace {
+
+using self_ptr = job_supervisor_actor::stateful_pointer<job_supervisor_state>;
+using action = job_disposition::action;
+
+const std::string& job_of(self_ptr self) { return self->state.ticket.job_id; }
+
+job_store_actor store_of(self_ptr self) { return self->state.ctx->job_stores.next(); }
+
+void end(self_ptr self, action what, std::string reason = {},
+         bool completed = false, bool failed = false) {
+  auto& st = self->state;
+  if (st.ended)
+    return;
+  st.ended = true;
+  for (auto& [index, run] : st.stages)
+    if (run.actor)
+      self->send_exit(run.actor, caf::exit_reason::kill);
+  job_disposition d{st.ticket, what, std::move(reason), completed, failed};
+  self->send(st.queue, job_end_atom::value, std::move(d));
+  self->quit();
+}
+
+void finish(self_ptr self) {
+  auto& st = self->state;
+  auto& progress = *st.progress;
+  job_finish f;
+  f.job_id = job_of(self);
+  f.epoch = st.job.epoch;
+  f.error_message = progress.error_summary();
+  f.completed = !f.error_message.has_value();
+  f.ordered_attach_ids = progress.ordered_attach_ids();
+  self->request(store_of(self), caf::infinite, finish_atom::value, f)
+    .then(
+      [self, f](bool held) {
+        if (!held) {
+          log::job_warn(job_of(self), "Lease lost before finishing; another worker owns the job");
+          return end(self, action::ack, "lease lost");
+        }
+        if (f.completed)
+          log::job_info(job_of(self), "Job completed");
+        else
+          log::job_warn(job_of(self), "Job failed: " + *f.error_message);
+        end(self, action::ack, {}, f.completed, !f.completed);
+      },
+      [self](caf::error& err) { self->quit(std::move(err)); });
+}
+
+stage_plan plan_for(self_ptr self, const stage_spec& stage) {
+  auto& st = self->state;
+  auto& spec = st.progress->spec();
+  stage_plan plan;
+  plan.job_id = job_of(self);
+  plan.epoch = st.job.epoch;
+  plan.resumed = st.job.attempts > 1;
+  plan.stage_index = stage.stage_index;
+  plan.largest_stage_index = spec.largest_stage_index();
+  plan.quantity = stage.quantity;
+  plan.prompt = build_prompt(*st.module, stage);
+  plan.aspect_ratio = spec.aspect_ratio;
+  plan.org_id = st.job.org_id;
+  plan.cost_per_image = st.job.org_id ? st.module->credits_per_image : 0;
+  plan.total_images = spec.total_images();
+  plan.already_made = st.progress->made_indices(stage.stage_index);
+  for (size_t n = 0; n < stage.inputs.size(); ++n) {
+    auto& ref = stage.inputs[n];
+    stage_input in;
+    in.category = ref.type;
+    in.description = st.module->describe(ref.type);
+    if (ref.attach_id) {
+      in.attach_id = ref.attach_id;
+      in.object_key = st.input_keys[*ref.attach_id];
+    } else {
+      in.from_stage = ref.from_stage;
+      in.from_index = ref.from_index;
+      auto* made = st.progress->made(*ref.from_stage, ref.from_index);
+      if (made == nullptr) {
+        plan.doomed = "input " + std::to_string(n) + " (stage "
+                      + std::to_string(*ref.from_stage) + " image "
+                      + std::to_string(ref.from_index) + ") was not made";
+        continue;
+      }
+      in.object_key = made->object_key;
+      auto out = st.outputs.find({*ref.from_stage, ref.from_index});
+      if (out != st.outputs.end())
+        in.preloaded = out->second;
+    }
+    plan.inputs.push_back(std::move(in));
+  }
+  return plan;
+}
+
+void start_stage(self_ptr self, int stage_index) {
+  auto& st = self->state;
+  auto* stage = st.progress->spec().find_stage(stage_index);
+  st.progress->mark_started(stage_index);
+  auto child = self->spawn<caf::monitored>(stage_actor_impl, plan_for(self, *stage),
+                                           st.ctx, job_supervisor_actor{self});
+  st.stages[stage_index].actor = child.address();
+}
+
+void advance(self_ptr self) {
+  auto& st = self->state;
+  for (auto index : st.progress->ready_stages())
+    start_stage(self, index);
+  if (st.progress->all_done())
+    finish(self);
+}
+
+void give_up_stage(self_ptr self, int stage_index, const std::string& reason) {
+  auto& st = self->state;
+  auto* stage = st.progress->spec().find_stage(stage_index);
+  for (int i = 0; i < stage->quantity; ++i)
+    if (st.progress->made(stage_index, i) == nullptr) {
+      st.progress->mark_failed(stage_index, i, reason);
+      st.ctx->metrics->images_failed++;
+    }
+  st.progress->mark_done(stage_index);
+  advance(self);
+}
+
+void on_stage_down(self_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  for (auto& [index, run] : st.stages) {
+    if (run.actor != dm.source)
+      continue;
+    run.actor = caf::actor_addr{};
+    if (!dm.reason || st.progress->is_done(index))
+      return; // finished normally: its stage_end report was handled
+    auto reason = reason_of(dm.reason);
+    if (!is_retryable(dm.reason))
+      return give_up_stage(self, index, reason);
+    auto delay = st.ctx->settings.stage_restarts.next_delay(run.restarts, default_random);
+    if (!delay)
+      return give_up_stage(self, index, reason + " (stage gave up after "
+                                           + std::to_string(run.restarts + 1)
+                                           + " attempts)");
+    run.restarts++;
+    st.ctx->metrics->stage_restarts++;
+    log::job_warn(job_of(self), "Restarting stage after failure",
+                  {{"stage", std::to_string(index)},
+                   {"delay_ms", std::to_string(delay->count())},
+                   {"reason", reason}});
+    self->delayed_send(self, *delay, restart_atom::value, static_cast<int32_t>(index));
+    return;
+  }
+}
+
+void begin_work(self_ptr self) {
+  auto& st = self->state;
+  auto total = st.progress->total();
+  self->request(store_of(self), caf::infinite, start_atom::value, job_of(self),
+                st.job.epoch, static_cast<int32_t>(total))
+    .then(
+      [self](start_reply& reply) {
+        auto& st = self->state;
+        if (!reply.lease_held)
+          return end(self, action::ack, "lease lost");
+        for (auto& c : reply.committed)
+          st.progress->mark_made(c.stage_index, c.image_index, c.attach_id, c.object_key);
+        if (!reply.committed.empty())
+          log::job_info(job_of(self), "Resuming job: " + std::to_string(reply.committed.size())
+                                        + " images already made");
+        auto period = st.ctx->settings.lease_ttl / 3;
+        self->delayed_send(self, period, renew_atom::value);
+        advance(self);
+      },
+      [self](caf::error& err) { self->quit(std::move(err)); });
+}
+
+void fail_invalid(self_ptr self, const std::string& message) {
+  auto& st = self->state;
+  log::job_warn(job_of(self), "Invalid job input: " + message);
+  self->request(store_of(self), caf::infinite, invalid_atom::value, job_of(self),
+                st.job.epoch, message)
+    .then([self](bool) { end(self, action::ack, {}, false, true); },
+          [self](caf::error& err) { self->quit(std::move(err)); });
+}
+
+void validate(self_ptr self) {
+  auto& st = self->state;
+  auto parsed = parse_job_input(st.job.job_type, st.job.input_json, st.ctx->modules,
+                                st.ticket.module, st.ctx->settings.limits);
+  if (auto* bad = std::get_if<invalid_job>(&parsed))
+    return fail_invalid(self, bad->message);
+  st.progress = std::make_unique<job_progress>(std::get<job_spec>(std::move(parsed)));
+  auto ids = st.progress->spec().attach_ids();
+  if (ids.empty())
+    return begin_work(self);
+  for (auto id : ids)
+    log::job_info(job_of(self), "Fetching attach info: " + std::to_string(id));
+  self->request(store_of(self), caf::infinite, attach_atom::value, ids)
+    .then(
+      [self](std::vector<attach_row>& rows) {
+        auto& st = self->state;
+        auto checked = resolve_input_keys(st.progress->spec(), rows);
+        if (auto* bad = std::get_if<invalid_job>(&checked))
+          return fail_invalid(self, bad->message);
+        st.input_keys = std::get<std::map<int64_t, std::string>>(std::move(checked));
+        begin_work(self);
+      },
+      [self](caf::error& err) { self->quit(std::move(err)); });
+}
+
+void claim(self_ptr self) {
+  self->request(store_of(self), caf::infinite, claim_atom::value, job_of(self))
+    .then(
+      [self](claimed_job& job) {
+        auto& st = self->state;
+        using outcome = claimed_job::outcome;
+        switch (job.result) {
+          case outcome::missing:
+            if (!st.rechecked) {
+              st.rechecked = true;
+              self->delayed_send(self, st.ctx->settings.missing_job_recheck,
+                                 recheck_atom::value);
+              return;
+            }
+            log::job_warn(job_of(self), "No job row for this id; dead-lettering it");
+            return end(self, action::dead_letter, "no job row with this id");
+          case outcome::finished:
+            log::job_info(job_of(self), "Job already " + job.status + "; dropping the id");
+            return end(self, action::ack);
+          case outcome::leased_elsewhere:
+            log::job_info(job_of(self), "Job is held by another worker; dropping the id");
+            return end(self, action::ack);
+          case outcome::quarantined:
+            log::job_error(job_of(self), "Job quarantined after repeated crashes");
+            return end(self, action::ack, {}, false, true);
+          case outcome::claimed:
+            break;
+        }
+        st.job = std::move(job);
+        validate(self);
+      },
+      [self](caf::error& err) { self->quit(std::move(err)); });
+}
+
+} // namespace
+
+job_supervisor_actor::behavior_type
+job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state> self,
+                    job_ticket ticket, worker_context_ptr ctx, queue_actor queue) {
+  auto& st = self->state;
+  st.ticket = std::move(ticket);
+  st.ctx = std::move(ctx);
+  st.queue = std::move(queue);
+  st.module = st.ctx->modules.by_queue(st.ticket.queue);
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
+    return failure_from_exception(ep);
+  });
+  self->set_down_handler([self](caf::down_msg& dm) { on_stage_down(self, dm); });
+  log::job_info(job_of(self), "Received new job: " + job_of(self),
+                {{"queue", st.ticket.queue}});
+  if (!is_uuid(job_of(self))) {
+    log::job_warn(job_of(self), "Job id is not a UUID; dead-lettering it");
+    end(self, action::dead_letter, "job id is not a UUID");
+  } else {
+    claim(self);
+  }
+  return {
+    [self](made_atom, made_image& made) {
+      auto& st = self->state;
+      st.progress->mark_made(made.stage_index, made.image_index, made.attach_id,
+                             made.object_key);
+      st.outputs[{made.stage_index, made.image_index}] = made.bytes;
+    },
+    [self](stage_end_atom, stage_report& report) {
+      auto& st = self->state;
+      for (auto& f : report.failures)
+        st.progress->mark_failed(f.stage_index, f.image_index, f.reason);
+      st.progress->mark_done(report.stage_index);
+      advance(self);
+    },
+    [self](restart_atom, int32_t stage_index) {
+      if (!self->state.ended)
+        start_stage(self, stage_index);
+    },
+    [self](recheck_atom) { claim(self); },
+    [self](renew_atom) {
+      auto& st = self->state;
+      if (st.ended)
+        return;
+      self->request(store_of(self), caf::infinite, renew_atom::value, job_of(self),
+                    st.job.epoch)
+        .then(
+          [self](bool held) {
+            auto& st = self->state;
+            if (st.ended)
+              return;
+            if (!held) {
+              log::job_warn(job_of(self), "Lease lost; stopping work on this job");
+              return end(self, action::ack, "lease lost");
+            }
+            self->delayed_send(self, st.ctx->settings.lease_ttl / 3, renew_atom::value);
+          },
+          [](caf::error&) {});
+    },
+    [self](abort_atom) {
+      // Shutdown deadline: give the job back so it resumes elsewhere at once.
+      auto& st = self->state;
+      if (st.job.epoch == 0)
+        return end(self, action::requeue, "shutdown");
+      self->request(store_of(self), caf::infinite, release_atom::value, job_of(self),
+                    st.job.epoch)
+        .then([self](bool) { end(self, action::requeue, "shutdown"); },
+              [self](caf::error&) { end(self, action::requeue, "shutdown"); });
+    },
+  };
+}
+
+} // namespace quel

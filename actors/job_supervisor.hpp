@@ -1,0 +1,51 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "actors/worker_context.hpp"
+#include "domain/job_progress.hpp"
+#include "messages/actor_types.hpp"
+
+namespace quel {
+
+struct stage_run {
+  caf::actor_addr actor;
+  int restarts = 0;
+};
+
+struct job_supervisor_state {
+  job_ticket ticket;
+  worker_context_ptr ctx;
+  queue_actor queue;
+  claimed_job job;
+  const module_config* module = nullptr;
+  std::unique_ptr<job_progress> progress;
+  std::map<int, stage_run> stages;                 // by stage_index
+  std::map<std::pair<int, int>, blob> outputs;     // made images' bytes
+  std::map<int64_t, std::string> input_keys;       // attach id -> key
+  bool rechecked = false;   // a missing row was looked up a second time
+  bool ended = false;
+};
+
+/// One per job id taken. States:
+///
+///   claim ──missing──▶ recheck after a delay ──still missing──▶ dead letter
+///     │ finished / leased elsewhere ──▶ drop (ack)
+///     ▼ claimed (epoch)
+///   validate input + attach rows ──invalid──▶ job failed, nothing charged
+///     ▼
+///   start (processing) ──▶ run stages whose inputs exist ◀─┐
+///     │        stage crashed: restart with backoff ────────┘ (give up by policy)
+///     ▼ every stage done
+///   finish (completed | failed + summary) ──▶ ack
+///
+/// The lease is renewed while the job runs; every write names the epoch, so
+/// a supervisor that lost its lease cannot write anything (fencing).
+job_supervisor_actor::behavior_type
+job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state> self,
+                    job_ticket ticket, worker_context_ptr ctx, queue_actor queue);
+
+} // namespace quel

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "common/log.hpp"
+
+namespace quel {
+
+/// Runs `fn` on a detached actor's thread, waiting out an outage of the
+/// server behind it: on `Unavailable` it sleeps with a growing delay (up to
+/// 5 s, logging at most every 10 s) and tries again, until `give_up` is set
+/// (hard shutdown), when the exception is rethrown. A database outage is
+/// never a reason to fail or dead-letter a job (CONTRACT.md rule 4).
+template <class Unavailable, class F>
+auto retry_through_outage(const char* what, std::atomic<bool>& up,
+                          const std::atomic<bool>& give_up, F&& fn)
+  -> decltype(fn()) {
+  auto delay = std::chrono::milliseconds(100);
+  for (;;) {
+    try {
+      auto result = fn();
+      if (!up.exchange(true))
+        log::info(std::string{what} + " is reachable");
+      return result;
+    } catch (const Unavailable& e) {
+      up = false;
+      if (give_up)
+        throw;
+      log::limited(log::level::warn, std::string{what} + "-down", 10000,
+                   std::string{what} + " unavailable, retrying",
+                   {{"error", e.what()}});
+      std::this_thread::sleep_for(delay);
+      delay = std::min(delay * 2, std::chrono::milliseconds(5000));
+    }
+  }
+}
+
+} // namespace quel

@@ -1,0 +1,236 @@
+#include "actors/queue_actor.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+#include "actors/job_supervisor.hpp"
+#include "actors/queue_taker.hpp"
+#include "common/log.hpp"
+#include "messages/errors.hpp"
+
+namespace quel {
+
+namespace {
+
+using self_ptr = queue_actor::stateful_pointer<queue_actor_state>;
+using action = job_disposition::action;
+
+std::string utc_now_iso() {
+  auto t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::vector<std::string> queue_names(self_ptr self) {
+  std::vector<std::string> out;
+  for (auto& m : self->state.ctx->modules.all())
+    out.push_back(m.queue);
+  return out;
+}
+
+void maybe_quit(self_ptr self) {
+  auto& st = self->state;
+  if (st.stopping && st.in_flight.empty() && st.pending_redis == 0) {
+    log::info("All jobs settled; stopping");
+    self->quit();
+  }
+}
+
+void grant(self_ptr self, const std::string& queue, int32_t n) {
+  auto& st = self->state;
+  if (st.stopping)
+    return;
+  auto i = st.takers.find(queue);
+  if (i != st.takers.end())
+    self->send(i->second, take_atom::value, n);
+}
+
+void redis_done(self_ptr self, const std::string& queue) {
+  self->state.pending_redis--;
+  grant(self, queue, 1);
+  maybe_quit(self);
+}
+
+void settle(self_ptr self, const job_disposition& d) {
+  auto& st = self->state;
+  auto& t = d.ticket;
+  st.pending_redis++;
+  auto on_error = [self, queue = t.queue](caf::error& err) {
+    log::error("Redis bookkeeping failed", {{"error", reason_of(err)}});
+    redis_done(self, queue);
+  };
+  switch (d.what) {
+    case action::ack:
+      self->request(st.redis, caf::infinite, ack_atom::value, t.processing, t.job_id)
+        .then([self, queue = t.queue](bool) { redis_done(self, queue); }, on_error);
+      break;
+    case action::requeue:
+      self->request(st.redis, caf::infinite, requeue_atom::value, t.processing,
+                    t.queue, t.job_id)
+        .then([self, queue = t.queue](bool) { redis_done(self, queue); }, on_error);
+      break;
+    case action::dead_letter: {
+      dead_letter_entry entry{t.job_id, t.queue, d.reason, utc_now_iso()};
+      st.ctx->metrics->jobs_dead_lettered++;
+      self->request(st.redis, caf::infinite, dead_atom::value, entry)
+        .then(
+          [self, t](bool) {
+            // Off the processing list only once the dead letter is written.
+            self->request(self->state.redis, caf::infinite, ack_atom::value,
+                          t.processing, t.job_id)
+              .then([self, queue = t.queue](bool) { redis_done(self, queue); },
+                    [self, queue = t.queue](caf::error&) { redis_done(self, queue); });
+          },
+          on_error);
+      break;
+    }
+  }
+}
+
+void start_takers(self_ptr self) {
+  auto& st = self->state;
+  auto queues = queue_names(self);
+  auto per_queue = std::max<int32_t>(1, st.ctx->settings.max_jobs
+                                          / static_cast<int32_t>(queues.size()));
+  for (auto& m : st.ctx->modules.all()) {
+    job_ticket blank{{}, m.queue, m.name,
+                     redis_keys::processing(st.ctx->settings.node_id, m.queue)};
+    auto taker = self->spawn<caf::detached>(queue_taker_impl, st.endpoint, blank,
+                                            queue_actor{self},
+                                            st.ctx->settings.take_timeout,
+                                            st.ctx->metrics);
+    st.takers.emplace(m.queue, taker);
+    self->send(taker, take_atom::value, per_queue);
+  }
+  st.started = true;
+  log::info("Worker started", {{"node", st.ctx->settings.node_id},
+                               {"queues", std::to_string(queues.size())}});
+}
+
+void housekeeping(self_ptr self, bool reclaim_own) {
+  auto& st = self->state;
+  housekeeping_request req{st.ctx->settings.node_id,
+                           static_cast<int64_t>(st.ctx->settings.lease_ttl.count()),
+                           queue_names(self), reclaim_own};
+  self->request(st.redis, caf::infinite, house_atom::value, req)
+    .then(
+      [self, reclaim_own](const housekeeping_report& report) {
+        auto& st = self->state;
+        if (reclaim_own && report.reclaimed > 0)
+          log::info("Took back ids left by a previous run of this node",
+                    {{"ids", std::to_string(report.reclaimed)}});
+        if (!st.started && !st.stopping)
+          start_takers(self);
+        if (st.ctx->settings.drain && !st.stopping && st.in_flight.empty()
+            && report.queued == 0 && report.own_processing == 0
+            && report.foreign_processing == 0) {
+          log::info("Drained: queues empty and nothing in flight");
+          st.stopping = true;
+          for (auto& [q, taker] : st.takers)
+            self->send_exit(taker, caf::exit_reason::user_shutdown);
+          maybe_quit(self);
+        }
+      },
+      [](caf::error& err) {
+        log::limited(log::level::warn, "housekeeping", 10000,
+                     "Housekeeping failed", {{"error", reason_of(err)}});
+      });
+}
+
+} // namespace
+
+queue_actor::behavior_type
+queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
+                 worker_context_ptr ctx, redis_endpoint endpoint,
+                 redis_ops_actor redis) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.endpoint = std::move(endpoint);
+  st.redis = std::move(redis);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    // A supervisor that died without settling its id (a bug or a crash):
+    // put the id back so the job is resumed, never lost.
+    auto& st = self->state;
+    auto i = st.tickets.find(dm.source);
+    if (i == st.tickets.end())
+      return;
+    auto ticket = i->second;
+    st.tickets.erase(i);
+    if (st.in_flight.erase(ticket.job_id) == 0)
+      return;
+    st.ctx->metrics->jobs_in_flight--;
+    log::job_error(ticket.job_id, "Job supervisor died; returning the id to its queue",
+                   {{"reason", reason_of(dm.reason)}});
+    settle(self, job_disposition{ticket, action::requeue, "supervisor died"});
+  });
+  housekeeping(self, true);
+  self->send(self, tick_atom::value);
+  return {
+    [self](taken_atom, job_ticket& ticket) {
+      auto& st = self->state;
+      st.ctx->metrics->jobs_taken++;
+      if (st.stopping) {
+        settle(self, job_disposition{ticket, action::requeue, "shutting down"});
+        return;
+      }
+      if (st.in_flight.count(ticket.job_id) > 0) {
+        log::job_info(ticket.job_id, "Id pushed again while its job is in flight; "
+                                     "dropping the copy");
+        settle(self, job_disposition{ticket, action::ack, "duplicate"});
+        return;
+      }
+      auto sup = self->spawn<caf::monitored>(job_supervisor_impl, ticket, st.ctx,
+                                             queue_actor{self});
+      st.in_flight[ticket.job_id] = sup.address();
+      st.tickets[sup.address()] = ticket;
+      st.ctx->metrics->jobs_in_flight++;
+    },
+    [self](job_end_atom, job_disposition& d) {
+      auto& st = self->state;
+      auto i = st.in_flight.find(d.ticket.job_id);
+      if (i != st.in_flight.end()) {
+        st.tickets.erase(i->second);
+        st.in_flight.erase(i);
+        st.ctx->metrics->jobs_in_flight--;
+      }
+      if (d.job_completed)
+        st.ctx->metrics->jobs_completed++;
+      if (d.job_failed)
+        st.ctx->metrics->jobs_failed++;
+      settle(self, d);
+    },
+    [self](stop_atom) {
+      auto& st = self->state;
+      if (st.stopping)
+        return;
+      log::info("Shutting down: no new ids; finishing jobs in flight",
+                {{"jobs", std::to_string(st.in_flight.size())}});
+      st.stopping = true;
+      st.deadline = std::chrono::steady_clock::now() + st.ctx->settings.shutdown_deadline;
+      for (auto& [q, taker] : st.takers)
+        self->send_exit(taker, caf::exit_reason::user_shutdown);
+      maybe_quit(self);
+    },
+    [self](tick_atom) {
+      auto& st = self->state;
+      if (st.stopping && !st.aborted && std::chrono::steady_clock::now() >= st.deadline) {
+        st.aborted = true;
+        log::warn("Shutdown deadline passed; returning unfinished jobs to their queues",
+                  {{"jobs", std::to_string(st.in_flight.size())}});
+        for (auto& [addr, ticket] : st.tickets)
+          self->send(caf::actor_cast<job_supervisor_actor>(addr), abort_atom::value);
+      }
+      if (!st.stopping)
+        housekeeping(self, false);
+      auto interval = st.stopping ? std::chrono::milliseconds(100)
+                                  : std::min(st.ctx->settings.housekeeping_interval,
+                                             st.ctx->settings.lease_ttl / 3);
+      self->delayed_send(self, interval, tick_atom::value);
+    },
+  };
+}
+
+} // namespace quel

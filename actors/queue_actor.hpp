@@ -1,0 +1,41 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "actors/worker_context.hpp"
+#include "adapters/redis/redis_queue.hpp"
+#include "messages/actor_types.hpp"
+
+namespace quel {
+
+struct queue_actor_state {
+  worker_context_ptr ctx;
+  redis_endpoint endpoint;
+  redis_ops_actor redis;
+  std::map<std::string, queue_taker_actor> takers;   // by queue
+  std::map<std::string, caf::actor_addr> in_flight;  // job id -> supervisor
+  std::map<caf::actor_addr, job_ticket> tickets;     // supervisor -> ticket
+  int pending_redis = 0;       // acks / requeues not yet confirmed
+  bool started = false;
+  bool stopping = false;
+  bool aborted = false;
+  std::chrono::steady_clock::time_point deadline;
+};
+
+/// The node's front door (one per process):
+///
+///   start: take back own leftovers ──▶ spawn a taker per queue, grant permits
+///   taken(id) ──▶ duplicate in flight? ack the copy : spawn JobSupervisor
+///   job_end ──▶ ack | requeue | dead-letter in Redis ──▶ permit back to taker
+///   tick ──▶ renew node lease, reap expired nodes; --drain: quit when idle
+///   stop ──▶ stop takers, wait for jobs until the deadline, then abort them
+///            (their ids go back to the queue) ──▶ quit
+queue_actor::behavior_type
+queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
+                 worker_context_ptr ctx, redis_endpoint endpoint,
+                 redis_ops_actor redis);
+
+} // namespace quel

@@ -1,0 +1,69 @@
+#include "actors/queue_taker.hpp"
+
+#include <algorithm>
+
+#include "common/log.hpp"
+
+namespace quel {
+
+namespace {
+
+using self_ptr = queue_taker_actor::stateful_pointer<queue_taker_state>;
+
+void poll_once(self_ptr self) {
+  auto& st = self->state;
+  if (st.permits <= 0) {
+    st.polling = false;
+    return;
+  }
+  try {
+    auto id = st.redis->take(st.blank.queue, st.blank.processing, st.timeout);
+    st.metrics->redis_up = true;
+    st.retry_delay = std::chrono::milliseconds(100);
+    if (id) {
+      --st.permits;
+      auto ticket = st.blank;
+      ticket.job_id = std::move(*id);
+      self->send(st.parent, taken_atom::value, std::move(ticket));
+    }
+    self->send(self, take_atom::value, int32_t{0});
+  } catch (const std::exception& e) {
+    // Redis down or restarting: wait without spinning, then reconnect.
+    st.metrics->redis_up = false;
+    log::limited(log::level::warn, "redis-take-" + st.blank.queue, 10000,
+                 "Redis unavailable while taking ids; retrying",
+                 {{"queue", st.blank.queue}, {"error", e.what()}});
+    self->delayed_send(self, st.retry_delay, take_atom::value, int32_t{0});
+    st.retry_delay = std::min(st.retry_delay * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+} // namespace
+
+queue_taker_actor::behavior_type
+queue_taker_impl(queue_taker_actor::stateful_pointer<queue_taker_state> self,
+                 redis_endpoint endpoint, job_ticket blank, queue_actor parent,
+                 std::chrono::milliseconds timeout,
+                 std::shared_ptr<worker_metrics> metrics) {
+  auto& st = self->state;
+  st.redis = std::make_unique<redis_queue>(std::move(endpoint));
+  st.blank = std::move(blank);
+  st.parent = std::move(parent);
+  st.timeout = timeout;
+  st.metrics = std::move(metrics);
+  return {
+    // n > 0 grants permits; n == 0 is the loop's own "take the next one".
+    [self](take_atom, int32_t n) {
+      auto& st = self->state;
+      st.permits += n;
+      if (n > 0) {
+        if (st.polling)
+          return;
+        st.polling = true;
+      }
+      poll_once(self);
+    },
+  };
+}
+
+} // namespace quel

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "actors/worker_metrics.hpp"
+#include "adapters/redis/redis_queue.hpp"
+#include "messages/actor_types.hpp"
+
+namespace quel {
+
+struct queue_taker_state {
+  std::unique_ptr<redis_queue> redis;
+  job_ticket blank;          // queue, module and processing list
+  queue_actor parent;
+  std::chrono::milliseconds timeout{1000};
+  std::shared_ptr<worker_metrics> metrics;
+  int permits = 0;           // ids it may still take
+  bool polling = false;
+  std::chrono::milliseconds retry_delay{100};
+};
+
+/// Takes ids off one queue with BLMOVE into this node's processing list, so
+/// an id is never only in memory (CONTRACT.md section 2). Spawned detached:
+/// BLMOVE blocks for up to `timeout`, which also bounds how long a shutdown
+/// waits for it. Takes only as many ids as the QueueActor grants permits.
+queue_taker_actor::behavior_type
+queue_taker_impl(queue_taker_actor::stateful_pointer<queue_taker_state> self,
+                 redis_endpoint endpoint, job_ticket blank, queue_actor parent,
+                 std::chrono::milliseconds timeout,
+                 std::shared_ptr<worker_metrics> metrics);
+
+} // namespace quel

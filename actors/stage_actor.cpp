@@ -1,0 +1,217 @@
+#include "actors/stage_actor.hpp"
+
+#include "actors/image_actor.hpp"
+#include "common/log.hpp"
+#include "domain/image_format.hpp"
+#include "messages/errors.hpp"
+
+namespace quel {
+
+namespace {
+
+using self_ptr = stage_actor::stateful_pointer<stage_state>;
+using status = image_slot_state::status;
+
+const std::string& job_of(self_ptr self) { return self->state.plan.job_id; }
+
+void finish_if_settled(self_ptr self) {
+  auto& st = self->state;
+  for (auto& img : st.images)
+    if (img.state == status::waiting || img.state == status::running)
+      return;
+  log::job_info(job_of(self), "Stage " + std::to_string(st.plan.stage_index)
+                                + " completed: " + std::to_string(st.made) + "/"
+                                + std::to_string(st.plan.quantity)
+                                + " images generated");
+  stage_report report{st.plan.stage_index, st.failures};
+  self->send(st.supervisor, stage_end_atom::value, std::move(report));
+  self->quit();
+}
+
+void give_up(self_ptr self, int index, const std::string& reason) {
+  auto& st = self->state;
+  auto& img = st.images[index];
+  if (img.state == status::made || img.state == status::failed)
+    return;
+  img.state = status::failed;
+  st.failures.push_back(failed_image{st.plan.stage_index, index, reason});
+  st.ctx->metrics->images_failed++;
+  log::job_warn(job_of(self), "Image failed: stage " + std::to_string(st.plan.stage_index)
+                                + " image " + std::to_string(index) + ": " + reason);
+}
+
+void fail_all(self_ptr self, const std::string& reason) {
+  for (int i = 0; i < static_cast<int>(self->state.images.size()); ++i)
+    give_up(self, i, reason);
+  finish_if_settled(self);
+}
+
+void launch(self_ptr self, int index) {
+  auto& st = self->state;
+  st.images[index].state = status::running;
+  self->request(st.ctx->image_slots, caf::infinite, acquire_atom::value)
+    .then(
+      [self, index](bool) {
+        auto& st = self->state;
+        image_task task;
+        task.job_id = st.plan.job_id;
+        task.epoch = st.plan.epoch;
+        task.stage_index = st.plan.stage_index;
+        task.image_index = index;
+        task.total_images = st.plan.total_images;
+        task.resumed = st.plan.resumed || st.images[index].restarts > 0;
+        task.prompt = st.plan.prompt;
+        task.inputs = st.inputs;
+        task.aspect_ratio = st.plan.aspect_ratio;
+        task.org_id = st.plan.org_id;
+        task.cost = st.plan.cost_per_image;
+        auto child = self->spawn<caf::monitored>(image_actor_impl, std::move(task),
+                                                 st.ctx, stage_actor{self});
+        st.running[child.address()] = index;
+        st.ctx->metrics->images_in_flight++;
+      },
+      [self](caf::error& err) { self->quit(std::move(err)); });
+}
+
+void on_image_down(self_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  auto i = st.running.find(dm.source);
+  if (i == st.running.end())
+    return;
+  auto index = i->second;
+  st.running.erase(i);
+  st.ctx->metrics->images_in_flight--;
+  self->send(st.ctx->image_slots, release_atom::value);
+  auto& img = st.images[index];
+  if (img.state != status::running)
+    return finish_if_settled(self); // made (reported before it quit)
+  // A normal exit without a made_image report counts as a crash.
+  auto reason = dm.reason ? reason_of(dm.reason) : "image actor stopped without a result";
+  if (dm.reason && !is_retryable(dm.reason)) {
+    give_up(self, index, reason);
+    return finish_if_settled(self);
+  }
+  auto delay = st.ctx->settings.image_restarts.next_delay(img.restarts, default_random);
+  if (!delay) {
+    give_up(self, index, reason + " (after " + std::to_string(img.restarts + 1)
+                           + " attempts)");
+    return finish_if_settled(self);
+  }
+  img.state = status::waiting;
+  img.restarts++;
+  st.ctx->metrics->image_restarts++;
+  log::job_warn(job_of(self), "Restarting image after failure",
+                {{"stage", std::to_string(st.plan.stage_index)},
+                 {"image", std::to_string(index)},
+                 {"attempt", std::to_string(img.restarts + 1)},
+                 {"delay_ms", std::to_string(delay->count())},
+                 {"reason", reason}});
+  self->delayed_send(self, *delay, restart_atom::value, static_cast<int32_t>(index));
+}
+
+void run_images(self_ptr self) {
+  auto& st = self->state;
+  for (int i = 0; i < st.plan.quantity; ++i)
+    if (st.images[i].state == status::waiting)
+      launch(self, i);
+  finish_if_settled(self);
+}
+
+void fetch_input(self_ptr self, size_t n);
+
+void input_ready(self_ptr self, size_t n, blob bytes) {
+  auto& st = self->state;
+  auto& in = st.plan.inputs[n];
+  auto mime = sniff_image_mime(bytes.bytes());
+  if (!mime) {
+    auto who = in.attach_id ? "attach " + std::to_string(*in.attach_id)
+                            : "stage " + std::to_string(in.from_stage.value_or(0))
+                                + " image " + std::to_string(in.from_index);
+    return fail_all(self, "input " + std::to_string(n) + " (" + who
+                            + ") is not a PNG, JPEG, WebP or HEIC image");
+  }
+  st.inputs.push_back(generation_input{in.category, in.description, *mime, bytes});
+  fetch_input(self, n + 1);
+}
+
+void fetch_input(self_ptr self, size_t n) {
+  auto& st = self->state;
+  if (n == st.plan.inputs.size())
+    return run_images(self);
+  auto& in = st.plan.inputs[n];
+  if (!in.preloaded.empty())
+    return input_ready(self, n, in.preloaded);
+  if (in.attach_id)
+    log::job_info(job_of(self), "Downloading image: AttachID=" + std::to_string(*in.attach_id)
+                                  + ", Type=" + in.category);
+  auto max_bytes = st.ctx->settings.limits.max_input_bytes;
+  self->request(st.ctx->fetchers.next(), caf::infinite, fetch_atom::value,
+                in.object_key, max_bytes)
+    .then(
+      [self, n](blob& bytes) {
+        log::job_info(job_of(self), "Image downloaded successfully: "
+                                      + std::to_string(bytes.size()) + " bytes");
+        input_ready(self, n, std::move(bytes));
+      },
+      [self, n](caf::error& err) {
+        auto& in = self->state.plan.inputs[n];
+        auto who = in.attach_id ? "attach " + std::to_string(*in.attach_id)
+                                : "stage " + std::to_string(in.from_stage.value_or(0))
+                                    + " image " + std::to_string(in.from_index);
+        if (has_code(err, worker_errc::object_missing))
+          return fail_all(self, "input " + std::to_string(n) + " (" + who
+                                  + "): object " + in.object_key
+                                  + " is missing from storage");
+        if (!is_retryable(err))
+          return fail_all(self, "input " + std::to_string(n) + " (" + who
+                                  + "): " + reason_of(err));
+        self->quit(std::move(err)); // transient: the supervisor restarts us
+      });
+}
+
+} // namespace
+
+stage_actor::behavior_type
+stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan plan,
+                 worker_context_ptr ctx, job_supervisor_actor supervisor) {
+  auto& st = self->state;
+  st.plan = std::move(plan);
+  st.ctx = std::move(ctx);
+  st.supervisor = std::move(supervisor);
+  st.images.resize(static_cast<size_t>(st.plan.quantity));
+  for (auto i : st.plan.already_made)
+    if (i >= 0 && i < st.plan.quantity) {
+      st.images[i].state = status::made;
+      st.made++;
+    }
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
+    return failure_from_exception(ep);
+  });
+  self->set_down_handler([self](caf::down_msg& dm) { on_image_down(self, dm); });
+  log::job_info(st.plan.job_id, "\xF0\x9F\x8E\xAC Stage " + std::to_string(st.plan.stage_index)
+                                  + "/" + std::to_string(st.plan.largest_stage_index)
+                                  + ": Processing " + std::to_string(st.plan.quantity)
+                                  + " images");
+  if (st.plan.doomed)
+    fail_all(self, *st.plan.doomed);
+  else if (st.made == st.plan.quantity)
+    finish_if_settled(self);
+  else
+    fetch_input(self, 0);
+  return {
+    [self](made_atom, made_image& made) {
+      auto& st = self->state;
+      auto& img = st.images[made.image_index];
+      if (img.state == status::made)
+        return;
+      img.state = status::made;
+      st.made++;
+      st.ctx->metrics->images_made++;
+      self->send(st.supervisor, made_atom::value, std::move(made));
+      // The slot is given back when the image actor's down message arrives.
+    },
+    [self](restart_atom, int32_t index) { launch(self, index); },
+  };
+}
+
+} // namespace quel

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "actors/worker_context.hpp"
+#include "adapters/generator/image_generator.hpp"
+#include "messages/actor_types.hpp"
+
+namespace quel {
+
+struct image_slot_state {
+  enum class status { waiting, running, made, failed };
+  status state = status::waiting;
+  int restarts = 0;
+};
+
+struct stage_state {
+  stage_plan plan;
+  worker_context_ptr ctx;
+  job_supervisor_actor supervisor;
+  std::vector<generation_input> inputs;   // fetched once, shared by images
+  std::vector<image_slot_state> images;
+  std::map<caf::actor_addr, int> running; // image actor -> image index
+  std::vector<failed_image> failures;
+  int made = 0;
+};
+
+/// Makes one stage's images (supervised by the JobSupervisor):
+///
+///   fetch inputs ──▶ for each image: acquire slot ──▶ spawn ImageActor
+///                                      ▲                    │ down(error)
+///                                      └─ backoff (policy) ─┘ retryable, under limit
+///   every image made or given up ──▶ stage_end report ──▶ quit
+///
+/// An input that cannot be read for good (missing object, not an image,
+/// too large) fails every image of the stage; a transient read error makes
+/// the stage quit with that error so the supervisor restarts it.
+stage_actor::behavior_type
+stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan plan,
+                 worker_context_ptr ctx, job_supervisor_actor supervisor);
+
+} // namespace quel

@@ -1,0 +1,128 @@
+#include "app/admin_commands.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "adapters/postgres/migrations.hpp"
+#include "adapters/postgres/pg_admin.hpp"
+#include "adapters/redis/redis_queue.hpp"
+#include "common/uuid.hpp"
+
+namespace quel {
+
+int migrate_command(const worker_config& c) {
+  auto applied = apply_migrations(c.database_url);
+  if (applied.empty())
+    std::cout << "migrations: up to date\n";
+  for (auto& name : applied)
+    std::cout << "applied " << name << "\n";
+  return 0;
+}
+
+int enqueue_command(const worker_config& c, const std::string& module,
+                    const std::vector<std::string>& ids) {
+  if (ids.empty()) {
+    std::cerr << "enqueue: give at least one job id\n";
+    return 2;
+  }
+  const module_config* forced = nullptr;
+  if (!module.empty()) {
+    forced = c.catalog.find(module);
+    if (forced == nullptr) {
+      std::cerr << "enqueue: unknown module \"" << module << "\"\n";
+      return 2;
+    }
+  }
+  redis_queue redis{redis_endpoint::parse(c.redis_url)};
+  std::unique_ptr<pg_admin> db;
+  for (auto& id : ids) {
+    auto* target = forced;
+    if (target == nullptr && is_uuid(id)) {
+      if (!db)
+        db = std::make_unique<pg_admin>(c.database_url);
+      if (auto named = db->module_of_job(id))
+        target = c.catalog.find(*named);
+    }
+    if (target == nullptr)
+      target = c.catalog.find("fashion");
+    if (target == nullptr) {
+      std::cerr << "enqueue: no module for " << id << " and fashion is not configured\n";
+      return 2;
+    }
+    redis.push(target->queue, id);
+    std::cout << "enqueued " << id << " on " << target->queue << "\n";
+  }
+  return 0;
+}
+
+int status_command(const worker_config& c) {
+  redis_queue redis{redis_endpoint::parse(c.redis_url)};
+  std::printf("%-32s %8s\n", "queue", "waiting");
+  for (auto& m : c.catalog.all())
+    std::printf("%-32s %8lld\n", m.queue.c_str(),
+                static_cast<long long>(redis.length(m.queue)));
+
+  std::printf("\n%-40s %6s %10s\n", "node", "alive", "processing");
+  for (auto& node : redis.known_nodes()) {
+    int64_t held = 0;
+    for (auto& m : c.catalog.all())
+      held += redis.length(redis_keys::processing(node, m.queue));
+    std::printf("%-40s %6s %10lld\n", node.c_str(), redis.node_alive(node) ? "yes" : "no",
+                static_cast<long long>(held));
+  }
+
+  pg_admin db{c.database_url};
+  auto jobs = db.jobs_in_flight();
+  std::printf("\njobs in flight: %zu\n", jobs.size());
+  for (auto& j : jobs)
+    std::printf("  %s  %d/%d made, %d failed, worker %s%s\n", j.job_id.c_str(),
+                j.completed_images, j.total_images, j.failed_images,
+                j.owner_node.value_or("-").c_str(), j.lease_live ? "" : " (lease expired)");
+
+  auto dead_key = redis_keys::dead_letter();
+  auto dead = redis.range(dead_key, 0, 19);
+  std::printf("\ndead letters (%s): %lld\n", dead_key.c_str(),
+              static_cast<long long>(redis.length(dead_key)));
+  for (auto& entry : dead) {
+    auto j = nlohmann::json::parse(entry, nullptr, false);
+    if (j.is_object())
+      std::printf("  %s  %s  %s  %s\n", j.value("at", "").c_str(), j.value("id", "").c_str(),
+                  j.value("queue", "").c_str(), j.value("reason", "").c_str());
+    else
+      std::printf("  %s\n", entry.c_str());
+  }
+  return 0;
+}
+
+int requeue_dead_command(const worker_config& c, bool all,
+                         const std::vector<std::string>& ids) {
+  if (!all && ids.empty()) {
+    std::cerr << "requeue-dead: give ids or --all\n";
+    return 2;
+  }
+  redis_queue redis{redis_endpoint::parse(c.redis_url)};
+  auto dead_key = redis_keys::dead_letter();
+  int moved = 0;
+  for (auto& entry : redis.range(dead_key)) {
+    auto j = nlohmann::json::parse(entry, nullptr, false);
+    if (!j.is_object())
+      continue;
+    auto id = j.value("id", "");
+    auto queue = j.value("queue", "");
+    bool wanted = all || std::find(ids.begin(), ids.end(), id) != ids.end();
+    if (!wanted || queue.empty())
+      continue;
+    // Push first, then remove the entry: a crash in between leaves a
+    // duplicate dead letter, never a lost id.
+    redis.push(queue, id);
+    redis.remove(dead_key, entry);
+    std::cout << "requeued " << id << " on " << queue << "\n";
+    ++moved;
+  }
+  std::cout << moved << " dead letters requeued\n";
+  return 0;
+}
+
+} // namespace quel

@@ -1,0 +1,272 @@
+#include "app/worker_config.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "common/embedded_files.hpp"
+#include "common/ini_file.hpp"
+#include "common/uuid.hpp"
+
+namespace quel {
+
+namespace {
+
+// Contract variable -> key (CONTRACT.md section 7 and rule 4).
+const std::map<std::string, std::string>& env_aliases() {
+  static const std::map<std::string, std::string> aliases = {
+    {"QUEL_REDIS_URL", "redis.url"},
+    {"QUEL_DATABASE_URL", "database.url"},
+    {"QUEL_STORAGE", "storage.backend"},
+    {"QUEL_STORAGE_DIR", "storage.dir"},
+    {"QUEL_STORAGE_BUCKET", "storage.bucket"},
+    {"QUEL_SUPABASE_URL", "storage.supabase_url"},
+    {"QUEL_GENERATOR", "generator.backend"},
+    {"QUEL_GEMINI_BASE_URL", "generator.gemini_base_url"},
+    {"QUEL_GEMINI_MODEL", "generator.gemini_model"},
+    {"QUEL_OUTPUT_FORMAT", "generator.output_format"},
+    {"QUEL_CREDITS_PER_IMAGE", "worker.credits_per_image"},
+    {"QUEL_MAX_INFLIGHT_IMAGES", "worker.max_inflight_images"},
+    {"QUEL_HTTP_ADDR", "http.addr"},
+    {"QUEL_NODE_ID", "worker.node_id"},
+    {"QUEL_LEASE_TTL", "worker.lease_ttl"},
+    {"QUEL_MISSING_JOB_RECHECK_SECONDS", "worker.missing_job_recheck"},
+    {"QUEL_LOG_FORMAT", "log.format"},
+  };
+  return aliases;
+}
+
+std::string env_name_of(const std::string& key) {
+  std::string out = "QUEL_";
+  for (char c : key)
+    out += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    throw config_error("cannot read configuration file " + path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Collects values with their origin so errors say where a bad value came from.
+class layered_values {
+public:
+  void set(const std::string& key, std::string value, std::string origin) {
+    values_[key] = {std::move(value), std::move(origin)};
+  }
+  bool known(const std::string& key) const { return values_.count(key) > 0; }
+
+  const std::string& str(const std::string& key) const { return at(key).first; }
+
+  int64_t integer(const std::string& key, int64_t min, int64_t max) const {
+    auto& [text, origin] = at(key);
+    char* end = nullptr;
+    errno = 0;
+    auto v = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || v < min || v > max)
+      throw config_error(key + " = \"" + text + "\" (" + origin
+                         + ") is not a whole number in " + std::to_string(min)
+                         + ".." + std::to_string(max));
+    return v;
+  }
+
+  std::chrono::milliseconds seconds(const std::string& key, double min) const {
+    auto& [text, origin] = at(key);
+    char* end = nullptr;
+    auto v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(v) || v < min)
+      throw config_error(key + " = \"" + text + "\" (" + origin
+                         + ") is not a number of seconds >= " + std::to_string(min));
+    return std::chrono::milliseconds(static_cast<int64_t>(std::llround(v * 1000)));
+  }
+
+  const std::pair<std::string, std::string>& at(const std::string& key) const {
+    auto i = values_.find(key);
+    if (i == values_.end())
+      throw config_error("missing configuration key " + key);
+    return i->second;
+  }
+
+  const std::map<std::string, std::pair<std::string, std::string>>& all() const {
+    return values_;
+  }
+
+private:
+  std::map<std::string, std::pair<std::string, std::string>> values_;
+};
+
+layered_values collect(const std::map<std::string, std::string>& options) {
+  layered_values v;
+  auto defaults = ini_file::parse(embedded::worker_ini());
+  for (auto& [key, value] : defaults.entries())
+    v.set(key, value, "default");
+  std::string file;
+  if (auto* env = std::getenv("QUEL_CONFIG"))
+    file = env;
+  if (auto i = options.find("config"); i != options.end())
+    file = i->second;
+  if (!file.empty()) {
+    auto ini = ini_file::parse(read_file(file));
+    for (auto& [key, value] : ini.entries()) {
+      if (!v.known(key))
+        throw config_error("unknown key " + key + " in " + file + " line "
+                           + std::to_string(ini.line_of(key)));
+      v.set(key, value, file);
+    }
+  }
+  auto keys = v.all();
+  for (auto& [key, unused] : keys)
+    if (auto* env = std::getenv(env_name_of(key).c_str()))
+      v.set(key, env, env_name_of(key));
+  for (auto& [name, key] : env_aliases())
+    if (auto* env = std::getenv(name.c_str()))
+      v.set(key, env, name);
+  for (auto& [key, value] : options) {
+    if (key == "config")
+      continue;
+    auto k = key == "log-format" ? std::string{"log.format"} : key;
+    for (auto& c : k)
+      if (c == '-')
+        c = '_';
+    if (!v.known(k))
+      throw config_error("unknown option --" + key);
+    v.set(k, value, "--" + key);
+  }
+  return v;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in{text};
+  while (std::getline(in, item, ',')) {
+    auto b = item.find_first_not_of(" \t");
+    auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos)
+      out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+} // namespace
+
+worker_config worker_config::load(const std::map<std::string, std::string>& options) {
+  auto v = collect(options);
+  worker_config c;
+  c.redis_url = v.str("redis.url");
+  c.database_url = v.str("database.url");
+  c.database_connections = static_cast<int>(v.integer("database.connections", 1, 64));
+  c.credit_shards = static_cast<int>(v.integer("database.credit_shards", 1, 64));
+
+  c.storage_backend = v.str("storage.backend");
+  if (c.storage_backend != "local" && c.storage_backend != "supabase")
+    throw config_error("storage.backend (QUEL_STORAGE) must be local or supabase, not \""
+                       + c.storage_backend + "\"");
+  c.storage_dir = v.str("storage.dir");
+  c.storage_bucket = v.str("storage.bucket");
+  c.supabase_url = v.str("storage.supabase_url");
+  if (auto* key = std::getenv("QUEL_SUPABASE_KEY"))
+    c.supabase_key = key;
+  c.storage_threads = static_cast<int>(v.integer("storage.threads", 1, 256));
+
+  c.generator_backend = v.str("generator.backend");
+  if (c.generator_backend != "local" && c.generator_backend != "gemini")
+    throw config_error("generator.backend (QUEL_GENERATOR) must be local or gemini, not \""
+                       + c.generator_backend + "\"");
+  c.gemini_base_url = v.str("generator.gemini_base_url");
+  c.gemini_model = v.str("generator.gemini_model");
+  if (auto* key = std::getenv("QUEL_GEMINI_API_KEY"))
+    c.gemini_api_key = key;
+  c.generator_threads = static_cast<int>(v.integer("generator.threads", 1, 256));
+  c.local_latency_ms = static_cast<int>(v.integer("generator.local_latency_ms", 0, 600000));
+  auto format = parse_output_format(v.str("generator.output_format"));
+  if (!format)
+    throw config_error("generator.output_format (QUEL_OUTPUT_FORMAT) must be webp, png or "
+                       "jpeg, not \"" + v.str("generator.output_format") + "\"");
+
+  c.http_addr = v.str("http.addr");
+  c.log_format = v.str("log.format");
+  if (c.log_format != "human" && c.log_format != "json")
+    throw config_error("log.format must be human or json, not \"" + c.log_format + "\"");
+  c.log_level = v.str("log.level");
+
+  if (!v.str("worker.credits_per_image").empty())
+    c.credits_per_image = v.integer("worker.credits_per_image", 0, 1000000000);
+  c.modules = split_list(v.str("worker.modules"));
+  c.modules_file = v.str("worker.modules_file");
+  c.max_inflight_images = static_cast<int>(v.integer("worker.max_inflight_images", 1, 1000000));
+
+  auto& s = c.settings;
+  s.node_id = v.str("worker.node_id");
+  if (s.node_id.empty())
+    s.node_id = new_node_id();
+  else if (!valid_node_id(s.node_id))
+    throw config_error("QUEL_NODE_ID \"" + s.node_id
+                       + "\" must be 1-64 characters of A-Za-z0-9._-");
+  s.lease_ttl = v.seconds("worker.lease_ttl", 0.5);
+  s.missing_job_recheck = v.seconds("worker.missing_job_recheck", 0);
+  s.take_timeout = v.seconds("worker.take_timeout", 0.05);
+  s.shutdown_deadline = v.seconds("worker.shutdown_deadline", 0);
+  s.housekeeping_interval = v.seconds("worker.housekeeping_interval", 0.05);
+  s.max_jobs = static_cast<int>(v.integer("worker.max_jobs", 1, 100000));
+  s.max_attempts = static_cast<int>(v.integer("worker.max_attempts", 1, 1000));
+  s.format = *format;
+  auto base = std::chrono::milliseconds(v.integer("retry.base_ms", 1, 3600000));
+  auto cap = std::chrono::milliseconds(v.integer("retry.cap_ms", 1, 3600000));
+  s.image_restarts = restart_policy(static_cast<int>(v.integer("retry.image_restarts", 0, 100)),
+                                    base, cap);
+  s.stage_restarts = restart_policy(static_cast<int>(v.integer("retry.stage_restarts", 0, 100)),
+                                    base, cap);
+  s.limits.max_stages = static_cast<int>(v.integer("limits.max_stages", 1, 10000));
+  s.limits.max_quantity = static_cast<int>(v.integer("limits.max_quantity", 1, 10000));
+  s.limits.max_inputs = static_cast<int>(v.integer("limits.max_inputs", 0, 10000));
+  s.limits.max_prompt_chars = static_cast<int>(v.integer("limits.max_prompt_chars", 1, 100000000));
+  s.limits.max_input_bytes = v.integer("limits.max_input_bytes", 1, int64_t{1} << 40);
+
+  std::string modules_text = c.modules_file.empty() ? std::string{embedded::modules_ini()}
+                                                    : read_file(c.modules_file);
+  try {
+    c.catalog = module_catalog::from_ini(modules_text);
+    if (!c.modules.empty())
+      c.catalog.keep_only(c.modules);
+  } catch (const std::exception& e) {
+    throw config_error(std::string{"modules: "} + e.what());
+  }
+  if (c.credits_per_image)
+    c.catalog.set_cost_for_all(*c.credits_per_image);
+  return c;
+}
+
+std::vector<std::pair<std::string, std::string>> worker_config::describe() const {
+  return {
+    {"node", settings.node_id},
+    {"redis", mask_url_password(redis_url)},
+    {"database", mask_url_password(database_url)},
+    {"storage", storage_backend},
+    {"generator", generator_backend},
+    {"output_format", extension_of(settings.format)},
+    {"http", http_addr},
+  };
+}
+
+std::string mask_url_password(const std::string& url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos)
+    return url;
+  auto at = url.find('@', scheme + 3);
+  if (at == std::string::npos)
+    return url;
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at)
+    return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+} // namespace quel

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/worker_context.hpp"
+
+namespace quel {
+
+/// Thrown for a configuration that cannot run (bad value, unknown key);
+/// the message names the key and where it came from.
+class config_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Every setting of the worker. Sources, later ones winning: the defaults
+/// compiled from config/worker.ini, a file given with --config=PATH (or
+/// QUEL_CONFIG), environment variables, then --section.key=value options.
+/// Each key `section.key` has the variable QUEL_SECTION_KEY; the contract's
+/// variables (CONTRACT.md section 7) are aliases of theirs. Secrets
+/// (QUEL_SUPABASE_KEY, QUEL_GEMINI_API_KEY) come only from the environment.
+struct worker_config {
+  std::string redis_url;
+  std::string database_url;
+  int database_connections = 4;
+  int credit_shards = 2;
+
+  std::string storage_backend;   // local | supabase
+  std::string storage_dir;
+  std::string storage_bucket;
+  std::string supabase_url;
+  std::string supabase_key;      // secret
+  int storage_threads = 4;
+
+  std::string generator_backend; // local | gemini
+  std::string gemini_base_url;
+  std::string gemini_model;
+  std::string gemini_api_key;    // secret
+  int generator_threads = 2;
+  int local_latency_ms = 0;
+
+  std::string http_addr;         // host:port or "off"
+  std::string log_format;        // human | json
+  std::string log_level;
+
+  std::optional<int64_t> credits_per_image;
+  std::vector<std::string> modules;   // empty: all
+  std::string modules_file;
+  int max_inflight_images = 64;
+
+  worker_settings settings;      // what the actors act on
+  module_catalog catalog;
+
+  /// Loads and checks everything; `options` are the --section.key=value
+  /// command-line options (without the leading dashes).
+  static worker_config load(const std::map<std::string, std::string>& options);
+
+  /// Keys and values as the worker sees them, secrets masked (for logs).
+  std::vector<std::pair<std::string, std::string>> describe() const;
+};
+
+/// `postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`.
+std::string mask_url_password(const std::string& url);
+
+} // namespace quel

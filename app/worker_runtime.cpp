@@ -1,0 +1,165 @@
+#include "app/worker_runtime.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "actors/credit_actor.hpp"
+#include "actors/fetch_actor.hpp"
+#include "actors/generate_actor.hpp"
+#include "actors/job_store_actor.hpp"
+#include "actors/queue_actor.hpp"
+#include "actors/redis_ops_actor.hpp"
+#include "actors/slots_actor.hpp"
+#include "actors/store_actor.hpp"
+#include "adapters/generator/local_image_generator.hpp"
+#include "adapters/postgres/pg_admin.hpp"
+#include "adapters/postgres/pg_store.hpp"
+#include "adapters/storage/local_object_store.hpp"
+#include "app/http_endpoint.hpp"
+#include "common/log.hpp"
+
+namespace quel {
+
+namespace {
+
+// The media backends: one shared, thread-safe adapter behind each pool.
+struct media_backends {
+  std::shared_ptr<object_store> storage;
+  std::shared_ptr<image_generator> generator;
+};
+
+media_backends make_backends(const worker_config& c) {
+  media_backends b;
+  if (c.storage_backend == "local")
+    b.storage = std::make_shared<local_object_store>(c.storage_dir, c.storage_bucket);
+  else
+    throw config_error("storage backend \"" + c.storage_backend
+                       + "\" is not available in this build");
+  if (c.generator_backend == "local")
+    b.generator = std::make_shared<local_image_generator>(
+      std::chrono::milliseconds(c.local_latency_ms));
+  else
+    throw config_error("generator backend \"" + c.generator_backend
+                       + "\" is not available in this build");
+  return b;
+}
+
+template <class Handle, class F>
+actor_pool<Handle> spawn_pool(int n, F&& spawn_one) {
+  std::vector<Handle> members;
+  for (int i = 0; i < n; ++i)
+    members.push_back(spawn_one());
+  return actor_pool<Handle>{std::move(members)};
+}
+
+template <class Handle>
+void stop_pool(const actor_pool<Handle>& pool) {
+  for (auto& member : pool.members())
+    caf::anon_send_exit(member, caf::exit_reason::user_shutdown);
+}
+
+} // namespace
+
+int run_worker(const worker_config& c) {
+  // Signals are taken by one thread with sigwait; every other thread
+  // (CAF's, libcurl's, httplib's) inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto metrics = std::make_shared<worker_metrics>();
+  std::unique_ptr<http_endpoint> http;
+  if (c.http_addr != "off")
+    http = std::make_unique<http_endpoint>(c.http_addr, metrics);
+
+  auto backends = make_backends(c);
+  auto endpoint = redis_endpoint::parse(c.redis_url);
+  auto give_up = std::make_shared<std::atomic<bool>>(false);
+  {
+    pg_admin probe{c.database_url};
+    metrics->database_up = probe.ping();
+    if (!metrics->database_up)
+      log::warn("PostgreSQL is not reachable yet; waiting for it");
+  }
+
+  caf::actor_system_config cfg;
+  auto threads = std::max(2u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
+  caf::actor_system sys{cfg};
+
+  auto ctx = std::make_shared<worker_context>();
+  ctx->settings = c.settings;
+  ctx->modules = c.catalog;
+  ctx->metrics = metrics;
+  ctx->job_stores = spawn_pool<job_store_actor>(c.database_connections, [&] {
+    return sys.spawn<caf::detached>(job_store_actor_impl,
+                                    std::make_shared<pg_store>(c.database_url),
+                                    c.settings, metrics, give_up);
+  });
+  auto shards = spawn_pool<credit_actor>(c.credit_shards, [&] {
+    return sys.spawn<caf::detached>(ledger_shard_impl,
+                                    std::make_shared<pg_store>(c.database_url),
+                                    metrics, give_up);
+  });
+  ctx->credits = sys.spawn(credit_actor_impl, shards);
+  ctx->fetchers = spawn_pool<fetch_actor>(c.storage_threads, [&] {
+    return sys.spawn<caf::detached>(fetch_actor_impl, backends.storage);
+  });
+  ctx->storers = spawn_pool<store_actor>(c.storage_threads, [&] {
+    return sys.spawn<caf::detached>(store_actor_impl, backends.storage);
+  });
+  ctx->generators = spawn_pool<generate_actor>(c.generator_threads, [&] {
+    return sys.spawn<caf::detached>(generate_actor_impl, backends.generator);
+  });
+  ctx->image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
+  auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl, endpoint, metrics, give_up);
+
+  auto info = c.describe();
+  log::info("Starting quel-worker", info);
+  auto queue = sys.spawn(queue_actor_impl, worker_context_ptr{ctx}, endpoint, redis_ops);
+
+  std::atomic<bool> done{false};
+  std::thread signal_thread([&] {
+    while (!done) {
+      timespec wait{0, 200 * 1000 * 1000};
+      int sig = sigtimedwait(&signals, nullptr, &wait);
+      if (sig == SIGTERM || sig == SIGINT) {
+        log::info(sig == SIGTERM ? "SIGTERM received" : "SIGINT received");
+        metrics->stopping = true;
+        caf::anon_send(queue, stop_atom::value);
+      }
+    }
+  });
+
+  {
+    caf::scoped_actor self{sys};
+    self->monitor(queue);
+    self->receive([](const caf::down_msg&) {});
+  }
+  metrics->stopping = true;
+  *give_up = true;
+  done = true;
+  signal_thread.join();
+
+  caf::anon_send_exit(redis_ops, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(ctx->credits, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(ctx->image_slots, caf::exit_reason::user_shutdown);
+  stop_pool(ctx->job_stores);
+  stop_pool(shards);
+  stop_pool(ctx->fetchers);
+  stop_pool(ctx->storers);
+  stop_pool(ctx->generators);
+  log::info("Worker stopped");
+  return 0;
+}
+
+} // namespace quel

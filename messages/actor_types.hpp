@@ -1,0 +1,92 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "messages/atoms.hpp"
+#include "messages/io_messages.hpp"
+#include "messages/job_messages.hpp"
+
+/// The typed interface of every actor role: the whole protocol in one place.
+///
+///   queue_taker ──taken──▶ queue_actor ──spawns──▶ job_supervisor ──▶ stage_actor ──▶ image_actor
+///                              │                        │                   │              │
+///                          redis_ops              job_store pool      fetch pool     credit_actor,
+///                                                                                    generate/store pools
+namespace quel {
+
+/// Blocks on BLMOVE for one queue (detached). `take` grants permits.
+using queue_taker_actor = caf::typed_actor<
+  caf::reacts_to<take_atom, int32_t>>;
+
+/// Owns the node's jobs in flight: spawns a supervisor per id taken, acks,
+/// requeues or dead-letters it afterwards, keeps the node lease, drains.
+using queue_actor = caf::typed_actor<
+  caf::reacts_to<taken_atom, job_ticket>,
+  caf::reacts_to<job_end_atom, job_disposition>,
+  caf::reacts_to<stop_atom>,
+  caf::reacts_to<tick_atom>>;
+
+/// Non-blocking Redis bookkeeping on its own connection (detached).
+using redis_ops_actor = caf::typed_actor<
+  caf::replies_to<ack_atom, std::string, std::string>::with<bool>,
+  caf::replies_to<requeue_atom, std::string, std::string, std::string>::with<bool>,
+  caf::replies_to<dead_atom, dead_letter_entry>::with<bool>,
+  caf::replies_to<house_atom, housekeeping_request>::with<housekeeping_report>>;
+
+/// Job rows in PostgreSQL (detached; one connection each, used as a pool).
+using job_store_actor = caf::typed_actor<
+  caf::replies_to<claim_atom, std::string>::with<claimed_job>,
+  caf::replies_to<attach_atom, std::vector<int64_t>>::with<std::vector<attach_row>>,
+  caf::replies_to<invalid_atom, std::string, int64_t, std::string>::with<bool>,
+  caf::replies_to<start_atom, std::string, int64_t, int32_t>::with<start_reply>,
+  caf::replies_to<finish_atom, job_finish>::with<bool>,
+  caf::replies_to<renew_atom, std::string, int64_t>::with<bool>,
+  caf::replies_to<release_atom, std::string, int64_t>::with<bool>>;
+
+/// The only writer of balances: holds, charges with their image, releases.
+using credit_actor = caf::typed_actor<
+  caf::replies_to<hold_atom, hold_request>::with<hold_reply>,
+  caf::replies_to<commit_atom, image_commit>::with<commit_result>,
+  caf::reacts_to<unhold_atom, std::string, int32_t, int32_t>>;
+
+/// Reads input images from object storage.
+using fetch_actor = caf::typed_actor<
+  caf::replies_to<fetch_atom, std::string, int64_t>::with<blob>,
+  caf::replies_to<exists_atom, std::string>::with<bool>>;
+
+/// Writes output images to object storage; replies with the size written.
+using store_actor = caf::typed_actor<
+  caf::replies_to<store_atom, std::string, blob, std::string>::with<int64_t>>;
+
+/// Calls the image model.
+using generate_actor = caf::typed_actor<
+  caf::replies_to<generate_atom, generation_request>::with<generated_image>>;
+
+/// Admission control: at most N images in flight in this process.
+using slots_actor = caf::typed_actor<
+  caf::replies_to<acquire_atom>::with<bool>,
+  caf::reacts_to<release_atom>>;
+
+/// One job: claim, validate, run stages, finish.
+using job_supervisor_actor = caf::typed_actor<
+  caf::reacts_to<made_atom, made_image>,
+  caf::reacts_to<stage_end_atom, stage_report>,
+  caf::reacts_to<restart_atom, int32_t>,
+  caf::reacts_to<recheck_atom>,
+  caf::reacts_to<renew_atom>,
+  caf::reacts_to<abort_atom>>;
+
+/// One stage: fetch inputs, run `quantity` image actors, report.
+using stage_actor = caf::typed_actor<
+  caf::reacts_to<made_atom, made_image>,
+  caf::reacts_to<restart_atom, int32_t>>;
+
+/// One image attempt: hold, generate, store, commit.
+using image_actor = caf::typed_actor<
+  caf::reacts_to<run_atom>>;
+
+} // namespace quel

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/error.hpp>
+
+/// Errors that travel between actors. A failed request or an actor's exit
+/// reason is a caf::error of category "quel" whose context holds the reason
+/// text that ends up in the job's error_message.
+namespace quel {
+
+enum class worker_errc : uint8_t {
+  retryable = 1,       // try again after a backoff (5xx, timeouts, outages)
+  permanent,           // trying again cannot help (4xx, bad bytes, safety)
+  object_missing,      // an input object does not exist in storage
+  credits_exhausted,   // the organisation cannot pay for the image
+  lease_lost,          // another worker owns the job now (fenced)
+  shutting_down,       // the process is stopping
+};
+
+/// Builds a caf::error carrying `reason` (shown to users).
+caf::error make_failure(worker_errc code, std::string reason);
+
+/// The reason text of an error made by make_failure, or a rendering of any
+/// other error (e.g. an actor that died of an unhandled exception).
+std::string reason_of(const caf::error& err);
+
+/// True for errors worth another attempt after a backoff: worker_errc
+/// retryable, and failures of CAF itself (an actor that crashed).
+bool is_retryable(const caf::error& err);
+
+/// True when `err` is a quel error with code `code`.
+bool has_code(const caf::error& err, worker_errc code);
+
+/// The error for an exception caught at an actor boundary: adapter errors
+/// keep their retry class; anything else is retryable (a crash is restarted
+/// by the supervisor, up to its limit).
+caf::error failure_from_exception(std::exception_ptr ep);
+
+} // namespace quel

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+
+#include "adapters/generator/image_generator.hpp"
+#include "adapters/postgres/job_store.hpp"
+#include "adapters/redis/redis_queue.hpp"
+#include "common/blob.hpp"
+
+/// Payloads of the requests to the I/O actors (PostgreSQL, Redis, storage,
+/// the model). They reuse the plain structs of the adapter ports. Local-only,
+/// see job_messages.hpp.
+namespace quel {
+
+/// Reply of job_store_actor's start request.
+struct start_reply {
+  bool lease_held = false;
+  std::vector<committed_image> committed;
+};
+
+/// A credit hold for one image.
+struct hold_request {
+  std::string job_id;
+  int64_t epoch = 0;
+  int stage_index = 0;
+  int image_index = 0;
+  std::optional<std::string> org_id;
+  int64_t cost = 0;
+};
+
+struct hold_reply {
+  hold_outcome outcome = hold_outcome::held;
+};
+
+/// Lease upkeep and queue state, reported by redis_ops_actor.
+struct housekeeping_request {
+  std::string node_id;
+  int64_t lease_ttl_ms = 0;
+  std::vector<std::string> queues;
+  /// At start-up: move ids left in this node's own processing lists (a
+  /// previous process with the same QUEL_NODE_ID) back to their queues.
+  bool reclaim_own = false;
+};
+
+struct housekeeping_report {
+  int64_t queued = 0;            // ids waiting in our queues
+  int64_t own_processing = 0;    // ids in this node's processing lists
+  int64_t foreign_processing = 0;// ids held by other live nodes
+  int64_t reclaimed = 0;         // ids taken back from expired nodes now
+};
+
+} // namespace quel
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::claimed_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::attach_row)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<quel::attach_row>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::start_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::job_finish)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::hold_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::hold_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::image_commit)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::commit_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::blob)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::generation_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::generated_image)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::dead_letter_entry)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::housekeeping_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::housekeeping_report)

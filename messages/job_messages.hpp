@@ -1,0 +1,102 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+
+#include "common/blob.hpp"
+
+/// Messages between the QueueActor, JobSupervisors and StageActors.
+///
+/// All actors of one worker live in one process: nodes coordinate through
+/// Redis and PostgreSQL leases, never through remote actors. Message types
+/// are therefore local-only (CAF_ALLOW_UNSAFE_MESSAGE_TYPE at the end), which
+/// lets them carry blobs without copying image bytes.
+namespace quel {
+
+/// An id taken off a queue, now in this node's processing list.
+struct job_ticket {
+  std::string job_id;      // as pushed (may not even be a UUID)
+  std::string queue;       // exact queue name
+  std::string module;      // module of that queue
+  std::string processing;  // this node's processing list for the queue
+};
+
+/// What to do with a ticket's id in Redis once its supervisor stops.
+struct job_disposition {
+  enum class action {
+    ack,          // finished (or someone else's): remove from processing
+    requeue,      // unfinished at shutdown: back to the queue's head
+    dead_letter,  // cannot be processed at all: jobs:dead with the reason
+  };
+  job_ticket ticket;
+  action what = action::ack;
+  std::string reason;      // for dead letters and logs
+  bool job_completed = false;
+  bool job_failed = false;
+};
+
+/// One input of a stage, resolved by the supervisor.
+struct stage_input {
+  std::string category;        // model, top, ...
+  std::string description;     // the module's description of the category
+  std::optional<int64_t> attach_id;
+  std::string object_key;      // where the bytes are in storage
+  std::optional<int> from_stage;
+  int from_index = 0;
+  blob preloaded;              // bytes already in memory (a stage's output)
+};
+
+/// Everything a StageActor needs to make its images.
+struct stage_plan {
+  std::string job_id;
+  int64_t epoch = 0;
+  bool resumed = false;        // the job was claimed before (crash recovery)
+  int stage_index = 0;
+  int largest_stage_index = 0;
+  int quantity = 0;
+  std::string prompt;          // full text part for the model
+  std::optional<std::string> aspect_ratio;
+  std::vector<stage_input> inputs;
+  std::optional<std::string> org_id;
+  int64_t cost_per_image = 0;
+  int total_images = 0;
+  /// Image indexes already committed (skipped on resume or stage restart).
+  std::vector<int> already_made;
+  /// When set, every image of the stage fails at once with this reason
+  /// (e.g. a fromStage input that was never made).
+  std::optional<std::string> doomed;
+};
+
+/// An image that is made: committed, charged, stored.
+struct made_image {
+  int stage_index = 0;
+  int image_index = 0;
+  int64_t attach_id = 0;
+  std::string object_key;
+  blob bytes;                  // kept for stages that use it (fromStage)
+};
+
+/// An image given up on, with the reason shown in error_message.
+struct failed_image {
+  int stage_index = 0;
+  int image_index = 0;
+  std::string reason;
+};
+
+/// A stage's result, sent to its supervisor when every image is settled.
+struct stage_report {
+  int stage_index = 0;
+  std::vector<failed_image> failures;
+};
+
+} // namespace quel
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::job_ticket)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::job_disposition)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::stage_plan)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::made_image)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::stage_report)
