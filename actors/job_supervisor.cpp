@@ -107,7 +107,7 @@ void start_stage(self_ptr self, int stage_index) {
   st.progress->mark_started(stage_index);
   auto child = self->spawn<caf::monitored>(stage_actor_impl, plan_for(self, *stage),
                                            st.ctx, job_supervisor_actor{self});
-  st.stages[stage_index].actor = child.address();
+  st.stages[stage_index].actor = child;
 }
 
 void advance(self_ptr self) {
@@ -133,9 +133,9 @@ void give_up_stage(self_ptr self, int stage_index, const std::string& reason) {
 void on_stage_down(self_ptr self, const caf::down_msg& dm) {
   auto& st = self->state;
   for (auto& [index, run] : st.stages) {
-    if (run.actor != dm.source)
+    if (!run.actor || run.actor.address() != dm.source)
       continue;
-    run.actor = caf::actor_addr{};
+    run.actor = nullptr;
     if (!dm.reason || st.progress->is_done(index))
       return; // finished normally: its stage_end report was handled
     auto reason = reason_of(dm.reason);

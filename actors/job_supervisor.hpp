@@ -12,7 +12,7 @@
 namespace quel {
 
 struct stage_run {
-  caf::actor_addr actor;
+  stage_actor actor;  // strong: the supervisor keeps its running stage alive
   int restarts = 0;
 };
 

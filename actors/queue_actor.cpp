@@ -157,7 +157,7 @@ queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
     auto i = st.tickets.find(dm.source);
     if (i == st.tickets.end())
       return;
-    auto ticket = i->second;
+    auto ticket = i->second.first;
     st.tickets.erase(i);
     if (st.in_flight.erase(ticket.job_id) == 0)
       return;
@@ -185,7 +185,7 @@ queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
       auto sup = self->spawn<caf::monitored>(job_supervisor_impl, ticket, st.ctx,
                                              queue_actor{self});
       st.in_flight[ticket.job_id] = sup.address();
-      st.tickets[sup.address()] = ticket;
+      st.tickets.emplace(sup.address(), std::make_pair(ticket, sup));
       st.ctx->metrics->jobs_in_flight++;
     },
     [self](job_end_atom, job_disposition& d) {
@@ -220,8 +220,8 @@ queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
         st.aborted = true;
         log::warn("Shutdown deadline passed; returning unfinished jobs to their queues",
                   {{"jobs", std::to_string(st.in_flight.size())}});
-        for (auto& [addr, ticket] : st.tickets)
-          self->send(caf::actor_cast<job_supervisor_actor>(addr), abort_atom::value);
+        for (auto& [addr, entry] : st.tickets)
+          self->send(entry.second, abort_atom::value);
       }
       if (!st.stopping)
         housekeeping(self, false);

@@ -17,7 +17,9 @@ struct queue_actor_state {
   redis_ops_actor redis;
   std::map<std::string, queue_taker_actor> takers;   // by queue
   std::map<std::string, caf::actor_addr> in_flight;  // job id -> supervisor
-  std::map<caf::actor_addr, job_ticket> tickets;     // supervisor -> ticket
+  /// Supervisors (strong handles: they stay alive while their job runs)
+  /// with the ticket each one works on.
+  std::map<caf::actor_addr, std::pair<job_ticket, job_supervisor_actor>> tickets;
   int pending_redis = 0;       // acks / requeues not yet confirmed
   bool started = false;
   bool stopping = false;

@@ -67,7 +67,7 @@ void launch(self_ptr self, int index) {
         task.cost = st.plan.cost_per_image;
         auto child = self->spawn<caf::monitored>(image_actor_impl, std::move(task),
                                                  st.ctx, stage_actor{self});
-        st.running[child.address()] = index;
+        st.running.emplace(child.address(), std::make_pair(index, child));
         st.ctx->metrics->images_in_flight++;
       },
       [self](caf::error& err) { self->quit(std::move(err)); });
@@ -78,7 +78,7 @@ void on_image_down(self_ptr self, const caf::down_msg& dm) {
   auto i = st.running.find(dm.source);
   if (i == st.running.end())
     return;
-  auto index = i->second;
+  auto index = i->second.first;
   st.running.erase(i);
   st.ctx->metrics->images_in_flight--;
   self->send(st.ctx->image_slots, release_atom::value);

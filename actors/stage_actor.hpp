@@ -22,7 +22,10 @@ struct stage_state {
   job_supervisor_actor supervisor;
   std::vector<generation_input> inputs;   // fetched once, shared by images
   std::vector<image_slot_state> images;
-  std::map<caf::actor_addr, int> running; // image actor -> image index
+  /// Running image actors by address, with their image index. The handle is
+  /// kept (a strong reference): actors nobody references are destroyed, and
+  /// the stage must stay alive to hear its children's down messages.
+  std::map<caf::actor_addr, std::pair<int, image_actor>> running;
   std::vector<failed_image> failures;
   int made = 0;
 };

@@ -150,6 +150,15 @@ int run_worker(const worker_config& c) {
   done = true;
   signal_thread.join();
 
+  // A clean exit gives up the node lease at once, so nobody waits for it to
+  // expire; ids still in our processing lists (none after a drain) would be
+  // reclaimed by the next reaper or by this node's next start.
+  try {
+    redis_queue redis{endpoint};
+    redis.drop_node_lease(c.settings.node_id);
+  } catch (const std::exception& e) {
+    log::warn("Could not drop the node lease", {{"error", e.what()}});
+  }
   caf::anon_send_exit(redis_ops, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx->credits, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx->image_slots, caf::exit_reason::user_shutdown);

@@ -1,0 +1,233 @@
+#pragma once
+
+// Deterministic test bed for the actors: CAF's test coordinator (no worker
+// threads, timers fired by hand) and scripted fakes of the I/O actors. The
+// fakes implement the same typed interfaces as the real ones, so the
+// supervisors, stages and image actors under test are the production code.
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include "actors/slots_actor.hpp"
+#include "actors/worker_context.hpp"
+#include "messages/errors.hpp"
+
+namespace quel::test {
+
+/// What the fakes were asked, and what they answer next.
+struct script {
+  // generator: one entry per call; an empty error means success
+  std::deque<caf::error> generate_results;
+  int generate_calls = 0;
+  // fetcher: errors for the next fetch calls (then success)
+  std::deque<caf::error> fetch_results;
+  int fetch_calls = 0;
+  // credits
+  hold_outcome hold_answer = hold_outcome::held;
+  int holds = 0;
+  int commits = 0;
+  int unholds = 0;
+  int64_t next_attach_id = 1000;
+  // job store
+  claimed_job::outcome claim_answer = claimed_job::outcome::claimed;
+  std::string job_type = "pipeline_stage";
+  std::string input_json;
+  std::vector<job_finish> finishes;
+  std::vector<std::string> invalid_messages;
+  // what supervisors and stages reported upward
+  std::vector<made_image> made;
+  std::vector<stage_report> stage_reports;
+  std::vector<job_disposition> dispositions;
+};
+
+using script_ptr = std::shared_ptr<script>;
+
+inline blob tiny_png() {
+  static const unsigned char png[] = {
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0};
+  return blob{std::string(reinterpret_cast<const char*>(png), sizeof png)};
+}
+
+inline generate_actor::behavior_type fake_generator(script_ptr s) {
+  return {
+    [s](generate_atom, const generation_request&) -> caf::result<generated_image> {
+      s->generate_calls++;
+      if (!s->generate_results.empty()) {
+        auto err = s->generate_results.front();
+        s->generate_results.pop_front();
+        if (err)
+          return err;
+      }
+      return generated_image{blob{"RIFF....WEBPfake"}, "image/webp", "fake"};
+    },
+  };
+}
+
+inline fetch_actor::behavior_type fake_fetcher(script_ptr s) {
+  return {
+    [s](fetch_atom, const std::string&, int64_t) -> caf::result<blob> {
+      s->fetch_calls++;
+      if (!s->fetch_results.empty()) {
+        auto err = s->fetch_results.front();
+        s->fetch_results.pop_front();
+        if (err)
+          return err;
+      }
+      return tiny_png();
+    },
+    [](exists_atom, const std::string&) -> caf::result<bool> { return false; },
+  };
+}
+
+inline store_actor::behavior_type fake_storer() {
+  return {
+    [](store_atom, const std::string&, const blob& b,
+       const std::string&) -> caf::result<int64_t> {
+      return static_cast<int64_t>(b.size());
+    },
+  };
+}
+
+inline credit_actor::behavior_type fake_credits(script_ptr s) {
+  return {
+    [s](hold_atom, const hold_request&) -> caf::result<hold_reply> {
+      s->holds++;
+      return hold_reply{s->hold_answer};
+    },
+    [s](commit_atom, const image_commit&) -> caf::result<commit_result> {
+      s->commits++;
+      commit_result r;
+      r.attach_id = s->next_attach_id++;
+      r.completed_images = s->commits;
+      r.total_images = 0;
+      return r;
+    },
+    [s](unhold_atom, const std::string&, int32_t, int32_t) { s->unholds++; },
+  };
+}
+
+inline job_store_actor::behavior_type fake_job_store(script_ptr s) {
+  return {
+    [s](claim_atom, const std::string& id) -> caf::result<claimed_job> {
+      claimed_job j;
+      j.result = s->claim_answer;
+      j.job_id = id;
+      j.job_type = s->job_type;
+      j.input_json = s->input_json;
+      j.org_id = "org";
+      j.epoch = 1;
+      j.attempts = 1;
+      return j;
+    },
+    [](attach_atom, const std::vector<int64_t>& ids)
+      -> caf::result<std::vector<attach_row>> {
+      std::vector<attach_row> rows;
+      for (auto id : ids)
+        rows.push_back(attach_row{id, "in/" + std::to_string(id) + ".png", {}});
+      return rows;
+    },
+    [s](invalid_atom, const std::string&, int64_t,
+        const std::string& message) -> caf::result<bool> {
+      s->invalid_messages.push_back(message);
+      return true;
+    },
+    [](start_atom, const std::string&, int64_t, int32_t) -> caf::result<start_reply> {
+      return start_reply{true, {}};
+    },
+    [s](finish_atom, const job_finish& f) -> caf::result<bool> {
+      s->finishes.push_back(f);
+      return true;
+    },
+    [](renew_atom, const std::string&, int64_t) -> caf::result<bool> { return true; },
+    [](release_atom, const std::string&, int64_t) -> caf::result<bool> { return true; },
+  };
+}
+
+/// Stands in for the JobSupervisor above a stage under test.
+inline job_supervisor_actor::behavior_type recording_supervisor(script_ptr s) {
+  return {
+    [s](made_atom, const made_image& m) { s->made.push_back(m); },
+    [s](stage_end_atom, const stage_report& r) { s->stage_reports.push_back(r); },
+    [](restart_atom, int32_t) {},
+    [](recheck_atom) {},
+    [](renew_atom) {},
+    [](abort_atom) {},
+  };
+}
+
+/// Stands in for the QueueActor above a supervisor under test.
+inline queue_actor::behavior_type recording_queue(script_ptr s) {
+  return {
+    [](taken_atom, const job_ticket&) {},
+    [s](job_end_atom, const job_disposition& d) { s->dispositions.push_back(d); },
+    [](stop_atom) {},
+    [](tick_atom) {},
+  };
+}
+
+struct actor_fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  script_ptr s = std::make_shared<script>();
+  std::shared_ptr<worker_context> ctx = std::make_shared<worker_context>();
+
+  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    return cfg;
+  }
+
+  actor_fixture()
+    : sys(init(cfg)),
+      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
+    ctx->settings.node_id = "test-node";
+    ctx->settings.image_restarts = restart_policy(2, std::chrono::milliseconds(100),
+                                                  std::chrono::milliseconds(1000));
+    ctx->settings.stage_restarts = restart_policy(2, std::chrono::milliseconds(100),
+                                                  std::chrono::milliseconds(1000));
+    ctx->modules = module_catalog::from_ini(
+      "[module.fashion]\nqueue = jobs:queue\ncredits_per_image = 1\npreamble = P\n");
+    ctx->metrics = std::make_shared<worker_metrics>();
+    ctx->job_stores = actor_pool<job_store_actor>{{sys.spawn(fake_job_store, s)}};
+    ctx->credits = sys.spawn(fake_credits, s);
+    ctx->fetchers = actor_pool<fetch_actor>{{sys.spawn(fake_fetcher, s)}};
+    ctx->storers = actor_pool<store_actor>{{sys.spawn(fake_storer)}};
+    ctx->generators = actor_pool<generate_actor>{{sys.spawn(fake_generator, s)}};
+    ctx->image_slots = sys.spawn(slots_actor_impl, 4);
+  }
+
+  ~actor_fixture() {
+    // Stop every fake so ~actor_system does not wait for them.
+    for (auto& a : ctx->job_stores.members())
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx->credits, caf::exit_reason::user_shutdown);
+    for (auto& a : ctx->fetchers.members())
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (auto& a : ctx->storers.members())
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (auto& a : ctx->generators.members())
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx->image_slots, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// Runs until idle, then fires pending timers (backoffs, lease renewals)
+  /// until none is left; returns how many rounds of timers fired. Bounded,
+  /// so a test of a stuck actor fails instead of spinning.
+  int run_all(int max_rounds = 100) {
+    sched.run();
+    int rounds = 0;
+    while (rounds < max_rounds && sched.trigger_timeouts() > 0) {
+      ++rounds;
+      sched.run();
+    }
+    return rounds;
+  }
+};
+
+} // namespace quel::test

@@ -1,0 +1,129 @@
+// JobSupervisor: stage restarts with backoff, dependencies between stages,
+// validation failures, missing rows, the error summary.
+#include <catch2/catch.hpp>
+
+#include "actors/job_supervisor.hpp"
+#include "actors_fakes.hpp"
+
+using namespace quel;
+using namespace quel::test;
+
+namespace {
+
+const char* job_id = "00000000-0000-0000-0000-0000000000aa";
+
+job_ticket ticket() {
+  return job_ticket{job_id, "jobs:queue", "fashion", "quel:processing:test-node:jobs:queue"};
+}
+
+const char* two_stages = R"({"stages":[
+  {"stage_index":0,"prompt":"p0","quantity":2,
+   "individualImageAttachIds":[{"attachId":39070.0,"type":"model"}]},
+  {"stage_index":1,"prompt":"p1","quantity":1,
+   "individualImageAttachIds":[{"fromStage":0,"index":1,"type":"model"}]}]})";
+
+} // namespace
+
+TEST_CASE_METHOD(actor_fixture, "a job runs dependent stages in order and completes",
+                 "[actors][supervisor]") {
+  s->input_json = two_stages;
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  run_all();
+  CHECK(s->generate_calls == 3);
+  REQUIRE(s->finishes.size() == 1);
+  CHECK(s->finishes[0].completed);
+  CHECK_FALSE(s->finishes[0].error_message);
+  CHECK(s->finishes[0].ordered_attach_ids.size() == 3);
+  REQUIRE(s->dispositions.size() == 1);
+  CHECK(s->dispositions[0].what == job_disposition::action::ack);
+  CHECK(s->dispositions[0].job_completed);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "a crashed stage is restarted after a backoff",
+                 "[actors][supervisor][supervision]") {
+  s->input_json = two_stages;
+  // A transient read error makes stage 0 quit with a retryable error.
+  s->fetch_results = {make_failure(worker_errc::retryable, "storage timeout")};
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  sched.run();
+  CHECK(s->fetch_calls == 1);
+  CHECK(s->generate_calls == 0);
+  CHECK(s->finishes.empty());
+  run_all();
+  CHECK(ctx->metrics->stage_restarts == 1);
+  CHECK(s->fetch_calls == 2);
+  REQUIRE(s->finishes.size() == 1);
+  CHECK(s->finishes[0].completed);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "a stage that keeps crashing is given up and the job fails",
+                 "[actors][supervisor][supervision]") {
+  s->input_json = two_stages;
+  for (int i = 0; i < 10; ++i)
+    s->fetch_results.push_back(make_failure(worker_errc::retryable, "storage timeout"));
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  run_all();
+  CHECK(s->fetch_calls == 3);   // 1 + 2 restarts
+  CHECK(s->generate_calls == 0);
+  REQUIRE(s->finishes.size() == 1);
+  CHECK_FALSE(s->finishes[0].completed);
+  REQUIRE(s->finishes[0].error_message);
+  INFO(*s->finishes[0].error_message);
+  CHECK_THAT(*s->finishes[0].error_message,
+             Catch::StartsWith("3 of 3 images failed: stage 0 image 0: storage timeout"));
+  // stage 1 needed stage 0's image 1 and was never attempted
+  CHECK_THAT(*s->finishes[0].error_message,
+             Catch::Contains("stage 1 image 0: input 0 (stage 0 image 1) was not made"));
+  REQUIRE(s->dispositions.size() == 1);
+  CHECK(s->dispositions[0].job_failed);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "invalid input fails the job before anything is generated",
+                 "[actors][supervisor]") {
+  s->input_json = R"({"stages":[{"stage_index":0,"prompt":"p","quantity":1,
+    "individualImageAttachIds":[{"attachId":39070.5,"type":"model"}]}]})";
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  run_all();
+  CHECK(s->holds == 0);
+  CHECK(s->generate_calls == 0);
+  REQUIRE(s->invalid_messages.size() == 1);
+  CHECK_THAT(s->invalid_messages[0], Catch::Contains("39070.5"));
+  REQUIRE(s->dispositions.size() == 1);
+  CHECK(s->dispositions[0].job_failed);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "a missing job row is looked up again, then dead-lettered",
+                 "[actors][supervisor]") {
+  s->claim_answer = claimed_job::outcome::missing;
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  sched.run();
+  CHECK(s->dispositions.empty());  // waiting for the recheck timer
+  REQUIRE(sched.trigger_timeouts() == 1);
+  sched.run();
+  REQUIRE(s->dispositions.size() == 1);
+  CHECK(s->dispositions[0].what == job_disposition::action::dead_letter);
+  CHECK(s->dispositions[0].reason == "no job row with this id");
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "a finished job's id is dropped without work",
+                 "[actors][supervisor]") {
+  s->claim_answer = claimed_job::outcome::finished;
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  run_all();
+  CHECK(s->generate_calls == 0);
+  CHECK(s->finishes.empty());
+  REQUIRE(s->dispositions.size() == 1);
+  CHECK(s->dispositions[0].what == job_disposition::action::ack);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}

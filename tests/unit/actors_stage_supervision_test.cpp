@@ -1,0 +1,138 @@
+// StageActor supervising ImageActors: restarts with backoff, gives up by
+// policy, never retries permanent failures, never generates unpaid images.
+#include <catch2/catch.hpp>
+
+#include "actors/stage_actor.hpp"
+#include "actors_fakes.hpp"
+
+using namespace quel;
+using namespace quel::test;
+
+namespace {
+
+stage_plan one_stage(int quantity) {
+  stage_plan p;
+  p.job_id = "00000000-0000-0000-0000-000000000001";
+  p.epoch = 1;
+  p.stage_index = 0;
+  p.quantity = quantity;
+  p.prompt = "a prompt";
+  p.org_id = "org";
+  p.cost_per_image = 1;
+  p.total_images = quantity;
+  stage_input in;
+  in.category = "model";
+  in.attach_id = 39070;
+  in.object_key = "in/39070.png";
+  p.inputs.push_back(in);
+  return p;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(actor_fixture, "a stage makes every image and reports them",
+                 "[actors][stage]") {
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(3), worker_context_ptr{ctx}, sup);
+  run_all();
+  CHECK(s->fetch_calls == 1);  // inputs are fetched once per stage
+  CHECK(s->generate_calls == 3);
+  CHECK(s->commits == 3);
+  CHECK(s->made.size() == 3);
+  REQUIRE(s->stage_reports.size() == 1);
+  CHECK(s->stage_reports[0].failures.empty());
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "a retryable image failure is restarted after a backoff",
+                 "[actors][stage][supervision]") {
+  s->generate_results = {make_failure(worker_errc::retryable, "HTTP 503 UNAVAILABLE")};
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(1), worker_context_ptr{ctx}, sup);
+  sched.run();
+  INFO("the first attempt failed; the restart waits for its backoff timer");
+  CHECK(s->generate_calls == 1);
+  CHECK(s->stage_reports.empty());
+  CHECK(s->unholds == 1);  // the failed attempt's hold was released
+  REQUIRE(sched.trigger_timeouts() == 1);
+  sched.run();
+  CHECK(s->generate_calls == 2);
+  CHECK(s->commits == 1);
+  REQUIRE(s->stage_reports.size() == 1);
+  CHECK(s->stage_reports[0].failures.empty());
+  CHECK(ctx->metrics->image_restarts == 1);
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "an image is given up after the restart limit",
+                 "[actors][stage][supervision]") {
+  for (int i = 0; i < 10; ++i)
+    s->generate_results.push_back(make_failure(worker_errc::retryable, "HTTP 500 INTERNAL"));
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(1), worker_context_ptr{ctx}, sup);
+  auto rounds = run_all();
+  CHECK(rounds == 2);  // policy: 2 restarts, each after one backoff timer
+  CHECK(s->generate_calls == 3);
+  CHECK(s->commits == 0);
+  REQUIRE(s->stage_reports.size() == 1);
+  REQUIRE(s->stage_reports[0].failures.size() == 1);
+  CHECK(s->stage_reports[0].failures[0].reason == "HTTP 500 INTERNAL (after 3 attempts)");
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "a permanent failure is not retried",
+                 "[actors][stage][supervision]") {
+  s->generate_results = {make_failure(worker_errc::permanent, "IMAGE_SAFETY")};
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(2), worker_context_ptr{ctx}, sup);
+  auto rounds = run_all();
+  CHECK(rounds == 0);
+  CHECK(s->generate_calls == 2);  // the other image still goes on
+  CHECK(s->commits == 1);
+  REQUIRE(s->stage_reports.size() == 1);
+  REQUIRE(s->stage_reports[0].failures.size() == 1);
+  CHECK(s->stage_reports[0].failures[0].reason == "IMAGE_SAFETY");
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "an image that cannot be paid for is never generated",
+                 "[actors][stage][credits]") {
+  s->hold_answer = hold_outcome::insufficient_credits;
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(2), worker_context_ptr{ctx}, sup);
+  run_all();
+  CHECK(s->holds == 2);
+  CHECK(s->generate_calls == 0);
+  CHECK(s->commits == 0);
+  REQUIRE(s->stage_reports.size() == 1);
+  REQUIRE(s->stage_reports[0].failures.size() == 2);
+  CHECK(s->stage_reports[0].failures[0].reason == "credits ran out");
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "a missing input object fails the stage's images",
+                 "[actors][stage]") {
+  s->fetch_results = {make_failure(worker_errc::object_missing, "object not found")};
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(2), worker_context_ptr{ctx}, sup);
+  run_all();
+  CHECK(s->generate_calls == 0);
+  REQUIRE(s->stage_reports.size() == 1);
+  REQUIRE(s->stage_reports[0].failures.size() == 2);
+  CHECK_THAT(s->stage_reports[0].failures[0].reason,
+             Catch::Contains("attach 39070") && Catch::Contains("missing from storage"));
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "images already made are skipped on a restart",
+                 "[actors][stage]") {
+  auto plan = one_stage(3);
+  plan.already_made = {0, 2};
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, plan, worker_context_ptr{ctx}, sup);
+  run_all();
+  CHECK(s->generate_calls == 1);
+  REQUIRE(s->made.size() == 1);
+  CHECK(s->made[0].image_index == 1);
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
