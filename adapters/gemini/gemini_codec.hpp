@@ -1,0 +1,41 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "adapters/gemini/gemini_reply.hpp"
+#include "adapters/generator/image_generator.hpp"
+#include "adapters/http/http_message.hpp"
+
+namespace quel {
+
+/// Where and how to call the Gemini API (the key is a secret: never log it).
+struct gemini_settings {
+  std::string base_url = "https://generativelanguage.googleapis.com";
+  std::string api_key;
+  std::string model = "gemini-3.1-flash-image";
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds timeout{120000};
+  int64_t max_response_bytes = 100LL << 20;
+};
+
+/// `{base}/v1beta/models/{model}:generateContent` (a trailing slash of the
+/// base and a leading "models/" of the id are tolerated).
+std::string gemini_url(std::string_view base_url, std::string_view model);
+
+/// x-goog-api-key and Content-Type: application/json.
+http_headers gemini_headers(const std::string& api_key);
+
+/// The JSON body: one user turn with the prompt as its text part, then one
+/// inlineData part per input in order, plus responseModalities and the
+/// aspect ratio. Throws generation_error (permanent) for an input whose bytes
+/// are not a supported image.
+std::string build_request_body(const generation_request& request);
+
+/// The complete POST for one image, ready for http_engine::submit.
+http_request make_gemini_request(const gemini_settings& settings,
+                                 const generation_request& request);
+
+} // namespace quel

@@ -1,0 +1,62 @@
+#include "adapters/gemini/image_convert.hpp"
+
+#include <vips/vips8>
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "adapters/generator/image_generator.hpp"
+
+namespace quel {
+
+namespace {
+
+std::once_flag vips_once;
+
+void init_vips() {
+  // The local generator may have started vips already; a second VIPS_INIT
+  // is harmless, but one call per process is all that is needed.
+  std::call_once(vips_once, [] {
+    if (VIPS_INIT("quel-worker") != 0)
+      throw generation_error("libvips could not be initialised", false);
+  });
+}
+
+const char* suffix_of(output_format f) {
+  switch (f) {
+    case output_format::webp: return ".webp";
+    case output_format::png: return ".png";
+    case output_format::jpeg: return ".jpg";
+  }
+  return ".webp";
+}
+
+} // namespace
+
+blob convert_image(const blob& image, output_format target) {
+  auto mime = sniff_image_mime(image.bytes());
+  if (mime && *mime == mime_type_of(target))
+    return image;
+  init_vips();
+  try {
+    auto in = vips::VImage::new_from_buffer(image.bytes().data(), image.size(), "",
+                                            vips::VImage::option()->set(
+                                              "access", VIPS_ACCESS_SEQUENTIAL));
+    if (target == output_format::jpeg && in.has_alpha())
+      in = in.flatten(
+        vips::VImage::option()->set("background", std::vector<double>{255.0}));
+    void* out = nullptr;
+    size_t size = 0;
+    in.write_to_buffer(suffix_of(target), &out, &size);
+    std::string bytes(static_cast<const char*>(out), size);
+    g_free(out);
+    return blob(std::move(bytes));
+  } catch (const vips::VError& e) {
+    throw generation_error(std::string("model image could not be converted: ")
+                             + e.what(),
+                           true);
+  }
+}
+
+} // namespace quel

@@ -1,0 +1,44 @@
+#include "adapters/http/retry_policy.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+namespace quel {
+
+std::optional<std::chrono::milliseconds> parse_proto_duration(std::string_view text) {
+  if (text.size() < 2 || text.back() != 's')
+    return std::nullopt;
+  std::string number(text.substr(0, text.size() - 1));
+  if (number.find_first_not_of("0123456789.") != std::string::npos
+      || number.find_first_of("0123456789") == std::string::npos)
+    return std::nullopt;
+  char* end = nullptr;
+  double seconds = std::strtod(number.c_str(), &end);
+  if (end != number.c_str() + number.size() || !std::isfinite(seconds) || seconds < 0)
+    return std::nullopt;
+  // Round up: waiting slightly longer than asked is harmless, shorter is not.
+  return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000.0)));
+}
+
+retry_policy::retry_policy(backoff_policy backoff, backoff_policy::random_source random)
+  : backoff_(backoff), random_(std::move(random)) {
+}
+
+retry_decision retry_policy::on_failure(
+  retry_class c, std::optional<std::chrono::milliseconds> server_delay) {
+  ++failures_;
+  retry_decision d;
+  if (c == retry_class::none || c == retry_class::permanent)
+    return d;
+  if (c == retry_class::retry_once && ++retry_once_failures_ > 1)
+    return d;
+  if (auto delay = backoff_.delay_with_hint(failures_, server_delay, random_)) {
+    d.retry = true;
+    d.delay = *delay;
+  }
+  return d;
+}
+
+} // namespace quel
