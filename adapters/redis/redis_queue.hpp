@@ -9,6 +9,7 @@
 #include <vector>
 
 struct redisContext;
+struct redisReply;
 
 /// Redis holds the queues (owned by producers) and this worker's own
 /// bookkeeping: one processing list per (node, queue) and a lease per node.
@@ -21,6 +22,7 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// Where and as whom to connect (from QUEL_REDIS_URL).
 struct redis_endpoint {
   std::string host = "127.0.0.1";
   int port = 6379;
@@ -28,11 +30,24 @@ struct redis_endpoint {
   std::string password;  // secret: never logged
   std::string username;
 
-  /// Parses redis://[user:pass@]host:port[/db]; throws std::invalid_argument.
+  /// Parses redis://[user:pass@]host[:port][/db] (user and password
+  /// percent-decoded, [IPv6] hosts); rediss:// is rejected (hiredis 0.14 has
+  /// no TLS). Throws std::invalid_argument, never quoting the password.
   static redis_endpoint parse(const std::string& url);
 };
 
-/// Names of the worker's own keys (documented in README.md).
+/// Socket timeouts of one connection; values below 1 ms count as 1 ms
+/// (0 would mean "block forever").
+struct redis_timeouts {
+  std::chrono::milliseconds connect{2000};
+  /// For non-blocking commands; a blocking take raises it above its own wait.
+  std::chrono::milliseconds io{10000};
+  /// Added to a blocking command's wait to get its socket timeout.
+  std::chrono::milliseconds blocking_margin{5000};
+};
+
+/// Names of the worker's own keys (documented in README.md):
+/// quel:processing:<node>:<queue>, quel:node:<node>, quel:nodes.
 struct redis_keys {
   static std::string processing(const std::string& node, const std::string& queue);
   static std::string node_lease(const std::string& node);
@@ -40,24 +55,42 @@ struct redis_keys {
   static std::string dead_letter();  // jobs:dead (contract)
 };
 
+/// One entry of jobs:dead (CONTRACT rule 3).
 struct dead_letter_entry {
   std::string id;
   std::string queue;
   std::string reason;
   std::string at;  // ISO-8601 UTC
 
+  /// Exactly {"id","queue","reason","at"}; invalid UTF-8 is replaced.
   std::string to_json() const;
 };
 
+/// Owns a hiredis context (redisFree); defined in redis_queue.cpp.
+struct redis_context_deleter {
+  void operator()(redisContext* ctx) const noexcept;
+};
+
+/// Owns a hiredis reply (freeReplyObject); defined in redis_queue.cpp.
+struct redis_reply_deleter {
+  void operator()(redisReply* reply) const noexcept;
+};
+using redis_reply_ptr = std::unique_ptr<redisReply, redis_reply_deleter>;
+
+/// The worker's Redis client: queues, processing lists, leases, dead letters.
+/// Connects lazily; after any I/O error the connection is dropped and the
+/// call throws redis_unavailable, and the next call connects again. An error
+/// reply from the server throws std::runtime_error with the server's text.
 class redis_queue {
 public:
-  explicit redis_queue(redis_endpoint endpoint);
+  explicit redis_queue(redis_endpoint endpoint, redis_timeouts timeouts = {});
   ~redis_queue();
   redis_queue(const redis_queue&) = delete;
   redis_queue& operator=(const redis_queue&) = delete;
 
   /// BLMOVE queue -> processing (RIGHT LEFT): the id is never only in this
-  /// process's memory. nullopt on timeout. Throws redis_unavailable.
+  /// process's memory. nullopt on timeout; a timeout <= 0 does not wait
+  /// (LMOVE). Throws redis_unavailable.
   std::optional<std::string> take(const std::string& queue,
                                   const std::string& processing,
                                   std::chrono::milliseconds timeout);
@@ -70,31 +103,51 @@ public:
   void requeue(const std::string& processing, const std::string& queue,
                const std::string& id);
 
-  /// Moves every id of a processing list back to its queue; returns how many.
+  /// Moves every id of a processing list back to the consuming end of its
+  /// queue, ahead of the ids waiting there and with the one taken first
+  /// taken first again; returns how many.
   int64_t reclaim_all(const std::string& processing, const std::string& queue);
 
-  void push(const std::string& queue, const std::string& id);  // LPUSH
+  /// LPUSH, as producers do.
+  void push(const std::string& queue, const std::string& id);
+  /// LPUSH jobs:dead with the entry's JSON.
   void dead_letter(const dead_letter_entry& entry);
+  /// LRANGE: index 0 is the end producers push to.
   std::vector<std::string> range(const std::string& list, int64_t start = 0,
                                  int64_t stop = -1);
+  /// LLEN.
   int64_t length(const std::string& list);
-  bool remove(const std::string& list, const std::string& value);  // LREM 0
+  /// LREM 0 (every occurrence); true if something was removed.
+  bool remove(const std::string& list, const std::string& value);
 
-  /// Node liveness: SET key PX ttl, plus SADD to the node set.
+  /// Node liveness: SET key <unix-ms> PX ttl, plus SADD to the node set.
   void renew_node_lease(const std::string& node, std::chrono::milliseconds ttl);
+  /// Deletes the node's lease (a clean shutdown).
   void drop_node_lease(const std::string& node);
+  /// True while the node's lease has not expired.
   bool node_alive(const std::string& node);
+  /// Every node in the node set, sorted.
   std::vector<std::string> known_nodes();
+  /// Removes a node from the node set (its ids were all reclaimed).
   void forget_node(const std::string& node);
 
+  /// True if the server answers PONG; false (never throws) when unreachable.
   bool ping();
 
 private:
   void ensure_connected();
-  void* command(const std::vector<std::string>& args);  // redisReply*, owned by caller
+  void disconnect() noexcept;
+  /// One command; throws on I/O errors and on error replies.
+  redis_reply_ptr command(const std::vector<std::string>& args);
+  /// Several commands in one round trip (MULTI/EXEC); replies in order.
+  std::vector<redis_reply_ptr> pipeline(
+      const std::vector<std::vector<std::string>>& commands);
+  void set_socket_timeout(std::chrono::milliseconds timeout);
+  [[noreturn]] void fail_io(const char* what);
 
   redis_endpoint endpoint_;
-  redisContext* ctx_ = nullptr;
+  redis_timeouts timeouts_;
+  std::unique_ptr<redisContext, redis_context_deleter> ctx_;
 };
 
 } // namespace quel

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that building, testing and the demo need.
+# Does nothing (and never touches apt) when they are all installed already,
+# so it is cheap to call from build/test/demo scripts on every run.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential g++ cmake pkg-config
+  # libraries the worker links against
+  libcaf-dev libhiredis-dev libpqxx-dev libcurl4-openssl-dev nlohmann-json3-dev
+  libvips-dev libspdlog-dev libcpp-httplib-dev libssl-dev
+  # tests
+  catch2 redis-server redis-tools postgresql-15 postgresql-client-15
+  # scripts (local-services, demo, sample images)
+  python3 iproute2 procps ca-certificates libvips-tools webp
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
+  # "ii " = installed; anything else (absent, half-installed, removed) needs apt.
+  [ "${status:0:2}" = "ii" ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo)
+else
+  echo "install-deps: missing packages and not root (and no sudo): ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+# --no-install-recommends keeps CI images small: libcaf-doc, the postgresql
+# contrib/docs and the X11 bits that libvips recommends are not needed.
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+  --no-install-recommends "${missing[@]}"

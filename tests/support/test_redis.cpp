@@ -1,0 +1,328 @@
+#include "tests/support/test_redis.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <hiredis/hiredis.h>
+
+namespace quel::test {
+
+namespace {
+
+struct parsed_url {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+  std::string user;
+  std::string password;
+};
+
+// Deliberately small and independent of the adapter's parser, so a bug there
+// cannot hide itself in the tests. Handles what test URLs look like.
+parsed_url parse_url(const std::string& url) {
+  parsed_url p;
+  const std::string scheme = "redis://";
+  if (url.rfind(scheme, 0) != 0)
+    FAIL("test Redis URL must start with redis://");
+  auto rest = url.substr(scheme.size());
+  auto at = rest.rfind('@');
+  if (at != std::string::npos) {
+    auto userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    auto colon = userinfo.find(':');
+    p.user = userinfo.substr(0, colon);
+    if (colon != std::string::npos)
+      p.password = userinfo.substr(colon + 1);
+  }
+  auto slash = rest.find('/');
+  if (slash != std::string::npos) {
+    auto db = rest.substr(slash + 1);
+    if (!db.empty())
+      p.db = std::stoi(db);
+    rest = rest.substr(0, slash);
+  }
+  auto colon = rest.rfind(':');
+  if (colon != std::string::npos) {
+    p.port = std::stoi(rest.substr(colon + 1));
+    rest = rest.substr(0, colon);
+  }
+  if (!rest.empty())
+    p.host = rest;
+  return p;
+}
+
+std::string reply_to_text(const redisReply* r) {
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+      return std::string(r->str, r->len);
+    case REDIS_REPLY_INTEGER:
+      return std::to_string(r->integer);
+    case REDIS_REPLY_ARRAY: {
+      std::string out;
+      for (size_t i = 0; i < r->elements; ++i) {
+        if (i > 0)
+          out += '\n';
+        out += reply_to_text(r->element[i]);
+      }
+      return out;
+    }
+    default:
+      return {};
+  }
+}
+
+void free_context(redisContext* c) {
+  if (c != nullptr)
+    redisFree(c);
+}
+
+bool ping(int port) {
+  timeval tv{0, 200000};
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
+  bool ok = false;
+  if (c != nullptr && c->err == 0) {
+    redisSetTimeout(c, tv);
+    auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
+    // NOAUTH (a server started with --requirepass) is an answer too.
+    ok = r != nullptr;
+    if (r != nullptr)
+      freeReplyObject(r);
+  }
+  free_context(c);
+  return ok;
+}
+
+} // namespace
+
+bool running_in_ci() {
+  const char* ci = std::getenv("CI");
+  if (ci == nullptr)
+    return false;
+  std::string v = ci;
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+  return v == "true" || v == "1";
+}
+
+std::string test_redis_url() {
+  const char* url = std::getenv("QUEL_TEST_REDIS_URL");
+  if (url != nullptr && *url != '\0')
+    return url;
+  if (running_in_ci())
+    FAIL("QUEL_TEST_REDIS_URL is not set (CI=true): run the tests through scripts/test.sh");
+  WARN("QUEL_TEST_REDIS_URL is not set: skipping this test (scripts/test.sh sets it)");
+  return {};
+}
+
+test_redis::test_redis() : ctx_(nullptr, free_context) {
+  auto url = test_redis_url();
+  if (url.empty())
+    FAIL("test_redis needs QUEL_TEST_REDIS_URL (use QUEL_REQUIRE_TEST_REDIS() first)");
+  connect(url);
+  flush();
+}
+
+test_redis::test_redis(const std::string& url) : ctx_(nullptr, free_context) {
+  connect(url);
+}
+
+test_redis::~test_redis() = default;
+
+void test_redis::connect(const std::string& url) {
+  auto p = parse_url(url);
+  timeval tv{5, 0};
+  ctx_.reset(redisConnectWithTimeout(p.host.c_str(), p.port, tv));
+  if (!ctx_ || ctx_->err != 0)
+    FAIL("cannot connect to test Redis at " << p.host << ":" << p.port << ": "
+                                            << (ctx_ ? ctx_->errstr : "allocation failed"));
+  redisSetTimeout(ctx_.get(), timeval{30, 0});
+  if (!p.password.empty()) {
+    if (p.user.empty())
+      command({"AUTH", p.password});
+    else
+      command({"AUTH", p.user, p.password});
+  }
+  command({"SELECT", std::to_string(p.db)});
+}
+
+std::string test_redis::command(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  std::unique_ptr<redisReply, void (*)(void*)> reply(
+      static_cast<redisReply*>(redisCommandArgv(ctx_.get(), static_cast<int>(args.size()),
+                                                argv.data(), lens.data())),
+      freeReplyObject);
+  if (!reply)
+    FAIL("test Redis: " << args.front() << " failed: " << ctx_->errstr);
+  if (reply->type == REDIS_REPLY_ERROR)
+    FAIL("test Redis: " << args.front() << ": " << std::string(reply->str, reply->len));
+  return reply_to_text(reply.get());
+}
+
+void test_redis::lpush(const std::string& list, const std::string& value) {
+  command({"LPUSH", list, value});
+}
+
+std::vector<std::string> test_redis::lrange(const std::string& list) {
+  std::vector<const char*> argv{"LRANGE", list.c_str(), "0", "-1"};
+  std::vector<size_t> lens{6, list.size(), 1, 2};
+  std::unique_ptr<redisReply, void (*)(void*)> reply(
+      static_cast<redisReply*>(redisCommandArgv(ctx_.get(), 4, argv.data(), lens.data())),
+      freeReplyObject);
+  if (!reply || reply->type != REDIS_REPLY_ARRAY)
+    FAIL("test Redis: LRANGE " << list << " failed");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < reply->elements; ++i)
+    out.emplace_back(reply->element[i]->str, reply->element[i]->len);
+  return out;
+}
+
+int64_t test_redis::llen(const std::string& list) {
+  return std::stoll(command({"LLEN", list}));
+}
+
+std::vector<std::string> test_redis::keys(const std::string& pattern) {
+  std::vector<std::string> out;
+  std::istringstream in(command({"KEYS", pattern}));
+  for (std::string line; std::getline(in, line);)
+    out.push_back(line);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void test_redis::flush() {
+  command({"FLUSHDB"});
+}
+
+int64_t test_redis::pttl(const std::string& key) {
+  return std::stoll(command({"PTTL", key}));
+}
+
+int free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  REQUIRE(ok);
+  return ntohs(addr.sin_port);
+}
+
+redis_server_process::redis_server_process(std::vector<std::string> extra_args)
+    : extra_args_(std::move(extra_args)) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "quel-redis-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    FAIL("mkdtemp failed: " << std::strerror(errno));
+  dir_ = tmpl;
+  port_ = free_tcp_port();
+  try {
+    start();
+  } catch (...) {
+    // The destructor does not run for a half-built object.
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    throw;
+  }
+}
+
+redis_server_process::~redis_server_process() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::string redis_server_process::url(int db) const {
+  return "redis://127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+}
+
+void redis_server_process::kill() {
+  if (pid_ <= 0)
+    return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+void redis_server_process::start() {
+  REQUIRE(pid_ <= 0);
+  std::vector<std::string> args{"redis-server", "--bind", "127.0.0.1", "--port",
+                                std::to_string(port_), "--save", "", "--appendonly", "no",
+                                "--daemonize", "no", "--dir", dir_,
+                                "--logfile", dir_ + "/redis.log"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0)
+    FAIL("fork failed: " << std::strerror(errno));
+  if (pid == 0) {
+    // The server dies with the test binary even if the test crashes, and it
+    // must not hold the test's stdout open (that would hang `| tail`).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent)
+      ::_exit(127);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDIN_FILENO);
+      ::dup2(devnull, STDOUT_FILENO);
+      ::dup2(devnull, STDERR_FILENO);
+    }
+    ::execvp("redis-server", argv.data());
+    ::_exit(127);
+  }
+  pid_ = pid;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool answered = ping(port_);
+    int status = 0;
+    // Checked after the ping: an answer from a stranger on a reused port
+    // does not count if our own server has died.
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      std::ifstream log(dir_ + "/redis.log");
+      std::stringstream text;
+      text << log.rdbuf();
+      FAIL("redis-server on port " << port_ << " exited at start (status " << status
+                                   << "):\n" << text.str());
+    }
+    if (answered)
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill();
+  FAIL("redis-server on port " << port_ << " did not answer within 10 s");
+}
+
+} // namespace quel::test
