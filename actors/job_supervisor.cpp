@@ -141,7 +141,8 @@ void on_stage_down(self_ptr self, const caf::down_msg& dm) {
     auto reason = reason_of(dm.reason);
     if (!is_retryable(dm.reason))
       return give_up_stage(self, index, reason);
-    auto delay = st.ctx->settings.stage_restarts.next_delay(run.restarts, default_random);
+    auto delay = st.ctx->settings.stage_retry.delay_with_hint(
+      run.restarts + 1, retry_hint_of(dm.reason), retry_random());
     if (!delay)
       return give_up_stage(self, index, reason + " (stage gave up after "
                                            + std::to_string(run.restarts + 1)

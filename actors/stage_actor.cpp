@@ -91,10 +91,14 @@ void on_image_down(self_ptr self, const caf::down_msg& dm) {
     give_up(self, index, reason);
     return finish_if_settled(self);
   }
-  auto delay = st.ctx->settings.image_restarts.next_delay(img.restarts, default_random);
+  // A reply without an image is tried once more, not five times (rule 18).
+  auto attempts = img.restarts + 1;
+  std::optional<std::chrono::milliseconds> delay;
+  if (!(has_code(dm.reason, worker_errc::retry_once) && img.restarts >= 1))
+    delay = st.ctx->settings.image_retry.delay_with_hint(attempts, retry_hint_of(dm.reason),
+                                                          retry_random());
   if (!delay) {
-    give_up(self, index, reason + " (after " + std::to_string(img.restarts + 1)
-                           + " attempts)");
+    give_up(self, index, reason + " (after " + std::to_string(attempts) + " attempts)");
     return finish_if_settled(self);
   }
   img.state = status::waiting;

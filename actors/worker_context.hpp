@@ -6,7 +6,7 @@
 #include <string>
 
 #include "actors/actor_pool.hpp"
-#include "actors/restart_policy.hpp"
+#include "common/backoff.hpp"
 #include "actors/worker_metrics.hpp"
 #include "domain/image_format.hpp"
 #include "domain/job_spec.hpp"
@@ -27,10 +27,12 @@ struct worker_settings {
   int max_attempts = 5;            // claims of one job before quarantine
   job_limits limits;
   output_format format = output_format::webp;
-  restart_policy image_restarts{4, std::chrono::milliseconds(1000),
-                                std::chrono::milliseconds(60000)};
-  restart_policy stage_restarts{3, std::chrono::milliseconds(1000),
-                                std::chrono::milliseconds(30000)};
+  /// Attempts of one image (restarts of its ImageActor) and of one stage
+  /// (restarts of its StageActor): exponential backoff with full jitter.
+  backoff_policy image_retry{std::chrono::milliseconds(1000),
+                             std::chrono::milliseconds(60000), 5};
+  backoff_policy stage_retry{std::chrono::milliseconds(1000),
+                             std::chrono::milliseconds(60000), 5};
   bool drain = false;              // run --drain: stop when all is done
 };
 

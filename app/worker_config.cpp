@@ -220,10 +220,10 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   s.format = *format;
   auto base = std::chrono::milliseconds(v.integer("retry.base_ms", 1, 3600000));
   auto cap = std::chrono::milliseconds(v.integer("retry.cap_ms", 1, 3600000));
-  s.image_restarts = restart_policy(static_cast<int>(v.integer("retry.image_restarts", 0, 100)),
-                                    base, cap);
-  s.stage_restarts = restart_policy(static_cast<int>(v.integer("retry.stage_restarts", 0, 100)),
-                                    base, cap);
+  s.image_retry = backoff_policy{base, cap,
+                                 static_cast<int>(v.integer("retry.image_attempts", 1, 100))};
+  s.stage_retry = backoff_policy{base, cap,
+                                 static_cast<int>(v.integer("retry.stage_attempts", 1, 100))};
   s.limits.max_stages = static_cast<int>(v.integer("limits.max_stages", 1, 10000));
   s.limits.max_quantity = static_cast<int>(v.integer("limits.max_quantity", 1, 10000));
   s.limits.max_inputs = static_cast<int>(v.integer("limits.max_inputs", 0, 10000));

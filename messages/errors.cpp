@@ -18,9 +18,28 @@ constexpr caf::atom_value quel_category = caf::atom("quel");
 
 } // namespace
 
-caf::error make_failure(worker_errc code, std::string reason) {
+caf::error make_failure(worker_errc code, std::string reason,
+                        std::optional<std::chrono::milliseconds> retry_hint) {
+  if (retry_hint)
+    return caf::error{static_cast<uint8_t>(code), quel_category,
+                      caf::make_message(std::move(reason),
+                                        static_cast<int64_t>(retry_hint->count()))};
   return caf::error{static_cast<uint8_t>(code), quel_category,
                     caf::make_message(std::move(reason))};
+}
+
+std::optional<std::chrono::milliseconds> retry_hint_of(const caf::error& err) {
+  if (!err || err.category() != quel_category)
+    return std::nullopt;
+  auto& ctx = err.context();
+  if (ctx.size() == 2 && ctx.match_element<int64_t>(1))
+    return std::chrono::milliseconds(ctx.get_as<int64_t>(1));
+  return std::nullopt;
+}
+
+const backoff_policy::random_source& retry_random() {
+  static const backoff_policy::random_source source = system_random();
+  return source;
 }
 
 std::string reason_of(const caf::error& err) {
@@ -28,7 +47,7 @@ std::string reason_of(const caf::error& err) {
     return {};
   if (err.category() == quel_category) {
     auto& ctx = err.context();
-    if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+    if (ctx.size() >= 1 && ctx.match_element<std::string>(0))
       return ctx.get_as<std::string>(0);
   }
   if (err.category() == caf::atom("system")) {
@@ -51,7 +70,8 @@ bool is_retryable(const caf::error& err) {
   if (!err)
     return false;
   if (err.category() == quel_category)
-    return err.code() == static_cast<uint8_t>(worker_errc::retryable);
+    return err.code() == static_cast<uint8_t>(worker_errc::retryable)
+           || err.code() == static_cast<uint8_t>(worker_errc::retry_once);
   // A crash (unhandled exception, broken request) is worth a restart.
   return true;
 }

@@ -1,9 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include <caf/error.hpp>
+
+#include "common/backoff.hpp"
 
 /// Errors that travel between actors. A failed request or an actor's exit
 /// reason is a caf::error of category "quel" whose context holds the reason
@@ -17,17 +21,26 @@ enum class worker_errc : uint8_t {
   credits_exhausted,   // the organisation cannot pay for the image
   lease_lost,          // another worker owns the job now (fenced)
   shutting_down,       // the process is stopping
+  retry_once,          // a model reply without an image: one more try (rule 18)
 };
 
-/// Builds a caf::error carrying `reason` (shown to users).
-caf::error make_failure(worker_errc code, std::string reason);
+/// Builds a caf::error carrying `reason` (shown to users) and, for
+/// retryable errors, the delay the server asked for (RetryInfo).
+caf::error make_failure(worker_errc code, std::string reason,
+                        std::optional<std::chrono::milliseconds> retry_hint = {});
+
+/// The server-given delay carried by an error, if any.
+std::optional<std::chrono::milliseconds> retry_hint_of(const caf::error& err);
+
+/// The random source for retry jitter (thread-safe).
+const backoff_policy::random_source& retry_random();
 
 /// The reason text of an error made by make_failure, or a rendering of any
 /// other error (e.g. an actor that died of an unhandled exception).
 std::string reason_of(const caf::error& err);
 
 /// True for errors worth another attempt after a backoff: worker_errc
-/// retryable, and failures of CAF itself (an actor that crashed).
+/// retryable and retry_once, and failures of CAF itself (a crash).
 bool is_retryable(const caf::error& err);
 
 /// True when `err` is a quel error with code `code`.

@@ -186,10 +186,10 @@ struct actor_fixture {
     : sys(init(cfg)),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
     ctx->settings.node_id = "test-node";
-    ctx->settings.image_restarts = restart_policy(2, std::chrono::milliseconds(100),
-                                                  std::chrono::milliseconds(1000));
-    ctx->settings.stage_restarts = restart_policy(2, std::chrono::milliseconds(100),
-                                                  std::chrono::milliseconds(1000));
+    ctx->settings.image_retry = backoff_policy{std::chrono::milliseconds(100),
+                                               std::chrono::milliseconds(1000), 3};
+    ctx->settings.stage_retry = backoff_policy{std::chrono::milliseconds(100),
+                                               std::chrono::milliseconds(1000), 3};
     ctx->modules = module_catalog::from_ini(
       "[module.fashion]\nqueue = jobs:queue\ncredits_per_image = 1\npreamble = P\n");
     ctx->metrics = std::make_shared<worker_metrics>();

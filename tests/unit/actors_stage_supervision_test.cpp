@@ -136,3 +136,31 @@ TEST_CASE_METHOD(actor_fixture, "images already made are skipped on a restart",
   CHECK(s->made[0].image_index == 1);
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(actor_fixture, "a reply without an image is tried once more, not more",
+                 "[actors][stage][supervision]") {
+  for (int i = 0; i < 5; ++i)
+    s->generate_results.push_back(make_failure(worker_errc::retry_once, "NO_IMAGE"));
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(1), worker_context_ptr{ctx}, sup);
+  run_all();
+  CHECK(s->generate_calls == 2);
+  REQUIRE(s->stage_reports.size() == 1);
+  REQUIRE(s->stage_reports[0].failures.size() == 1);
+  CHECK(s->stage_reports[0].failures[0].reason == "NO_IMAGE (after 2 attempts)");
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "a server delay longer than the cap ends the retries",
+                 "[actors][stage][supervision]") {
+  s->generate_results = {make_failure(worker_errc::retryable, "rate limited",
+                                      std::chrono::milliseconds(5000))};
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(1), worker_context_ptr{ctx}, sup);
+  run_all();
+  CHECK(s->generate_calls == 1);  // cap is 1 s in this fixture
+  REQUIRE(s->stage_reports.size() == 1);
+  REQUIRE(s->stage_reports[0].failures.size() == 1);
+  CHECK(s->stage_reports[0].failures[0].reason == "rate limited (after 1 attempts)");
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
