@@ -10,45 +10,19 @@
 #include <caf/all.hpp>
 
 #include "actors/credit_actor.hpp"
-#include "actors/fetch_actor.hpp"
-#include "actors/generate_actor.hpp"
 #include "actors/job_store_actor.hpp"
 #include "actors/queue_actor.hpp"
 #include "actors/redis_ops_actor.hpp"
 #include "actors/slots_actor.hpp"
-#include "actors/store_actor.hpp"
-#include "adapters/generator/local_image_generator.hpp"
 #include "adapters/postgres/pg_admin.hpp"
 #include "adapters/postgres/pg_store.hpp"
-#include "adapters/storage/local_object_store.hpp"
 #include "app/http_endpoint.hpp"
+#include "app/media_backends.hpp"
 #include "common/log.hpp"
 
 namespace quel {
 
 namespace {
-
-// The media backends: one shared, thread-safe adapter behind each pool.
-struct media_backends {
-  std::shared_ptr<object_store> storage;
-  std::shared_ptr<image_generator> generator;
-};
-
-media_backends make_backends(const worker_config& c) {
-  media_backends b;
-  if (c.storage_backend == "local")
-    b.storage = std::make_shared<local_object_store>(c.storage_dir, c.storage_bucket);
-  else
-    throw config_error("storage backend \"" + c.storage_backend
-                       + "\" is not available in this build");
-  if (c.generator_backend == "local")
-    b.generator = std::make_shared<local_image_generator>(
-      std::chrono::milliseconds(c.local_latency_ms));
-  else
-    throw config_error("generator backend \"" + c.generator_backend
-                       + "\" is not available in this build");
-  return b;
-}
 
 template <class Handle, class F>
 actor_pool<Handle> spawn_pool(int n, F&& spawn_one) {
@@ -81,7 +55,6 @@ int run_worker(const worker_config& c) {
   if (c.http_addr != "off")
     http = std::make_unique<http_endpoint>(c.http_addr, metrics);
 
-  auto backends = make_backends(c);
   auto endpoint = redis_endpoint::parse(c.redis_url);
   auto give_up = std::make_shared<std::atomic<bool>>(false);
   {
@@ -96,6 +69,9 @@ int run_worker(const worker_config& c) {
   cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
   caf::actor_system sys{cfg};
 
+  // First: it is the spawn that can still refuse the configuration, and an
+  // exception after detached actors exist would leave ~actor_system waiting.
+  auto media = spawn_media_actors(sys, c, metrics);
   auto ctx = std::make_shared<worker_context>();
   ctx->settings = c.settings;
   ctx->modules = c.catalog;
@@ -111,15 +87,9 @@ int run_worker(const worker_config& c) {
                                     metrics, give_up);
   });
   ctx->credits = sys.spawn(credit_actor_impl, shards);
-  ctx->fetchers = spawn_pool<fetch_actor>(c.storage_threads, [&] {
-    return sys.spawn<caf::detached>(fetch_actor_impl, backends.storage);
-  });
-  ctx->storers = spawn_pool<store_actor>(c.storage_threads, [&] {
-    return sys.spawn<caf::detached>(store_actor_impl, backends.storage);
-  });
-  ctx->generators = spawn_pool<generate_actor>(c.generator_threads, [&] {
-    return sys.spawn<caf::detached>(generate_actor_impl, backends.generator);
-  });
+  ctx->fetchers = media.fetchers;
+  ctx->storers = media.storers;
+  ctx->generators = media.generators;
   ctx->image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
   auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl, endpoint, metrics, give_up);
 
@@ -164,9 +134,7 @@ int run_worker(const worker_config& c) {
   caf::anon_send_exit(ctx->image_slots, caf::exit_reason::user_shutdown);
   stop_pool(ctx->job_stores);
   stop_pool(shards);
-  stop_pool(ctx->fetchers);
-  stop_pool(ctx->storers);
-  stop_pool(ctx->generators);
+  media.stop();
   log::info("Worker stopped");
   return 0;
 }
