@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/send.hpp>
+
 namespace quel {
 
 /// A fixed set of interchangeable detached actors (one connection or thread
@@ -37,5 +39,22 @@ private:
   std::vector<Handle> members_;
   std::shared_ptr<std::atomic<size_t>> next_;
 };
+
+/// A pool of `n` actors made by `spawn_one()`.
+template <class Handle, class F>
+actor_pool<Handle> spawn_pool(int n, F&& spawn_one) {
+  std::vector<Handle> members;
+  for (int i = 0; i < n; ++i)
+    members.push_back(spawn_one());
+  return actor_pool<Handle>{std::move(members)};
+}
+
+/// Asks every member to exit (detached members must be stopped explicitly,
+/// or ~actor_system waits for them forever).
+template <class Handle>
+void stop_pool(const actor_pool<Handle>& pool) {
+  for (auto& member : pool.members())
+    caf::anon_send_exit(member, caf::exit_reason::user_shutdown);
+}
 
 } // namespace quel

@@ -8,24 +8,6 @@
 
 namespace quel {
 
-namespace {
-
-template <class Handle, class F>
-actor_pool<Handle> spawn_pool(int n, F&& spawn_one) {
-  std::vector<Handle> members;
-  for (int i = 0; i < n; ++i)
-    members.push_back(spawn_one());
-  return actor_pool<Handle>{std::move(members)};
-}
-
-template <class Handle>
-void stop_pool(const actor_pool<Handle>& pool) {
-  for (auto& member : pool.members())
-    caf::anon_send_exit(member, caf::exit_reason::user_shutdown);
-}
-
-} // namespace
-
 media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
                                 const std::shared_ptr<worker_metrics>&) {
   media_actors out;

@@ -22,24 +22,6 @@
 
 namespace quel {
 
-namespace {
-
-template <class Handle, class F>
-actor_pool<Handle> spawn_pool(int n, F&& spawn_one) {
-  std::vector<Handle> members;
-  for (int i = 0; i < n; ++i)
-    members.push_back(spawn_one());
-  return actor_pool<Handle>{std::move(members)};
-}
-
-template <class Handle>
-void stop_pool(const actor_pool<Handle>& pool) {
-  for (auto& member : pool.members())
-    caf::anon_send_exit(member, caf::exit_reason::user_shutdown);
-}
-
-} // namespace
-
 int run_worker(const worker_config& c) {
   // Signals are taken by one thread with sigwait; every other thread
   // (CAF's, libcurl's, httplib's) inherits the blocked mask.
