@@ -175,6 +175,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   if (auto* key = std::getenv("QUEL_SUPABASE_KEY"))
     c.supabase_key = key;
   c.storage_threads = static_cast<int>(v.integer("storage.threads", 1, 256));
+  c.storage_timeout = v.seconds("storage.timeout", 0.1);
 
   c.generator_backend = v.str("generator.backend");
   if (c.generator_backend != "local" && c.generator_backend != "gemini")
@@ -185,6 +186,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   if (auto* key = std::getenv("QUEL_GEMINI_API_KEY"))
     c.gemini_api_key = key;
   c.generator_threads = static_cast<int>(v.integer("generator.threads", 1, 256));
+  c.generator_timeout = v.seconds("generator.timeout", 0.1);
   c.local_latency_ms = static_cast<int>(v.integer("generator.local_latency_ms", 0, 600000));
   auto format = parse_output_format(v.str("generator.output_format"));
   if (!format)

@@ -36,12 +36,14 @@ struct worker_config {
   std::string supabase_url;
   std::string supabase_key;      // secret
   int storage_threads = 4;
+  std::chrono::milliseconds storage_timeout{60000};
 
   std::string generator_backend; // local | gemini
   std::string gemini_base_url;
   std::string gemini_model;
   std::string gemini_api_key;    // secret
   int generator_threads = 2;
+  std::chrono::milliseconds generator_timeout{120000};
   int local_latency_ms = 0;
 
   std::string http_addr;         // host:port or "off"
