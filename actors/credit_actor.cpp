@@ -1,6 +1,7 @@
 #include "actors/credit_actor.hpp"
 
 #include "actors/outage_retry.hpp"
+#include "common/fault_injection.hpp"
 #include "messages/errors.hpp"
 
 namespace quel {
@@ -45,7 +46,11 @@ ledger_shard_impl(credit_actor::stateful_pointer<ledger_shard_state> self,
     auto& s = self->state;
     return retry_through_outage<database_unavailable>(
       "postgresql", s.metrics->database_up, *s.give_up,
-      [&] { return fn(*s.ledger); });
+      [&] {
+        if (fault::should_fail(fault::adapter::database))
+          throw database_unavailable("injected database fault");
+        return fn(*s.ledger);
+      });
   };
   return {
     [run](hold_atom, const hold_request& r) -> caf::result<hold_reply> {

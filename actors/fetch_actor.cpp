@@ -1,5 +1,6 @@
 #include "actors/fetch_actor.hpp"
 
+#include "common/fault_injection.hpp"
 #include "messages/errors.hpp"
 
 namespace quel {
@@ -12,6 +13,8 @@ fetch_actor::behavior_type fetch_actor_impl(fetch_actor::pointer self,
   return {
     [store](fetch_atom, const std::string& key, int64_t max_bytes) -> caf::result<blob> {
       try {
+        if (fault::should_fail(fault::adapter::storage))
+          throw storage_error("injected storage fault", true);
         if (auto bytes = store->get(key, max_bytes))
           return std::move(*bytes);
         return make_failure(worker_errc::object_missing, "object not found: " + key);
@@ -21,6 +24,8 @@ fetch_actor::behavior_type fetch_actor_impl(fetch_actor::pointer self,
     },
     [store](exists_atom, const std::string& key) -> caf::result<bool> {
       try {
+        if (fault::should_fail(fault::adapter::storage))
+          throw storage_error("injected storage fault", true);
         return store->exists(key);
       } catch (...) {
         return failure_from_exception(std::current_exception());

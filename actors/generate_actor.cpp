@@ -1,5 +1,6 @@
 #include "actors/generate_actor.hpp"
 
+#include "common/fault_injection.hpp"
 #include "messages/errors.hpp"
 
 namespace quel {
@@ -14,6 +15,8 @@ generate_actor_impl(generate_actor::pointer self,
     [generator](generate_atom,
                 const generation_request& request) -> caf::result<generated_image> {
       try {
+        if (fault::should_fail(fault::adapter::generator))
+          throw generation_error("injected generator fault", true);
         return generator->generate(request);
       } catch (...) {
         return failure_from_exception(std::current_exception());

@@ -1,5 +1,6 @@
 #include "actors/image_actor.hpp"
 
+#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "domain/object_key.hpp"
 #include "messages/errors.hpp"
@@ -51,6 +52,7 @@ void commit(self_ptr self, const attempt_ptr& a, blob bytes) {
   self->request(a->ctx->credits, caf::infinite, commit_atom::value, c)
     .then(
       [self, a, bytes](const commit_result& r) {
+        fault::crash_point("after_commit");
         using outcome = commit_result::outcome;
         auto& t = a->task;
         if (r.result == outcome::insufficient_credits)
@@ -74,7 +76,11 @@ void commit(self_ptr self, const attempt_ptr& a, blob bytes) {
 void store(self_ptr self, const attempt_ptr& a, generated_image image) {
   self->request(a->ctx->storers.next(), caf::infinite, store_atom::value, a->key,
                 image.bytes, a->mime)
-    .then([self, a, bytes = image.bytes](int64_t) { commit(self, a, bytes); },
+    .then(
+      [self, a, bytes = image.bytes](int64_t) {
+        fault::crash_point("after_upload");
+        commit(self, a, bytes);
+      },
           [self, a](caf::error& err) { fail(self, a, std::move(err)); });
 }
 
@@ -93,7 +99,11 @@ void generate(self_ptr self, const attempt_ptr& a) {
                  {"image", std::to_string(t.image_index)}});
   self->request(a->ctx->generators.next(), caf::infinite, generate_atom::value,
                 std::move(req))
-    .then([self, a](generated_image& image) { store(self, a, std::move(image)); },
+    .then(
+      [self, a](generated_image& image) {
+        fault::crash_point("after_generate");
+        store(self, a, std::move(image));
+      },
           [self, a](caf::error& err) { fail(self, a, std::move(err)); });
 }
 
@@ -147,6 +157,7 @@ image_actor::behavior_type image_actor_impl(image_actor::pointer self,
         if (r.outcome == hold_outcome::lease_lost)
           return fail(self, a, make_failure(worker_errc::lease_lost,
                                             "lease lost to another worker"));
+        fault::crash_point("after_hold");
         if (a->task.resumed)
           reuse_or_generate(self, a);
         else

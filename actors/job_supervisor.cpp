@@ -2,6 +2,7 @@
 
 #include "actors/job_validation.hpp"
 #include "actors/stage_actor.hpp"
+#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "common/uuid.hpp"
 #include "domain/prompt_builder.hpp"
@@ -44,6 +45,7 @@ void finish(self_ptr self) {
   self->request(store_of(self), caf::infinite, finish_atom::value, f)
     .then(
       [self, f](bool held) {
+        fault::crash_point("after_finish");
         if (!held) {
           log::job_warn(job_of(self), "Lease lost before finishing; another worker owns the job");
           return end(self, action::ack, "lease lost");
@@ -165,6 +167,7 @@ void begin_work(self_ptr self) {
                 st.job.epoch, static_cast<int32_t>(total))
     .then(
       [self](start_reply& reply) {
+        fault::crash_point("after_start");
         auto& st = self->state;
         if (!reply.lease_held)
           return end(self, action::ack, "lease lost");
@@ -242,6 +245,7 @@ void claim(self_ptr self) {
           case outcome::claimed:
             break;
         }
+        fault::crash_point("after_claim");
         st.job = std::move(job);
         validate(self);
       },

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 
 namespace quel {
@@ -17,10 +18,13 @@ void poll_once(self_ptr self) {
     return;
   }
   try {
+    if (fault::should_fail(fault::adapter::redis))
+      throw redis_unavailable("injected redis fault");
     auto id = st.redis->take(st.blank.queue, st.blank.processing, st.timeout);
     st.metrics->redis_up = true;
     st.retry_delay = std::chrono::milliseconds(100);
     if (id) {
+      fault::crash_point("after_take");
       --st.permits;
       auto ticket = st.blank;
       ticket.job_id = std::move(*id);

@@ -1,6 +1,7 @@
 #include "actors/redis_ops_actor.hpp"
 
 #include "actors/outage_retry.hpp"
+#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "messages/errors.hpp"
 
@@ -56,7 +57,11 @@ redis_ops_impl(redis_ops_actor::stateful_pointer<redis_ops_state> self,
     auto& s = self->state;
     return retry_through_outage<redis_unavailable>("redis", s.metrics->redis_up,
                                                    *s.give_up,
-                                                   [&] { return fn(*s.redis); });
+                                                   [&] {
+                                                     if (fault::should_fail(fault::adapter::redis))
+                                                       throw redis_unavailable("injected redis fault");
+                                                     return fn(*s.redis);
+                                                   });
   };
   return {
     [run](ack_atom, const std::string& processing,

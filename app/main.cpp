@@ -31,6 +31,10 @@ int dispatch(const quel::cli_args& args) {
   auto module = args.options.count("module") ? args.options.at("module") : std::string{};
   if (args.command == "run") {
     config.settings.drain = args.drain;
+    quel::fault::configure(config.faults);
+    if (quel::fault::enabled())
+      quel::log::warn("FAULT INJECTION IS ENABLED ([faults] in the configuration): "
+                      "this worker crashes and fails on purpose");
     return quel::run_worker(config);
   }
   if (args.command == "migrate")

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -85,6 +86,16 @@ public:
       throw config_error(key + " = \"" + text + "\" (" + origin
                          + ") is not a number of seconds >= " + std::to_string(min));
     return std::chrono::milliseconds(static_cast<int64_t>(std::llround(v * 1000)));
+  }
+
+  double fraction(const std::string& key) const {
+    auto& [text, origin] = at(key);
+    char* end = nullptr;
+    auto v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(v >= 0.0 && v <= 1.0))
+      throw config_error(key + " = \"" + text + "\" (" + origin
+                         + ") is not a number in 0..1");
+    return v;
   }
 
   const std::pair<std::string, std::string>& at(const std::string& key) const {
@@ -204,6 +215,8 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   c.modules = split_list(v.str("worker.modules"));
   c.modules_file = v.str("worker.modules_file");
   c.max_inflight_images = static_cast<int>(v.integer("worker.max_inflight_images", 1, 1000000));
+  c.reconcile_interval = v.seconds("worker.reconcile_interval", 0);
+  c.reconcile_age = v.seconds("worker.reconcile_age", 0);
 
   auto& s = c.settings;
   s.node_id = v.str("worker.node_id");
@@ -231,6 +244,24 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   s.limits.max_inputs = static_cast<int>(v.integer("limits.max_inputs", 0, 10000));
   s.limits.max_prompt_chars = static_cast<int>(v.integer("limits.max_prompt_chars", 1, 100000000));
   s.limits.max_input_bytes = v.integer("limits.max_input_bytes", 1, int64_t{1} << 40);
+
+  auto& f = c.faults;
+  f.crash_points = split_list(v.str("faults.crash_points"));
+  f.crash_probability = v.fraction("faults.crash_probability");
+  auto adapter_faults = [&v](const std::string& name) {
+    return fault::adapter_faults{
+      v.fraction("faults." + name + "_failure_rate"),
+      std::chrono::milliseconds(v.integer("faults." + name + "_latency_ms", 0, 600000))};
+  };
+  f.redis = adapter_faults("redis");
+  f.database = adapter_faults("database");
+  f.storage = adapter_faults("storage");
+  f.generator = adapter_faults("generator");
+  for (auto& p : f.crash_points)
+    if (p != "all"
+        && std::find(fault::crash_point_names().begin(), fault::crash_point_names().end(), p)
+             == fault::crash_point_names().end())
+      throw config_error("faults.crash_points: unknown crash point "" + p + """);
 
   std::string modules_text = c.modules_file.empty() ? std::string{embedded::modules_ini()}
                                                     : read_file(c.modules_file);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "actors/worker_context.hpp"
+#include "common/fault_injection.hpp"
 
 namespace quel {
 
@@ -54,7 +55,10 @@ struct worker_config {
   std::vector<std::string> modules;   // empty: all
   std::string modules_file;
   int max_inflight_images = 64;
+  std::chrono::milliseconds reconcile_interval{30000};  // 0: off
+  std::chrono::milliseconds reconcile_age{120000};
 
+  fault::settings faults;        // chaos drills; all off by default
   worker_settings settings;      // what the actors act on
   module_catalog catalog;
 

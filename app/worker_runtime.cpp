@@ -12,6 +12,7 @@
 #include "actors/credit_actor.hpp"
 #include "actors/job_store_actor.hpp"
 #include "actors/queue_actor.hpp"
+#include "actors/reconciler_actor.hpp"
 #include "actors/redis_ops_actor.hpp"
 #include "actors/slots_actor.hpp"
 #include "adapters/postgres/pg_admin.hpp"
@@ -75,6 +76,12 @@ int run_worker(const worker_config& c) {
   ctx->image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
   auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl, endpoint, metrics, give_up);
 
+  reconciler_actor reconciler;
+  if (c.reconcile_interval.count() > 0)
+    reconciler = sys.spawn<caf::detached>(reconciler_impl, c.database_url, endpoint,
+                                          c.catalog, c.reconcile_interval,
+                                          c.reconcile_age.count() / 1000.0);
+
   auto info = c.describe();
   log::info("Starting quel-worker", info);
   auto queue = sys.spawn(queue_actor_impl, worker_context_ptr{ctx}, endpoint, redis_ops);
@@ -112,6 +119,8 @@ int run_worker(const worker_config& c) {
     log::warn("Could not drop the node lease", {{"error", e.what()}});
   }
   caf::anon_send_exit(redis_ops, caf::exit_reason::user_shutdown);
+  if (reconciler)
+    caf::anon_send_exit(reconciler, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx->credits, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx->image_slots, caf::exit_reason::user_shutdown);
   stop_pool(ctx->job_stores);

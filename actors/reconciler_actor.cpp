@@ -1,0 +1,82 @@
+#include "actors/reconciler_actor.hpp"
+
+#include <set>
+
+#include "common/log.hpp"
+
+namespace quel {
+
+namespace {
+
+using self_ptr = reconciler_actor::stateful_pointer<reconciler_state>;
+
+/// Every id in a queue or in any node's processing list for those queues.
+std::set<std::string> ids_in_redis(redis_queue& redis, const module_catalog& modules) {
+  std::set<std::string> ids;
+  auto add = [&](const std::string& list) {
+    for (auto& id : redis.range(list))
+      ids.insert(id);
+  };
+  auto nodes = redis.known_nodes();
+  for (auto& m : modules.all()) {
+    add(m.queue);
+    for (auto& node : nodes)
+      add(redis_keys::processing(node, m.queue));
+  }
+  return ids;
+}
+
+int reconcile_once(self_ptr self) {
+  auto& st = self->state;
+  auto stale = st.db->unfinished_jobs_older_than(st.min_age_seconds);
+  if (stale.empty())
+    return 0;
+  auto present = ids_in_redis(*st.redis, st.modules);
+  int pushed = 0;
+  for (auto& id : stale) {
+    if (present.count(id) > 0)
+      continue;
+    const module_config* module = nullptr;
+    if (auto name = st.db->module_of_job(id))
+      module = st.modules.find(*name);
+    if (module == nullptr)
+      module = st.modules.find("fashion");
+    if (module == nullptr)
+      continue; // a module this worker does not serve
+    st.redis->push(module->queue, id);
+    log::job_warn(id, "Reconciler: unfinished job had no id in Redis; re-enqueued",
+                  {{"queue", module->queue}});
+    ++pushed;
+  }
+  return pushed;
+}
+
+} // namespace
+
+reconciler_actor::behavior_type
+reconciler_impl(reconciler_actor::stateful_pointer<reconciler_state> self,
+                std::string database_url, redis_endpoint endpoint,
+                module_catalog modules, std::chrono::milliseconds interval,
+                double min_age_seconds) {
+  auto& st = self->state;
+  st.db = std::make_unique<pg_admin>(database_url);
+  st.redis = std::make_unique<redis_queue>(std::move(endpoint));
+  st.modules = std::move(modules);
+  st.interval = interval;
+  st.min_age_seconds = min_age_seconds;
+  self->delayed_send(self, interval, reconcile_atom::value);
+  return {
+    [self](reconcile_atom) {
+      try {
+        reconcile_once(self);
+      } catch (const std::exception& e) {
+        // An outage only delays the next pass.
+        log::limited(log::level::warn, "reconciler", 60000, "Reconciler pass failed",
+                     {{"error", e.what()}});
+      }
+      self->delayed_send(self, self->state.interval, reconcile_atom::value);
+    },
+  };
+}
+
+} // namespace quel
