@@ -1,42 +1,125 @@
 #include "app/media_backends.hpp"
 
+#include <algorithm>
+
 #include "actors/fetch_actor.hpp"
+#include "actors/gemini_generate_actor.hpp"
 #include "actors/generate_actor.hpp"
+#include "actors/http_engine_actor.hpp"
 #include "actors/store_actor.hpp"
+#include "actors/supabase_storage_actors.hpp"
 #include "adapters/generator/local_image_generator.hpp"
 #include "adapters/storage/local_object_store.hpp"
+#include "common/log.hpp"
 
 namespace quel {
 
+namespace {
+
+void require(const std::string& value, const char* variable, const char* backend) {
+  if (value.empty())
+    throw config_error(std::string(variable) + " must be set when " + backend);
+}
+
+// Refuses an HTTP backend without its settings before anything is spawned:
+// an exception after a detached actor exists would leave ~actor_system
+// waiting for it.
+void check_http_settings(const worker_config& c) {
+  if (c.storage_backend == "supabase") {
+    require(c.supabase_url, "QUEL_SUPABASE_URL", "QUEL_STORAGE=supabase");
+    require(c.supabase_key, "QUEL_SUPABASE_KEY", "QUEL_STORAGE=supabase");
+    require(c.storage_bucket, "QUEL_STORAGE_BUCKET", "QUEL_STORAGE=supabase");
+  }
+  if (c.generator_backend == "gemini") {
+    require(c.gemini_api_key, "QUEL_GEMINI_API_KEY", "QUEL_GENERATOR=gemini");
+    require(c.gemini_base_url, "QUEL_GEMINI_BASE_URL", "QUEL_GENERATOR=gemini");
+    require(c.gemini_model, "QUEL_GEMINI_MODEL", "QUEL_GENERATOR=gemini");
+  }
+}
+
+supabase_settings supabase_settings_of(const worker_config& c) {
+  supabase_settings s;
+  s.url = c.supabase_url;
+  s.key = c.supabase_key;
+  s.bucket = c.storage_bucket;
+  s.timeout = c.storage_timeout;
+  s.connect_timeout = std::min(s.connect_timeout, c.storage_timeout);
+  return s;
+}
+
+gemini_settings gemini_settings_of(const worker_config& c) {
+  gemini_settings s;
+  s.base_url = c.gemini_base_url;
+  s.api_key = c.gemini_api_key;
+  s.model = c.gemini_model;
+  s.timeout = c.generator_timeout;
+  s.connect_timeout = std::min(s.connect_timeout, c.generator_timeout);
+  return s;
+}
+
+} // namespace
+
 media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
                                 const std::shared_ptr<worker_metrics>&) {
+  check_http_settings(c);
   media_actors out;
-  if (c.storage_backend != "local")
-    throw config_error("storage backend \"" + c.storage_backend
-                       + "\" is not available in this build");
-  if (c.generator_backend != "local")
-    throw config_error("generator backend \"" + c.generator_backend
-                       + "\" is not available in this build");
-  // One thread-safe adapter behind each pool of detached actors: the local
-  // backends block (disk, CPU), so they never run on the shared scheduler.
-  std::shared_ptr<object_store> storage
-    = std::make_shared<local_object_store>(c.storage_dir, c.storage_bucket);
-  std::shared_ptr<image_generator> generator = std::make_shared<local_image_generator>(
-    std::chrono::milliseconds(c.local_latency_ms));
-  out.fetchers = spawn_pool<fetch_actor>(c.storage_threads, [&] {
-    return sys.spawn<caf::detached>(fetch_actor_impl, storage);
-  });
-  out.storers = spawn_pool<store_actor>(c.storage_threads, [&] {
-    return sys.spawn<caf::detached>(store_actor_impl, storage);
-  });
-  out.generators = spawn_pool<generate_actor>(c.generator_threads, [&] {
-    return sys.spawn<caf::detached>(generate_actor_impl, generator);
-  });
+  bool http_storage = c.storage_backend == "supabase";
+  bool http_generator = c.generator_backend == "gemini";
+
+  // One engine (one thread, one connection pool) for both HTTP backends.
+  http_engine_actor engine;
+  if (http_storage || http_generator)
+    engine = sys.spawn<caf::detached>(http_engine_actor_impl, http_engine_options{});
+
+  if (http_storage) {
+    auto s = supabase_settings_of(c);
+    log::info("Storage: Supabase", {{"url", s.url}, {"bucket", s.bucket},
+                                    {"key_type", s.key.rfind("sb_secret_", 0) == 0
+                                                   ? "secret" : "legacy"}});
+    // Cooperative: they only wait for the engine, so a few serve thousands
+    // of calls at once.
+    out.fetchers = spawn_pool<fetch_actor>(c.storage_threads, [&] {
+      return sys.spawn(supabase_fetch_actor_impl, s, engine);
+    });
+    out.storers = spawn_pool<store_actor>(c.storage_threads, [&] {
+      return sys.spawn(supabase_store_actor_impl, s, engine);
+    });
+  } else {
+    // One thread-safe adapter behind each pool of detached actors: the local
+    // backend blocks on the disk, so it never runs on the shared scheduler.
+    std::shared_ptr<object_store> storage
+      = std::make_shared<local_object_store>(c.storage_dir, c.storage_bucket);
+    out.fetchers = spawn_pool<fetch_actor>(c.storage_threads, [&] {
+      return sys.spawn<caf::detached>(fetch_actor_impl, storage);
+    });
+    out.storers = spawn_pool<store_actor>(c.storage_threads, [&] {
+      return sys.spawn<caf::detached>(store_actor_impl, storage);
+    });
+  }
+
+  if (http_generator) {
+    auto s = gemini_settings_of(c);
+    log::info("Generator: Gemini", {{"base_url", s.base_url}, {"model", s.model}});
+    // Detached: building request bodies and converting reply images is CPU
+    // work; each actor still serves many calls at once.
+    out.generators = spawn_pool<generate_actor>(c.generator_threads, [&] {
+      return sys.spawn<caf::detached>(gemini_generate_actor_impl, s, engine);
+    });
+  } else {
+    std::shared_ptr<image_generator> generator = std::make_shared<local_image_generator>(
+      std::chrono::milliseconds(c.local_latency_ms));
+    out.generators = spawn_pool<generate_actor>(c.generator_threads, [&] {
+      return sys.spawn<caf::detached>(generate_actor_impl, generator);
+    });
+  }
+
   out.stop = [fetchers = out.fetchers, storers = out.storers,
-              generators = out.generators] {
+              generators = out.generators, engine] {
     stop_pool(fetchers);
     stop_pool(storers);
     stop_pool(generators);
+    if (engine)
+      caf::anon_send_exit(engine, caf::exit_reason::user_shutdown);
   };
   return out;
 }
