@@ -65,7 +65,12 @@ stage_plan plan_for(self_ptr self, const stage_spec& stage) {
   stage_plan plan;
   plan.job_id = job_of(self);
   plan.epoch = st.job.epoch;
-  plan.resumed = st.job.attempts > 1;
+  // After a crash (of the process or of this stage) an image may already be
+  // stored but not committed: its actor then commits it without calling the
+  // model again.
+  auto run = st.stages.find(stage.stage_index);
+  plan.resumed = st.job.attempts > 1
+                 || (run != st.stages.end() && run->second.restarts > 0);
   plan.stage_index = stage.stage_index;
   plan.largest_stage_index = spec.largest_stage_index();
   plan.quantity = stage.quantity;

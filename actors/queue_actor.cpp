@@ -112,6 +112,9 @@ void start_takers(self_ptr self) {
 
 void housekeeping(self_ptr self, bool reclaim_own) {
   auto& st = self->state;
+  if (st.housekeeping_pending)
+    return;
+  st.housekeeping_pending = true;
   housekeeping_request req{st.ctx->settings.node_id,
                            static_cast<int64_t>(st.ctx->settings.lease_ttl.count()),
                            queue_names(self), reclaim_own};
@@ -119,6 +122,7 @@ void housekeeping(self_ptr self, bool reclaim_own) {
     .then(
       [self, reclaim_own](const housekeeping_report& report) {
         auto& st = self->state;
+        st.housekeeping_pending = false;
         if (reclaim_own && report.reclaimed > 0)
           log::info("Took back ids left by a previous run of this node",
                     {{"ids", std::to_string(report.reclaimed)}});
@@ -134,7 +138,8 @@ void housekeeping(self_ptr self, bool reclaim_own) {
           maybe_quit(self);
         }
       },
-      [](caf::error& err) {
+      [self](caf::error& err) {
+        self->state.housekeeping_pending = false;
         log::limited(log::level::warn, "housekeeping", 10000,
                      "Housekeeping failed", {{"error", reason_of(err)}});
       });

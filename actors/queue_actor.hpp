@@ -21,6 +21,7 @@ struct queue_actor_state {
   /// with the ticket each one works on.
   std::map<caf::actor_addr, std::pair<job_ticket, job_supervisor_actor>> tickets;
   int pending_redis = 0;       // acks / requeues not yet confirmed
+  bool housekeeping_pending = false; // one request at a time, even in outages
   bool started = false;
   bool stopping = false;
   bool aborted = false;

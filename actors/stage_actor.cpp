@@ -14,6 +14,19 @@ using status = image_slot_state::status;
 
 const std::string& job_of(self_ptr self) { return self->state.plan.job_id; }
 
+/// Quits with `err` (the supervisor restarts the stage), stopping the image
+/// actors first: left running, their images would be unknown to the
+/// restarted stage, which could call the model a second time for them.
+void stop_children(self_ptr self) {
+  for (auto& [addr, entry] : self->state.running)
+    self->send_exit(entry.second, caf::exit_reason::kill);
+}
+
+void crash(self_ptr self, caf::error err) {
+  stop_children(self);
+  self->quit(std::move(err));
+}
+
 void finish_if_settled(self_ptr self) {
   auto& st = self->state;
   for (auto& img : st.images)
@@ -70,7 +83,7 @@ void launch(self_ptr self, int index) {
         st.running.emplace(child.address(), std::make_pair(index, child));
         st.ctx->metrics->images_in_flight++;
       },
-      [self](caf::error& err) { self->quit(std::move(err)); });
+      [self](caf::error& err) { crash(self, std::move(err)); });
 }
 
 void on_image_down(self_ptr self, const caf::down_msg& dm) {
@@ -169,7 +182,7 @@ void fetch_input(self_ptr self, size_t n) {
         if (!is_retryable(err))
           return fail_all(self, "input " + std::to_string(n) + " (" + who
                                   + "): " + reason_of(err));
-        self->quit(std::move(err)); // transient: the supervisor restarts us
+        crash(self, std::move(err)); // transient: the supervisor restarts us
       });
 }
 
@@ -188,10 +201,12 @@ stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan pla
       st.images[i].state = status::made;
       st.made++;
     }
-  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
+  self->set_exception_handler([self](caf::scheduled_actor*, std::exception_ptr& ep) {
+    stop_children(self);
     return failure_from_exception(ep);
   });
   self->set_down_handler([self](caf::down_msg& dm) { on_image_down(self, dm); });
+
   log::job_info(st.plan.job_id, "\xF0\x9F\x8E\xAC Stage " + std::to_string(st.plan.stage_index)
                                   + "/" + std::to_string(st.plan.largest_stage_index)
                                   + ": Processing " + std::to_string(st.plan.quantity)
