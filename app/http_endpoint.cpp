@@ -1,5 +1,7 @@
 #include "app/http_endpoint.hpp"
 
+#include <sys/socket.h>
+
 #include <stdexcept>
 
 #include <httplib.h>
@@ -32,6 +34,12 @@ http_endpoint::http_endpoint(const std::string& addr,
                        + "\npostgresql " + (metrics->database_up ? "up" : "down")
                        + (metrics->stopping ? "\nstopping" : "") + "\n";
     res.set_content(body, "text/plain");
+  });
+  // httplib's default sets SO_REUSEPORT, which lets a second process bind
+  // the same address silently; each process must have its own (rule 28).
+  server_->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   if (!server_->bind_to_port(host.c_str(), port))
     throw std::runtime_error("cannot listen on QUEL_HTTP_ADDR " + addr

@@ -11,6 +11,7 @@
 
 #include "actors/credit_actor.hpp"
 #include "actors/job_store_actor.hpp"
+#include "actors/health_actor.hpp"
 #include "actors/queue_actor.hpp"
 #include "actors/reconciler_actor.hpp"
 #include "actors/redis_ops_actor.hpp"
@@ -23,6 +24,32 @@
 
 namespace quel {
 
+namespace {
+
+/// Refuses a QUEL_NODE_ID that a live process uses (rule 27): a live worker
+/// renews its node lease every housekeeping interval, a dead one's lease
+/// only waits to expire. Watching the lease for a few intervals tells them
+/// apart, so a restarted worker still takes its own ids back at once.
+void check_node_id_free(const redis_endpoint& endpoint, const worker_settings& s) {
+  redis_queue redis{endpoint};
+  std::optional<std::string> first;
+  try {
+    first = redis.node_lease_value(s.node_id);
+  } catch (const redis_unavailable&) {
+    return; // Redis down: the takers wait for it; nothing to compare with
+  }
+  if (!first)
+    return;
+  auto watch = std::min(s.housekeeping_interval * 3, s.lease_ttl);
+  std::this_thread::sleep_for(watch);
+  auto second = redis.node_lease_value(s.node_id);
+  if (second && *second != *first)
+    throw config_error("QUEL_NODE_ID \"" + s.node_id
+                       + "\" is in use by a live worker process; give each process its own");
+}
+
+} // namespace
+
 int run_worker(const worker_config& c) {
   // Signals are taken by one thread with sigwait; every other thread
   // (CAF's, libcurl's, httplib's) inherits the blocked mask.
@@ -33,19 +60,15 @@ int run_worker(const worker_config& c) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  auto endpoint = redis_endpoint::parse(c.redis_url);
+  check_node_id_free(endpoint, c.settings);
+
   auto metrics = std::make_shared<worker_metrics>();
   std::unique_ptr<http_endpoint> http;
   if (c.http_addr != "off")
     http = std::make_unique<http_endpoint>(c.http_addr, metrics);
 
-  auto endpoint = redis_endpoint::parse(c.redis_url);
   auto give_up = std::make_shared<std::atomic<bool>>(false);
-  {
-    pg_admin probe{c.database_url};
-    metrics->database_up = probe.ping();
-    if (!metrics->database_up)
-      log::warn("PostgreSQL is not reachable yet; waiting for it");
-  }
 
   caf::actor_system_config cfg;
   auto threads = std::max(2u, std::thread::hardware_concurrency());
@@ -76,6 +99,8 @@ int run_worker(const worker_config& c) {
   ctx->image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
   auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl, endpoint, metrics, give_up);
 
+  auto health = sys.spawn<caf::detached>(health_actor_impl, c.database_url, metrics,
+                                        c.settings.housekeeping_interval);
   reconciler_actor reconciler;
   if (c.reconcile_interval.count() > 0)
     reconciler = sys.spawn<caf::detached>(reconciler_impl, c.database_url, endpoint,
@@ -119,6 +144,7 @@ int run_worker(const worker_config& c) {
     log::warn("Could not drop the node lease", {{"error", e.what()}});
   }
   caf::anon_send_exit(redis_ops, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(health, caf::exit_reason::user_shutdown);
   if (reconciler)
     caf::anon_send_exit(reconciler, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx->credits, caf::exit_reason::user_shutdown);

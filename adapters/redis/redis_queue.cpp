@@ -310,6 +310,10 @@ void redis_queue::drop_node_lease(const std::string& node) {
   command({"DEL", redis_keys::node_lease(node)});
 }
 
+std::optional<std::string> redis_queue::node_lease_value(const std::string& node) {
+  return string_or_nil(command({"GET", redis_keys::node_lease(node)}).get(), "GET");
+}
+
 bool redis_queue::node_alive(const std::string& node) {
   return integer(command({"EXISTS", redis_keys::node_lease(node)}).get(), "EXISTS") > 0;
 }

@@ -126,6 +126,8 @@ public:
   void drop_node_lease(const std::string& node);
   /// True while the node's lease has not expired.
   bool node_alive(const std::string& node);
+  /// The node lease's value (the time of its last renewal), nullopt if none.
+  std::optional<std::string> node_lease_value(const std::string& node);
   /// Every node in the node set, sorted.
   std::vector<std::string> known_nodes();
   /// Removes a node from the node set (its ids were all reclaimed).
