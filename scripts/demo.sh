@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The README's first command: on a fresh Debian 12 machine, from the repo root,
+# installs what is needed, builds the worker, starts throwaway Redis and
+# PostgreSQL servers, seeds two organisations and four jobs, runs the worker
+# until the queues are empty and shows what it made. Re-runnable: everything
+# lives in ./.demo, which is wiped first. Servers are stopped on exit.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+demo=$root/.demo
+services=$demo/services
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# A previous run that was killed may have left its servers running.
+if [ -d "$services" ]; then
+  scripts/local-services.sh stop "$services" || true
+fi
+rm -rf "$demo"
+mkdir -p "$demo"
+
+# QUEL_WORKER_BIN=PATH uses an already built binary and skips install and build.
+bin=${QUEL_WORKER_BIN:-}
+if [ -z "$bin" ]; then
+  say "Installing dependencies (skipped when already installed)"
+  scripts/install-deps.sh
+  say "Building"
+  # build.sh prints the binary's path on its last line.
+  scripts/build.sh | tee "$demo/build.log"
+  bin=$(tail -n 1 "$demo/build.log")
+fi
+if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+  echo "quel-worker binary not found (got '$bin')" >&2
+  exit 1
+fi
+echo "worker binary: $bin"
+
+say "Starting throwaway Redis and PostgreSQL in $services"
+trap 'scripts/local-services.sh stop "$services" || true' EXIT
+scripts/local-services.sh start "$services"
+# shellcheck disable=SC1091
+. "$services/env"
+
+storage=$demo/storage
+export QUEL_STORAGE=local
+export QUEL_STORAGE_DIR=$storage
+export QUEL_STORAGE_BUCKET=images
+export QUEL_GENERATOR=local
+export QUEL_HTTP_ADDR=off
+# These are the worker's only settings here; keep the caller's out.
+unset QUEL_CREDITS_PER_IMAGE QUEL_NODE_ID QUEL_OUTPUT_FORMAT QUEL_GEMINI_API_KEY || true
+
+psql_q() { psql "$QUEL_DATABASE_URL" -v ON_ERROR_STOP=1 -q "$@"; }
+
+say "Applying the production schema and the worker's migrations"
+psql_q -f scripts/sql/production_schema.sql
+"$bin" migrate
+
+say "Making sample input images"
+samples=$demo/samples
+scripts/make-sample-images.sh "$samples"
+mkdir -p "$storage/images/inputs/atelier" "$storage/images/inputs/legacy" \
+         "$storage/images/inputs/tiny"
+cp "$samples/model.png" "$samples/top.jpg" "$samples/bottom.webp" \
+   "$samples/shoes.png" "$samples/background.jpg" "$storage/images/inputs/atelier/"
+cp "$samples/bag.jpg" "$storage/images/inputs/legacy/"
+cp "$samples/product.png" "$samples/face.webp" "$storage/images/inputs/tiny/"
+
+size_of() { stat -c %s "$1"; }
+
+say "Seeding organisations, productions, attach rows and jobs"
+psql_q \
+  -v model_size="$(size_of "$samples/model.png")" \
+  -v top_size="$(size_of "$samples/top.jpg")" \
+  -v bottom_size="$(size_of "$samples/bottom.webp")" \
+  -v shoes_size="$(size_of "$samples/shoes.png")" \
+  -v bag_size="$(size_of "$samples/bag.jpg")" \
+  -v background_size="$(size_of "$samples/background.jpg")" \
+  -v product_size="$(size_of "$samples/product.png")" \
+  -v face_size="$(size_of "$samples/face.webp")" \
+  -f scripts/sql/demo_seed.sql
+
+jobs=(bbbbbbbb-0000-4000-8000-000000000001 bbbbbbbb-0000-4000-8000-000000000002
+      bbbbbbbb-0000-4000-8000-000000000003 bbbbbbbb-0000-4000-8000-000000000004)
+
+say "Enqueueing ${#jobs[@]} jobs (each onto its module's queue)"
+"$bin" enqueue "${jobs[@]}"
+"$bin" status || true
+
+say "Running the worker until the queues are empty"
+timeout 600 "$bin" run --drain 2> "$demo/worker.log" || {
+  rc=$?
+  echo "worker exited with $rc; last log lines:" >&2
+  tail -n 40 "$demo/worker.log" >&2
+  exit "$rc"
+}
+echo "worker log: $demo/worker.log ($(wc -l < "$demo/worker.log") lines)"
+
+say "Jobs"
+psql "$QUEL_DATABASE_URL" -v ON_ERROR_STOP=1 -P pager=off <<'SQL'
+SELECT '…' || right(j.job_id::text, 12) AS job,
+       coalesce(j.job_input_data->>'module', 'fashion') AS module,
+       j.job_type,
+       j.job_status AS status,
+       j.completed_images AS made,
+       j.failed_images AS failed,
+       j.total_images AS total,
+       coalesce((SELECT -sum(c.amount) FROM quel_credit_log c
+                 WHERE c.job_id = j.job_id), 0) AS credits,
+       p.production_status AS production,
+       coalesce(j.error_message, '') AS error
+FROM quel_production_jobs j
+LEFT JOIN quel_production_photo p ON p.production_id = j.production_id
+ORDER BY j.job_id;
+
+SELECT o.org_name AS organisation, o.org_credit AS balance,
+       (SELECT count(*) FROM quel_credit_log c WHERE c.org_id = o.org_id) AS charges
+FROM quel_organization o ORDER BY o.org_name;
+SQL
+
+say "Generated images (bucket directory $storage/images)"
+mapfile -t outputs < <(find "$storage/images" -type f ! -path "$storage/images/inputs/*" | sort)
+printf '  %s\n' "${outputs[@]#"$storage/images/"}"
+
+if [ "${#outputs[@]}" -gt 0 ]; then
+  say "Contact sheet"
+  scripts/contact-sheet.sh "$demo/contact-sheet.png" "${outputs[@]}"
+  echo "contact sheet: $demo/contact-sheet.png"
+fi
+
+say "Done; stopping the servers"
