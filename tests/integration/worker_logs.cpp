@@ -79,7 +79,7 @@ TEST_CASE("human logs name every section 8 event with job=<id>", "[e2e][logs]") 
   }
 }
 
-TEST_CASE("--log-format=json writes JSON lines that carry job_id", "[e2e][logs]") {
+TEST_CASE("with --log-format=json every line is JSON and job lines carry job_id", "[e2e][logs]") {
   if (!e2e_services_available())
     return;
   worker_harness h;
