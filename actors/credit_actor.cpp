@@ -24,9 +24,9 @@ credit_actor::behavior_type credit_actor_impl(credit_actor::pointer self,
     [self, shards](commit_atom a, const image_commit& c) {
       return self->delegate(shards.for_key(shard_key(c.org_id, c.job_id)), a, c);
     },
-    [self, shards](unhold_atom a, const std::string& job_id, int32_t stage,
-                   int32_t image) {
-      self->send(shards.for_key(job_id), a, job_id, stage, image);
+    [self, shards](unhold_atom a, const std::string& job_id, int64_t epoch,
+                   int32_t stage, int32_t image) {
+      self->send(shards.for_key(job_id), a, job_id, epoch, stage, image);
     },
   };
 }
@@ -64,9 +64,10 @@ ledger_shard_impl(credit_actor::stateful_pointer<ledger_shard_state> self,
       // (job, stage, image), so an in-doubt commit reports already_committed.
       return run([&](credit_ledger& l) { return l.commit_image(c); });
     },
-    [run](unhold_atom, const std::string& job_id, int32_t stage, int32_t image) {
+    [run](unhold_atom, const std::string& job_id, int64_t epoch, int32_t stage,
+          int32_t image) {
       run([&](credit_ledger& l) {
-        l.release_hold(job_id, stage, image);
+        l.release_hold(job_id, epoch, stage, image);
         return true;
       });
     },

@@ -30,7 +30,7 @@ using attempt_ptr = std::shared_ptr<attempt>;
 
 void fail(self_ptr self, const attempt_ptr& a, caf::error err) {
   // A hold that will not be captured must not keep credits reserved.
-  self->send(a->ctx->credits, unhold_atom::value, a->task.job_id,
+  self->send(a->ctx->credits, unhold_atom::value, a->task.job_id, a->task.epoch,
              static_cast<int32_t>(a->task.stage_index),
              static_cast<int32_t>(a->task.image_index));
   self->quit(std::move(err));

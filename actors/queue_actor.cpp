@@ -48,7 +48,10 @@ void grant(self_ptr self, const std::string& queue, int32_t n) {
     self->send(i->second, take_atom::value, n);
 }
 
-void redis_done(self_ptr self, const std::string& queue) {
+void redis_done(self_ptr self, const std::string& queue, const std::string& id) {
+  auto& settling = self->state.settling;
+  if (auto i = settling.find(id); i != settling.end())
+    settling.erase(i);
   self->state.pending_redis--;
   grant(self, queue, 1);
   maybe_quit(self);
@@ -58,19 +61,22 @@ void settle(self_ptr self, const job_disposition& d) {
   auto& st = self->state;
   auto& t = d.ticket;
   st.pending_redis++;
-  auto on_error = [self, queue = t.queue](caf::error& err) {
+  st.settling.insert(t.job_id);
+  auto on_error = [self, queue = t.queue, id = t.job_id](caf::error& err) {
     log::error("Redis bookkeeping failed", {{"error", reason_of(err)}});
-    redis_done(self, queue);
+    redis_done(self, queue, id);
   };
   switch (d.what) {
     case action::ack:
       self->request(st.redis, caf::infinite, ack_atom::value, t.processing, t.job_id)
-        .then([self, queue = t.queue](bool) { redis_done(self, queue); }, on_error);
+        .then([self, queue = t.queue, id = t.job_id](bool) { redis_done(self, queue, id); },
+              on_error);
       break;
     case action::requeue:
       self->request(st.redis, caf::infinite, requeue_atom::value, t.processing,
                     t.queue, t.job_id)
-        .then([self, queue = t.queue](bool) { redis_done(self, queue); }, on_error);
+        .then([self, queue = t.queue, id = t.job_id](bool) { redis_done(self, queue, id); },
+              on_error);
       break;
     case action::dead_letter: {
       dead_letter_entry entry{t.job_id, t.queue, d.reason, utc_now_iso()};
@@ -81,13 +87,33 @@ void settle(self_ptr self, const job_disposition& d) {
             // Off the processing list only once the dead letter is written.
             self->request(self->state.redis, caf::infinite, ack_atom::value,
                           t.processing, t.job_id)
-              .then([self, queue = t.queue](bool) { redis_done(self, queue); },
-                    [self, queue = t.queue](caf::error&) { redis_done(self, queue); });
+              .then([self, t](bool) { redis_done(self, t.queue, t.job_id); },
+                    [self, t](caf::error&) { redis_done(self, t.queue, t.job_id); });
           },
           on_error);
       break;
     }
   }
+}
+
+void return_strays(self_ptr self, const housekeeping_report& report) {
+  auto& st = self->state;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (auto& entry : report.own_ids) {
+    auto& [queue, id] = entry;
+    if (st.in_flight.count(id) > 0 || st.settling.count(id) > 0)
+      continue;
+    if (st.strays.count(entry) == 0) {
+      seen.insert(entry);
+      continue;
+    }
+    log::job_warn(id, "Id in this node's processing list with no job in flight; "
+                      "returning it to its queue", {{"queue", queue}});
+    auto processing = redis_keys::processing(st.ctx->settings.node_id, queue);
+    self->request(st.redis, caf::infinite, requeue_atom::value, processing, queue, id)
+      .then([](bool) {}, [](caf::error&) {});
+  }
+  st.strays = std::move(seen);
 }
 
 void start_takers(self_ptr self) {
@@ -128,6 +154,8 @@ void housekeeping(self_ptr self, bool reclaim_own) {
                     {{"ids", std::to_string(report.reclaimed)}});
         if (!st.started && !st.stopping)
           start_takers(self);
+        if (!st.stopping)
+          return_strays(self, report);
         if (st.ctx->settings.drain && !st.stopping && st.in_flight.empty()
             && report.queued == 0 && report.own_processing == 0
             && report.foreign_processing == 0) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,11 @@ struct queue_actor_state {
   std::map<caf::actor_addr, std::pair<job_ticket, job_supervisor_actor>> tickets;
   int pending_redis = 0;       // acks / requeues not yet confirmed
   bool housekeeping_pending = false; // one request at a time, even in outages
+  std::multiset<std::string> settling;  // ids with a Redis ack/requeue pending
+  /// (queue, id) found in our processing lists with no job in flight at the
+  /// last housekeeping pass: an id whose BLMOVE reply was lost on a broken
+  /// connection. Still there at the next pass, it goes back to its queue.
+  std::set<std::pair<std::string, std::string>> strays;
   bool started = false;
   bool stopping = false;
   bool aborted = false;

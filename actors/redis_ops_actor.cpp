@@ -36,8 +36,10 @@ housekeeping_report housekeeping(redis_queue& redis, const housekeeping_request&
   }
   for (auto& q : req.queues) {
     report.queued += redis.length(q);
-    report.own_processing += redis.length(redis_keys::processing(req.node_id, q));
+    for (auto& id : redis.range(redis_keys::processing(req.node_id, q)))
+      report.own_ids.emplace_back(q, id);
   }
+  report.own_processing = static_cast<int64_t>(report.own_ids.size());
   return report;
 }
 

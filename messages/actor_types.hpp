@@ -51,7 +51,7 @@ using job_store_actor = caf::typed_actor<
 using credit_actor = caf::typed_actor<
   caf::replies_to<hold_atom, hold_request>::with<hold_reply>,
   caf::replies_to<commit_atom, image_commit>::with<commit_result>,
-  caf::reacts_to<unhold_atom, std::string, int32_t, int32_t>>;
+  caf::reacts_to<unhold_atom, std::string, int64_t, int32_t, int32_t>>;
 
 /// Reads input images from object storage.
 using fetch_actor = caf::typed_actor<

@@ -51,6 +51,8 @@ struct housekeeping_report {
   int64_t own_processing = 0;    // ids in this node's processing lists
   int64_t foreign_processing = 0;// ids held by other live nodes
   int64_t reclaimed = 0;         // ids taken back from expired nodes now
+  /// (queue, id) of every id in this node's processing lists.
+  std::vector<std::pair<std::string, std::string>> own_ids;
 };
 
 } // namespace quel

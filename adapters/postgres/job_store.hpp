@@ -142,9 +142,10 @@ public:
                             const std::optional<std::string>& org_id,
                             int64_t cost) = 0;
 
-  /// Drops the hold of an image that failed.
-  virtual void release_hold(const std::string& job_id, int stage_index,
-                            int image_index) = 0;
+  /// Drops the hold of an image that failed; fenced like every write, so a
+  /// worker that lost the job cannot release the new owner's hold.
+  virtual void release_hold(const std::string& job_id, int64_t epoch,
+                            int stage_index, int image_index) = 0;
 
   /// One transaction: quel_attach row, charge, credit log row, job progress,
   /// exactly-once marker; captures the hold.

@@ -184,11 +184,14 @@ hold_outcome pg_store::hold(const std::string& job_id, int64_t epoch, int stage_
   throw std::logic_error("quel_worker_hold returned an unknown outcome: " + s);
 }
 
-void pg_store::release_hold(const std::string& job_id, int stage_index, int image_index) {
+void pg_store::release_hold(const std::string& job_id, int64_t epoch, int stage_index,
+                            int image_index) {
   db_->run([&](pqxx::nontransaction& tx) {
-    tx.exec_params("DELETE FROM quel_worker_credit_hold"
-                   " WHERE job_id = $1::uuid AND stage_index = $2 AND image_index = $3",
-                   job_id, stage_index, image_index);
+    tx.exec_params("DELETE FROM quel_worker_credit_hold h"
+                   " WHERE h.job_id = $1::uuid AND h.stage_index = $3 AND h.image_index = $4"
+                   "   AND EXISTS (SELECT 1 FROM quel_worker_job w"
+                   "                WHERE w.job_id = h.job_id AND w.epoch = $2)",
+                   job_id, epoch, stage_index, image_index);
   });
 }
 

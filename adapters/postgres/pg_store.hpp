@@ -37,7 +37,7 @@ public:
   hold_outcome hold(const std::string& job_id, int64_t epoch, int stage_index,
                     int image_index, const std::optional<std::string>& org_id,
                     int64_t cost) override;
-  void release_hold(const std::string& job_id, int stage_index,
+  void release_hold(const std::string& job_id, int64_t epoch, int stage_index,
                     int image_index) override;
   commit_result commit_image(const image_commit& c) override;
 

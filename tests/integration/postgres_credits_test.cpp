@@ -114,7 +114,9 @@ TEST_CASE("holds count against the balance until committed or released",
   CHECK(store.hold(a.job_id, a.epoch, 0, 0, org, 1) == hold_outcome::held);
   CHECK(db.count("SELECT count(*) FROM quel_worker_credit_hold") == 1);
 
-  store.release_hold(a.job_id, 0, 1);
+  store.release_hold(a.job_id, a.epoch + 1, 0, 1);  // a stale epoch: fenced
+  CHECK(db.count("SELECT count(*) FROM quel_worker_credit_hold") == 1);
+  store.release_hold(a.job_id, a.epoch, 0, 1);
   CHECK(db.count("SELECT count(*) FROM quel_worker_credit_hold") == 0);
   CHECK(store.hold(b.job_id, b.epoch, 0, 0, org, 1) == hold_outcome::held);
   CHECK(store.commit_image(image(b, 0, 0, 1)).balance_after == 0);

@@ -107,7 +107,7 @@ inline credit_actor::behavior_type fake_credits(script_ptr s) {
       r.total_images = 0;
       return r;
     },
-    [s](unhold_atom, const std::string&, int32_t, int32_t) { s->unholds++; },
+    [s](unhold_atom, const std::string&, int64_t, int32_t, int32_t) { s->unholds++; },
   };
 }
 
