@@ -1,6 +1,10 @@
 #include "app/media_backends.hpp"
 
+#include <vips/vips8>
+
 #include <algorithm>
+#include <thread>
+#include <vector>
 
 #include "actors/fetch_actor.hpp"
 #include "actors/gemini_generate_actor.hpp"
@@ -8,6 +12,7 @@
 #include "actors/http_engine_actor.hpp"
 #include "actors/store_actor.hpp"
 #include "actors/supabase_storage_actors.hpp"
+#include "adapters/gemini/image_convert.hpp"
 #include "adapters/generator/local_image_generator.hpp"
 #include "adapters/storage/local_object_store.hpp"
 #include "common/log.hpp"
@@ -57,6 +62,45 @@ gemini_settings gemini_settings_of(const worker_config& c) {
   return s;
 }
 
+// libvips keeps every worker thread it ever started (8.14: a thread set that
+// never shrinks) and starts them only when a conversion needs one, so the
+// first bursts of replies would add threads. One worker per conversion (the
+// generate actors already convert in parallel) and a warm-up on twice as
+// many threads as there are actors size that set now, with room for the
+// threads that are still finishing one conversion when the next starts: the
+// worker's thread count then stays put under any load.
+void warm_up_conversion(int parallel, output_format format) {
+  std::string png;
+  try {
+    if (VIPS_INIT("quel-worker") != 0)
+      return;
+    vips_concurrency_set(1);
+    auto image = vips::VImage::gaussnoise(512, 512).bandjoin({vips::VImage::xyz(512, 512)})
+                   .cast(VIPS_FORMAT_UCHAR);
+    void* out = nullptr;
+    size_t size = 0;
+    image.write_to_buffer(".png", &out, &size);
+    png.assign(static_cast<const char*>(out), size);
+    g_free(out);
+  } catch (const std::exception& e) {
+    log::warn("libvips warm-up skipped", {{"error", e.what()}});
+    return;
+  }
+  blob sample{std::move(png)};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2 * parallel; ++i)
+    threads.emplace_back([&] {
+      try {
+        for (int round = 0; round < 4; ++round)
+          convert_image(sample, format);
+      } catch (const std::exception&) {
+        // A warm-up failure only means the threads start later.
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+}
+
 } // namespace
 
 media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
@@ -99,6 +143,7 @@ media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
 
   if (http_generator) {
     auto s = gemini_settings_of(c);
+    warm_up_conversion(c.generator_threads, c.settings.format);
     log::info("Generator: Gemini", {{"base_url", s.base_url}, {"model", s.model}});
     // Detached: building request bodies and converting reply images is CPU
     // work; each actor still serves many calls at once.

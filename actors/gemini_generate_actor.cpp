@@ -1,0 +1,126 @@
+#include "actors/gemini_generate_actor.hpp"
+
+#include <chrono>
+
+#include <caf/expected.hpp>
+
+#include "adapters/gemini/gemini_reply.hpp"
+#include "adapters/gemini/image_convert.hpp"
+#include "common/log.hpp"
+#include "messages/errors.hpp"
+
+namespace quel {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// What a reply needs to know about the call it answers.
+struct call_info {
+  std::string job_id;
+  int stage_index = 0;
+  int image_index = 0;
+  output_format format = output_format::webp;
+  clock_type::time_point started;
+};
+
+log::fields call_fields(const call_info& call, const gemini_outcome& o) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now()
+                                                                  - call.started);
+  log::fields f{{"stage", std::to_string(call.stage_index)},
+                {"image", std::to_string(call.image_index)},
+                {"http_status", std::to_string(o.http_status)},
+                {"model_version", o.model_version},
+                {"finish_reason", o.finish_reason},
+                {"prompt_tokens", std::to_string(o.usage.prompt_tokens)},
+                {"candidate_tokens", std::to_string(o.usage.candidate_tokens)},
+                {"total_tokens", std::to_string(o.usage.total_tokens)},
+                {"ms", std::to_string(ms.count())}};
+  return f;
+}
+
+worker_errc errc_of(gemini_result kind) {
+  switch (kind) {
+    case gemini_result::no_image:
+      return worker_errc::retry_once;
+    case gemini_result::rate_limited:
+    case gemini_result::retryable:
+      return worker_errc::retryable;
+    default:
+      return worker_errc::permanent;
+  }
+}
+
+/// The reply for one finished transfer: the converted image or an error.
+caf::expected<generated_image> on_reply(const call_info& call, const http_response& r) {
+  auto o = classify_response(r);
+  auto fields = call_fields(call, o);
+  if (!o.ok()) {
+    fields.emplace_back("result", to_string(o.kind));
+    if (!o.detail.empty())
+      fields.emplace_back("detail", o.detail);
+    if (o.retry_delay)
+      fields.emplace_back("retry_delay_ms", std::to_string(o.retry_delay->count()));
+    log::job_warn(call.job_id, "Gemini call failed: " + o.reason, fields);
+    return make_failure(errc_of(o.kind), o.reason, o.retry_delay);
+  }
+  fields.emplace_back("image_mime", o.image_mime);
+  fields.emplace_back("image_bytes", std::to_string(o.image.size()));
+  log::job_info(call.job_id, "Gemini replied with an image", fields);
+  try {
+    generated_image out;
+    out.bytes = convert_image(o.image, call.format);
+    out.mime_type = mime_type_of(call.format);
+    out.model_version = o.model_version;
+    return out;
+  } catch (...) {
+    auto err = failure_from_exception(std::current_exception());
+    log::job_warn(call.job_id, "Gemini image unusable: " + reason_of(err), fields);
+    return err;
+  }
+}
+
+} // namespace
+
+generate_actor::behavior_type
+gemini_generate_actor_impl(generate_actor::pointer self, gemini_settings settings,
+                           http_engine_actor engine) {
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
+    return failure_from_exception(ep);
+  });
+  return {
+    [self, settings = std::move(settings),
+     engine](generate_atom, const generation_request& request)
+      -> caf::result<generated_image> {
+      http_request call;
+      try {
+        call = make_gemini_request(settings, request);  // base64 of the inputs
+      } catch (...) {
+        auto err = failure_from_exception(std::current_exception());
+        log::job_warn(request.job_id, "Gemini request not sent: " + reason_of(err));
+        return err;
+      }
+      call_info info{request.job_id, request.stage_index, request.image_index,
+                     request.format, clock_type::now()};
+      auto rp = self->make_response_promise<generated_image>();
+      self->request(engine, caf::infinite, http_atom::value, std::move(call))
+        .then(
+          [rp, info](const http_response& r) mutable {
+            auto result = on_reply(info, r);
+            if (result)
+              rp.deliver(std::move(*result));
+            else
+              rp.deliver(std::move(result.error()));
+          },
+          [rp, info](caf::error& err) mutable {
+            // The engine actor is gone (shutdown or crash): worth a retry.
+            log::job_warn(info.job_id, "Gemini call not answered: " + reason_of(err));
+            rp.deliver(make_failure(worker_errc::retryable,
+                                    "model call failed: " + reason_of(err)));
+          });
+      return rp;
+    },
+  };
+}
+
+} // namespace quel
