@@ -1,0 +1,144 @@
+// Scenario 1: one node crash-looping under SIGKILL, at random moments and at
+// every named crash point, restarted each time, then drained without faults.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "common/fault_injection.hpp"
+#include "tests/fault/fault_world.hpp"
+
+namespace quel::test {
+
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr int job_count = 40;
+constexpr int jobs_up_front = 24;   // the rest arrive two per crash point
+constexpr int random_kills = 16;
+
+// Points met once per job fire with a high chance; points met once per image
+// (four times per job) with a lower one, so that some images of a job are
+// committed before the crash.
+double probability_of(const std::string& point) {
+  if (point == "after_hold" || point == "after_generate" || point == "after_upload"
+      || point == "after_commit")
+    return 0.25;
+  return 0.5;
+}
+
+uint32_t suite_seed() {
+  if (const char* s = std::getenv("QUEL_FAULT_SEED"))
+    return static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
+  return std::random_device{}();
+}
+
+std::string tail(const std::string& s, size_t n = 3000) {
+  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
+}
+
+} // namespace
+
+TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then drain",
+          "[fault]") {
+  QUEL_REQUIRE_TEST_DATABASE();
+  QUEL_REQUIRE_TEST_REDIS();
+  auto started = std::chrono::steady_clock::now();
+  auto seed = suite_seed();
+  std::cout << "fault suite: crash loop seed " << seed << " (QUEL_FAULT_SEED)\n";
+  std::mt19937 rng{seed};
+
+  fault_world w{"crash-loop", "", ""};
+  w.create_orgs(3, 100000);
+  w.create_inputs(4);
+  for (int n = 0; n < job_count; ++n)
+    w.add_job(n);
+  for (int n = 0; n < jobs_up_front; ++n)
+    w.enqueue(w.jobs()[static_cast<size_t>(n)]);
+
+  // A short lease and a stable node id: each restart takes back its own ids
+  // and jobs at once. Quarantine is pushed out of reach so that every job is
+  // expected to complete (a quarantined one would be listed, not hidden).
+  const env_map base{{"QUEL_LEASE_TTL", "2"}, {"QUEL_WORKER_MAX_ATTEMPTS", "100"}};
+  const std::string node = "fault-crash-node";
+  std::vector<std::string> problems;
+  int kills = 0;
+  int points_fired = 0;
+
+  std::uniform_int_distribution<int> delay_ms{200, 2000};
+  for (int i = 0; i < random_kills; ++i) {
+    auto p = w.start_worker(node, {"run"}, base);
+    std::this_thread::sleep_for(milliseconds(delay_ms(rng)));
+    if (!p->running()) {
+      problems.push_back("worker ended on its own (" + describe(p->end())
+                         + ") before random kill " + std::to_string(i) + ": "
+                         + tail(p->log()));
+      continue;
+    }
+    p->kill_now();
+    ++kills;
+  }
+
+  size_t next_job = jobs_up_front;
+  for (auto& point : fault::crash_point_names()) {
+    for (int k = 0; k < 2 && next_job < w.jobs().size(); ++k)
+      w.enqueue(w.jobs()[next_job++]);
+    bool fired = false;
+    for (double probability : {probability_of(point), 1.0}) {
+      env_map env = base;
+      env["QUEL_FAULTS_CRASH_POINTS"] = point;
+      env["QUEL_FAULTS_CRASH_PROBABILITY"] = std::to_string(probability);
+      auto p = w.start_worker(node, {"run"}, env);
+      auto end = p->wait_for(seconds(12));
+      if (!end) {
+        p->kill_now();  // the point was not reached in time: try again, armed for sure
+        ++kills;
+        continue;
+      }
+      auto log = p->log();
+      fired = end->signal == SIGKILL
+              && log.find("fault injection: crashing at " + point) != std::string::npos;
+      if (end->signal == SIGKILL)
+        ++kills;
+      if (!fired)
+        problems.push_back("crash point " + point + ": worker ended with " + describe(*end)
+                           + " without the crash line: " + tail(log));
+      break;
+    }
+    INFO("crash point " << point);
+    CHECK(fired);
+    if (fired)
+      ++points_fired;
+  }
+  REQUIRE(next_job == w.jobs().size());
+
+  auto drain = w.start_worker(node, {"run", "--drain"}, base);
+  auto end = drain->wait_for(seconds(180));
+  if (!end) {
+    problems.push_back("run --drain still running after 180 s: " + tail(drain->log()));
+    drain->kill_now();
+  } else if (!end->exited || end->code != 0) {
+    problems.push_back("run --drain ended with " + describe(*end) + ": " + tail(drain->log()));
+  }
+
+  auto r = w.check("crash-loop");
+  r.kills = kills;
+  r.faults = points_fired;
+  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  publish(r);
+  for (auto& p : r.problems)
+    UNSCOPED_INFO(p);
+  CHECK(kills >= random_kills + 8);
+  CHECK(r.quarantined == 0);
+  REQUIRE(r.clean());
+}
+
+} // namespace quel::test

@@ -1,0 +1,132 @@
+// Scenario 3: a TCP proxy between the worker and Redis and another between
+// the worker and PostgreSQL cut, stall and delay the connections in bounded
+// phases while one worker runs; then everything passes again.
+#include <signal.h>
+
+#include <chrono>
+#include <functional>
+#include <iostream>
+#include <regex>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "tests/fault/fault_tcp_proxy.hpp"
+#include "tests/fault/fault_world.hpp"
+
+namespace quel::test {
+
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string tail(const std::string& s, size_t n = 3000) {
+  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
+}
+
+/// host:port of a redis:// or postgresql:// URL, and the URL with another port.
+struct url_parts {
+  std::string prefix;  // scheme://[userinfo@]
+  std::string host;
+  int port = 0;
+  std::string rest;    // /db?params
+  std::string with_port(int p) const {
+    return prefix + host + ":" + std::to_string(p) + rest;
+  }
+};
+
+url_parts split_url(const std::string& url) {
+  static const std::regex re{R"(^([a-z]+://(?:[^@/]*@)?)([^:/@]+):(\d+)(.*)$)"};
+  std::smatch m;
+  INFO("url " << url);
+  REQUIRE(std::regex_match(url, m, re));
+  return {m[1], m[2], std::stoi(m[3]), m[4]};
+}
+
+} // namespace
+
+TEST_CASE("TCP proxy cuts, stalls and delays Redis and PostgreSQL connections", "[fault]") {
+  QUEL_REQUIRE_TEST_DATABASE();
+  QUEL_REQUIRE_TEST_REDIS();
+  auto started = std::chrono::steady_clock::now();
+  fault_world w{"proxy", "", ""};
+  auto redis_url = split_url(w.redis_url());
+  auto pg_url = split_url(w.database_url());
+  tcp_proxy redis_proxy{redis_url.host, redis_url.port, w.log_path("redis-proxy")};
+  tcp_proxy pg_proxy{pg_url.host, pg_url.port, w.log_path("pg-proxy")};
+
+  w.create_orgs(2, 100000);
+  w.create_inputs(3);
+  for (int n = 0; n < 24; ++n)
+    w.enqueue(w.add_job(n));
+
+  const env_map env{{"QUEL_LEASE_TTL", "6"},
+                    {"QUEL_REDIS_URL", redis_url.with_port(redis_proxy.port())},
+                    {"QUEL_DATABASE_URL", pg_url.with_port(pg_proxy.port())}};
+  const std::string node = "fault-proxy-node";
+  auto worker = w.start_worker(node, {"run"}, env);
+  std::vector<std::string> problems;
+  int faults = 0;
+  int unfinished_mid_run = -1;
+
+  // Each phase is bounded; the worker must ride through all of them.
+  auto phase = [&](const std::string& what, const std::function<void()>& start,
+                   milliseconds length) {
+    start();
+    ++faults;
+    std::this_thread::sleep_for(length);
+    redis_proxy.pass();
+    pg_proxy.pass();
+    std::this_thread::sleep_for(milliseconds(700));
+    std::cout << "fault suite: proxy phase " << what << " done\n";
+  };
+  std::this_thread::sleep_for(milliseconds(1000));
+  phase("redis cut", [&] { redis_proxy.cut(); }, milliseconds(2000));
+  phase("redis stall", [&] { redis_proxy.stall(); }, milliseconds(2500));
+  phase("redis delay 150 ms", [&] { redis_proxy.delay(150); }, milliseconds(2000));
+  unfinished_mid_run = w.unfinished_jobs();
+  phase("postgres cut", [&] { pg_proxy.cut(); }, milliseconds(2000));
+  phase("postgres stall", [&] { pg_proxy.stall(); }, milliseconds(2500));
+  phase("postgres delay 150 ms", [&] { pg_proxy.delay(150); }, milliseconds(2000));
+  phase("both cut", [&] { redis_proxy.cut(); pg_proxy.cut(); }, milliseconds(2000));
+  std::cout << "fault suite: proxy: unfinished jobs before the PostgreSQL phases "
+            << unfinished_mid_run << "; connections through the proxies: redis "
+            << redis_proxy.connections() << ", postgres " << pg_proxy.connections() << "\n";
+  if (unfinished_mid_run == 0)
+    problems.push_back("every job had finished before the PostgreSQL phases: the test "
+                       "did not hit work in flight (make it longer)");
+
+  bool finished = w.wait_all_finished(seconds(90));
+  if (!finished)
+    problems.push_back("jobs still unfinished 90 s after the proxy phases: "
+                       + std::to_string(w.unfinished_jobs()) + "; log: "
+                       + tail(worker->log()));
+  if (!worker->running()) {
+    problems.push_back("the worker ended during the network faults ("
+                       + describe(worker->end()) + "): " + tail(worker->log()));
+  } else {
+    worker->signal(SIGTERM);
+    auto end = worker->wait_for(seconds(40));
+    if (!end || !end->exited || end->code != 0)
+      problems.push_back("SIGTERM after the network faults: "
+                         + (end ? describe(*end) : "still running") + ": "
+                         + tail(worker->log()));
+  }
+  auto drain = w.start_worker(node, {"run", "--drain"});
+  auto end = drain->wait_for(seconds(120));
+  if (!end || !end->exited || end->code != 0)
+    problems.push_back("run --drain: " + (end ? describe(*end) : "still running after 120 s")
+                       + ": " + tail(drain->log()));
+
+  auto r = w.check("tcp-proxy-faults");
+  r.faults = faults;
+  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  publish(r);
+  for (auto& p : r.problems)
+    UNSCOPED_INFO(p);
+  REQUIRE(r.clean());
+}
+
+} // namespace quel::test

@@ -1,0 +1,126 @@
+#include "tests/fault/fault_worker_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+namespace quel::test {
+
+fault_process::fault_process(const std::vector<std::string>& argv, const env_map& env,
+                             std::string log_path)
+    : log_path_(std::move(log_path)) {
+  REQUIRE(!argv.empty());
+  // Everything the child needs is built before fork: no allocation after it.
+  std::vector<std::string> env_strings;
+  for (auto& [k, v] : env)
+    env_strings.push_back(k + "=" + v);
+  std::vector<char*> cargv;
+  for (auto& a : argv)
+    cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  std::vector<char*> cenv;
+  for (auto& e : env_strings)
+    cenv.push_back(const_cast<char*>(e.c_str()));
+  cenv.push_back(nullptr);
+  int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  INFO("log file " << log_path_);
+  REQUIRE(log_fd >= 0);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(log_fd);
+    FAIL("fork failed: " << std::strerror(errno));
+  }
+  if (pid == 0) {
+    // Dies with the test binary even if the test itself crashes.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent)
+      ::_exit(127);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+      ::dup2(devnull, STDIN_FILENO);
+    ::execve(cargv[0], cargv.data(), cenv.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  pid_ = pid;
+}
+
+fault_process::~fault_process() {
+  if (pid_ > 0)
+    kill_now();
+}
+
+void fault_process::reap(int status) {
+  pid_ = -1;
+  end_ = {};
+  if (WIFEXITED(status)) {
+    end_.exited = true;
+    end_.code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    end_.signal = WTERMSIG(status);
+  }
+}
+
+bool fault_process::running() {
+  if (pid_ <= 0)
+    return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_)
+    reap(status);
+  return pid_ > 0;
+}
+
+void fault_process::signal(int sig) {
+  if (running())
+    ::kill(pid_, sig);
+}
+
+process_end fault_process::kill_now() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::kill(pid_, SIGCONT);
+    int status = 0;
+    if (::waitpid(pid_, &status, 0) == pid_)
+      reap(status);
+    else
+      pid_ = -1;
+  }
+  return end_;
+}
+
+std::optional<process_end> fault_process::wait_for(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return end_;
+}
+
+std::string fault_process::log() const {
+  std::ifstream in(log_path_, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string describe(const process_end& e) {
+  if (e.exited)
+    return "exit " + std::to_string(e.code);
+  return "signal " + std::to_string(e.signal) + " (" + strsignal(e.signal) + ")";
+}
+
+} // namespace quel::test
