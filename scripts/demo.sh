@@ -4,6 +4,11 @@
 # PostgreSQL servers, seeds two organisations and four jobs, runs the worker
 # until the queues are empty and shows what it made. Re-runnable: everything
 # lives in ./.demo, which is wiped first. Servers are stopped on exit.
+#
+# QUEL_STORAGE=supabase QUEL_GENERATOR=gemini scripts/demo.sh runs the same
+# demo through the real wire formats: without QUEL_SUPABASE_URL /
+# QUEL_GEMINI_BASE_URL it starts the stand-in servers of tests/standins
+# (scripts/standins.sh) and uploads the inputs there.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -36,20 +41,73 @@ if [ -z "$bin" ] || [ ! -x "$bin" ]; then
 fi
 echo "worker binary: $bin"
 
+storage_backend=${QUEL_STORAGE:-local}
+generator_backend=${QUEL_GENERATOR:-local}
+standins=$demo/standins
+stop_all() {
+  scripts/local-services.sh stop "$services" || true
+  [ -d "$standins" ] && scripts/standins.sh stop "$standins" || true
+}
+
 say "Starting throwaway Redis and PostgreSQL in $services"
-trap 'scripts/local-services.sh stop "$services" || true' EXIT
+trap stop_all EXIT
 scripts/local-services.sh start "$services"
 # shellcheck disable=SC1091
 . "$services/env"
 
+if { [ "$storage_backend" = supabase ] && [ -z "${QUEL_SUPABASE_URL:-}" ]; } ||
+   { [ "$generator_backend" = gemini ] && [ -z "${QUEL_GEMINI_BASE_URL:-}" ]; }; then
+  say "Starting the Supabase Storage and Gemini stand-ins in $standins"
+  scripts/standins.sh start "$standins"
+  # shellcheck disable=SC1091
+  . "$standins/env"
+fi
+
 storage=$demo/storage
-export QUEL_STORAGE=local
+export QUEL_STORAGE=$storage_backend
 export QUEL_STORAGE_DIR=$storage
 export QUEL_STORAGE_BUCKET=images
-export QUEL_GENERATOR=local
+export QUEL_GENERATOR=$generator_backend
 export QUEL_HTTP_ADDR=off
+echo "storage: $QUEL_STORAGE, generator: $QUEL_GENERATOR"
+
+# Puts a local file into the bucket under KEY, on disk or through the
+# Supabase Storage REST API (the same upload the web app does).
+put_input() {
+  local file=$1 key=$2
+  if [ "$QUEL_STORAGE" = local ]; then
+    mkdir -p "$(dirname "$storage/images/$key")"
+    cp "$file" "$storage/images/$key"
+  else
+    local auth=(-H "apikey: $QUEL_SUPABASE_KEY")
+    case "$QUEL_SUPABASE_KEY" in
+      sb_secret_*) ;;
+      *) auth+=(-H "Authorization: Bearer $QUEL_SUPABASE_KEY") ;;
+    esac
+    curl -fsS -X POST "${auth[@]}" -H "x-upsert: true" \
+      -H "Content-Type: $(file -b --mime-type "$file")" --data-binary "@$file" \
+      "${QUEL_SUPABASE_URL%/}/storage/v1/object/images/$key" >/dev/null
+  fi
+}
+
+# Copies the bucket object KEY to a local file (for the contact sheet).
+get_output() {
+  local key=$1 out=$2
+  mkdir -p "$(dirname "$out")"
+  if [ "$QUEL_STORAGE" = local ]; then
+    cp "$storage/images/$key" "$out"
+  else
+    local auth=(-H "apikey: $QUEL_SUPABASE_KEY")
+    case "$QUEL_SUPABASE_KEY" in
+      sb_secret_*) ;;
+      *) auth+=(-H "Authorization: Bearer $QUEL_SUPABASE_KEY") ;;
+    esac
+    curl -fsS "${auth[@]}" -o "$out" \
+      "${QUEL_SUPABASE_URL%/}/storage/v1/object/images/$key"
+  fi
+}
 # These are the worker's only settings here; keep the caller's out.
-unset QUEL_CREDITS_PER_IMAGE QUEL_NODE_ID QUEL_OUTPUT_FORMAT QUEL_GEMINI_API_KEY || true
+unset QUEL_CREDITS_PER_IMAGE QUEL_NODE_ID QUEL_OUTPUT_FORMAT || true
 
 psql_q() { psql "$QUEL_DATABASE_URL" -v ON_ERROR_STOP=1 -q "$@"; }
 
@@ -60,12 +118,13 @@ psql_q -f scripts/sql/production_schema.sql
 say "Making sample input images"
 samples=$demo/samples
 scripts/make-sample-images.sh "$samples"
-mkdir -p "$storage/images/inputs/atelier" "$storage/images/inputs/legacy" \
-         "$storage/images/inputs/tiny"
-cp "$samples/model.png" "$samples/top.jpg" "$samples/bottom.webp" \
-   "$samples/shoes.png" "$samples/background.jpg" "$storage/images/inputs/atelier/"
-cp "$samples/bag.jpg" "$storage/images/inputs/legacy/"
-cp "$samples/product.png" "$samples/face.webp" "$storage/images/inputs/tiny/"
+for f in model.png top.jpg bottom.webp shoes.png background.jpg; do
+  put_input "$samples/$f" "inputs/atelier/$f"
+done
+put_input "$samples/bag.jpg" "inputs/legacy/bag.jpg"
+for f in product.png face.webp; do
+  put_input "$samples/$f" "inputs/tiny/$f"
+done
 
 size_of() { stat -c %s "$1"; }
 
@@ -119,9 +178,22 @@ SELECT o.org_name AS organisation, o.org_credit AS balance,
 FROM quel_organization o ORDER BY o.org_name;
 SQL
 
-say "Generated images (bucket directory $storage/images)"
-mapfile -t outputs < <(find "$storage/images" -type f ! -path "$storage/images/inputs/*" | sort)
-printf '  %s\n' "${outputs[@]#"$storage/images/"}"
+say "Generated images (bucket \"images\" of the $QUEL_STORAGE storage)"
+mapfile -t keys < <(psql "$QUEL_DATABASE_URL" -At -c \
+  "SELECT a.attach_file_path FROM quel_production_jobs j,
+          jsonb_array_elements_text(j.generated_attach_ids) g(id)
+     JOIN quel_attach a ON a.attach_id = g.id::bigint ORDER BY 1")
+outputs=()
+for key in "${keys[@]}"; do
+  echo "  $key"
+  if [ "$QUEL_STORAGE" = local ]; then
+    outputs+=("$storage/images/$key")
+  else
+    get_output "$key" "$demo/outputs/$key"
+    outputs+=("$demo/outputs/$key")
+  fi
+done
+[ "$QUEL_STORAGE" = local ] && echo "directory: $storage/images"
 
 if [ "${#outputs[@]}" -gt 0 ]; then
   say "Contact sheet"

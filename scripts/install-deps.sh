@@ -13,7 +13,7 @@ packages=(
   # tests
   catch2 redis-server redis-tools postgresql-15 postgresql-client-15
   # scripts (local-services, demo, sample images)
-  python3 iproute2 procps ca-certificates libvips-tools webp
+  python3 iproute2 procps ca-certificates libvips-tools webp curl file
 )
 
 missing=()
