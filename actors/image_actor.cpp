@@ -73,19 +73,30 @@ void commit(self_ptr self, const attempt_ptr& a, blob bytes) {
       [self, a](caf::error& err) { fail(self, a, std::move(err)); });
 }
 
-void store(self_ptr self, const attempt_ptr& a, generated_image image) {
+void store(self_ptr self, const attempt_ptr& a, blob bytes) {
   self->request(a->ctx->storers.next(), caf::infinite, store_atom::value, a->key,
-                image.bytes, a->mime)
+                bytes, a->mime)
     .then(
-      [self, a, bytes = image.bytes](int64_t) {
+      [self, a, bytes](int64_t) {
         fault::crash_point("after_upload");
         commit(self, a, bytes);
       },
-          [self, a](caf::error& err) { fail(self, a, std::move(err)); });
+      [self, a, bytes](caf::error& err) {
+        // The model was paid for this image: keep it for the next attempt.
+        self->send(a->stage, keep_atom::value,
+                   static_cast<int32_t>(a->task.image_index), bytes);
+        fail(self, a, std::move(err));
+      });
 }
 
 void generate(self_ptr self, const attempt_ptr& a) {
   auto& t = a->task;
+  if (!t.generated.empty()) {
+    log::job_info(t.job_id, "Uploading the image an earlier attempt generated",
+                  {{"stage", std::to_string(t.stage_index)},
+                   {"image", std::to_string(t.image_index)}});
+    return store(self, a, t.generated);
+  }
   generation_request req;
   req.job_id = t.job_id;
   req.stage_index = t.stage_index;
@@ -102,7 +113,7 @@ void generate(self_ptr self, const attempt_ptr& a) {
     .then(
       [self, a](generated_image& image) {
         fault::crash_point("after_generate");
-        store(self, a, std::move(image));
+        store(self, a, std::move(image.bytes));
       },
           [self, a](caf::error& err) { fail(self, a, std::move(err)); });
 }

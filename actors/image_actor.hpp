@@ -23,13 +23,16 @@ struct image_task {
   std::optional<std::string> aspect_ratio;
   std::optional<std::string> org_id;
   int64_t cost = 0;
+  /// An image an earlier attempt generated but could not store: uploaded
+  /// as it is, without calling the model again.
+  blob generated;
 };
 
 /// Makes one image, as one attempt:
 ///
 ///   hold credit ──▶ [resumed and object stored? ──yes──▶ fetch it] ──▶ commit
 ///        │                      │no
-///        │                 generate ──▶ store ──▶ commit ──▶ report made_image
+///        │      [kept from an earlier attempt, or generate] ──▶ store ──▶ commit ──▶ report made_image
 ///        └─ insufficient: fail "credits ran out"
 ///
 /// Success: sends made_image to `stage` and quits normally. Failure: releases

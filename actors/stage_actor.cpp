@@ -78,6 +78,8 @@ void launch(self_ptr self, int index) {
         task.aspect_ratio = st.plan.aspect_ratio;
         task.org_id = st.plan.org_id;
         task.cost = st.plan.cost_per_image;
+        if (auto kept = st.kept.find(index); kept != st.kept.end())
+          task.generated = kept->second;
         auto child = self->spawn<caf::monitored>(image_actor_impl, std::move(task),
                                                  st.ctx, stage_actor{self});
         st.running.emplace(child.address(), std::make_pair(index, child));
@@ -225,9 +227,13 @@ stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan pla
         return;
       img.state = status::made;
       st.made++;
+      st.kept.erase(made.image_index);
       st.ctx->metrics->images_made++;
       self->send(st.supervisor, made_atom::value, std::move(made));
       // The slot is given back when the image actor's down message arrives.
+    },
+    [self](keep_atom, int32_t index, blob& bytes) {
+      self->state.kept[index] = std::move(bytes);
     },
     [self](restart_atom, int32_t index) { launch(self, index); },
   };

@@ -22,6 +22,7 @@ struct stage_state {
   job_supervisor_actor supervisor;
   std::vector<generation_input> inputs;   // fetched once, shared by images
   std::vector<image_slot_state> images;
+  std::map<int, blob> kept;               // generated, not yet stored
   /// Running image actors by address, with their image index. The handle is
   /// kept (a strong reference): actors nobody references are destroyed, and
   /// the stage must stay alive to hear its children's down messages.

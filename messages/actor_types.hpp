@@ -80,9 +80,12 @@ using job_supervisor_actor = caf::typed_actor<
   caf::reacts_to<renew_atom>,
   caf::reacts_to<abort_atom>>;
 
-/// One stage: fetch inputs, run `quantity` image actors, report.
+/// One stage: fetch inputs, run `quantity` image actors, report. `keep`
+/// hands the stage an image the model already made whose upload failed, so
+/// the next attempt uploads it instead of paying for a new one.
 using stage_actor = caf::typed_actor<
   caf::reacts_to<made_atom, made_image>,
+  caf::reacts_to<keep_atom, int32_t, blob>,
   caf::reacts_to<restart_atom, int32_t>>;
 
 /// One image attempt: hold, generate, store, commit.

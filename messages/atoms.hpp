@@ -35,5 +35,6 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
 using abort_atom = caf::atom_constant<caf::atom("abort")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
+using keep_atom = caf::atom_constant<caf::atom("keep")>;
 
 } // namespace quel

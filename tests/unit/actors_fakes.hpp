@@ -27,6 +27,9 @@ struct script {
   // fetcher: errors for the next fetch calls (then success)
   std::deque<caf::error> fetch_results;
   int fetch_calls = 0;
+  // storer: errors for the next store calls (then success)
+  std::deque<caf::error> store_results;
+  int store_calls = 0;
   // credits
   hold_outcome hold_answer = hold_outcome::held;
   int holds = 0;
@@ -84,10 +87,17 @@ inline fetch_actor::behavior_type fake_fetcher(script_ptr s) {
   };
 }
 
-inline store_actor::behavior_type fake_storer() {
+inline store_actor::behavior_type fake_storer(script_ptr s) {
   return {
-    [](store_atom, const std::string&, const blob& b,
-       const std::string&) -> caf::result<int64_t> {
+    [s](store_atom, const std::string&, const blob& b,
+        const std::string&) -> caf::result<int64_t> {
+      s->store_calls++;
+      if (!s->store_results.empty()) {
+        auto err = s->store_results.front();
+        s->store_results.pop_front();
+        if (err)
+          return err;
+      }
       return static_cast<int64_t>(b.size());
     },
   };
@@ -196,7 +206,7 @@ struct actor_fixture {
     ctx->job_stores = actor_pool<job_store_actor>{{sys.spawn(fake_job_store, s)}};
     ctx->credits = sys.spawn(fake_credits, s);
     ctx->fetchers = actor_pool<fetch_actor>{{sys.spawn(fake_fetcher, s)}};
-    ctx->storers = actor_pool<store_actor>{{sys.spawn(fake_storer)}};
+    ctx->storers = actor_pool<store_actor>{{sys.spawn(fake_storer, s)}};
     ctx->generators = actor_pool<generate_actor>{{sys.spawn(fake_generator, s)}};
     ctx->image_slots = sys.spawn(slots_actor_impl, 4);
   }

@@ -164,3 +164,17 @@ TEST_CASE_METHOD(actor_fixture, "a server delay longer than the cap ends the ret
   CHECK(s->stage_reports[0].failures[0].reason == "rate limited (after 1 attempts)");
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(actor_fixture, "a failed upload is retried without calling the model again",
+                 "[actors][stage][supervision]") {
+  s->store_results = {make_failure(worker_errc::retryable, "HTTP 500 InternalError")};
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(1), worker_context_ptr{ctx}, sup);
+  run_all();
+  CHECK(s->store_calls == 2);
+  CHECK(s->generate_calls == 1);  // the kept image was uploaded on the retry
+  CHECK(s->commits == 1);
+  REQUIRE(s->stage_reports.size() == 1);
+  CHECK(s->stage_reports[0].failures.empty());
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
