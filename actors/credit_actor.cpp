@@ -1,7 +1,6 @@
 #include "actors/credit_actor.hpp"
 
 #include "actors/outage_retry.hpp"
-#include "common/fault_injection.hpp"
 #include "messages/errors.hpp"
 
 namespace quel {
@@ -44,13 +43,7 @@ ledger_shard_impl(credit_actor::stateful_pointer<ledger_shard_state> self,
   });
   auto run = [self](auto&& fn) {
     auto& s = self->state;
-    return retry_through_outage<database_unavailable>(
-      "postgresql", s.metrics->database_up, *s.give_up,
-      [&] {
-        if (fault::should_fail(fault::adapter::database))
-          throw database_unavailable("injected database fault");
-        return fn(*s.ledger);
-      });
+    return database_call(*s.metrics, *s.give_up, [&] { return fn(*s.ledger); });
   };
   return {
     [run](hold_atom, const hold_request& r) -> caf::result<hold_reply> {

@@ -1,7 +1,6 @@
 #include "actors/job_store_actor.hpp"
 
 #include "actors/outage_retry.hpp"
-#include "common/fault_injection.hpp"
 #include "messages/errors.hpp"
 
 namespace quel {
@@ -23,13 +22,7 @@ job_store_actor_impl(job_store_actor::stateful_pointer<job_store_state> self,
   });
   auto run = [self](auto&& fn) {
     auto& s = self->state;
-    return retry_through_outage<database_unavailable>(
-      "postgresql", s.metrics->database_up, *s.give_up,
-      [&] {
-        if (fault::should_fail(fault::adapter::database))
-          throw database_unavailable("injected database fault");
-        return fn(*s.store);
-      });
+    return database_call(*s.metrics, *s.give_up, [&] { return fn(*s.store); });
   };
   return {
     [self, run](claim_atom, const std::string& job_id) -> caf::result<claimed_job> {

@@ -6,6 +6,10 @@
 #include <string>
 #include <thread>
 
+#include "actors/worker_metrics.hpp"
+#include "adapters/postgres/job_store.hpp"
+#include "adapters/redis/redis_queue.hpp"
+#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 
 namespace quel {
@@ -37,6 +41,32 @@ auto retry_through_outage(const char* what, std::atomic<bool>& up,
       delay = std::min(delay * 2, std::chrono::milliseconds(5000));
     }
   }
+}
+
+/// One PostgreSQL call of a detached actor: waits out outages (keeping
+/// database_up current) and takes the injected database faults of chaos
+/// drills.
+template <class F>
+auto database_call(worker_metrics& metrics, const std::atomic<bool>& give_up, F&& fn)
+  -> decltype(fn()) {
+  return retry_through_outage<database_unavailable>(
+    "postgresql", metrics.database_up, give_up, [&] {
+      if (fault::should_fail(fault::adapter::database))
+        throw database_unavailable("injected database fault");
+      return fn();
+    });
+}
+
+/// The same for one Redis call.
+template <class F>
+auto redis_call(worker_metrics& metrics, const std::atomic<bool>& give_up, F&& fn)
+  -> decltype(fn()) {
+  return retry_through_outage<redis_unavailable>(
+    "redis", metrics.redis_up, give_up, [&] {
+      if (fault::should_fail(fault::adapter::redis))
+        throw redis_unavailable("injected redis fault");
+      return fn();
+    });
 }
 
 } // namespace quel

@@ -1,7 +1,6 @@
 #include "actors/redis_ops_actor.hpp"
 
 #include "actors/outage_retry.hpp"
-#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "messages/errors.hpp"
 
@@ -57,13 +56,7 @@ redis_ops_impl(redis_ops_actor::stateful_pointer<redis_ops_state> self,
   });
   auto run = [self](auto&& fn) {
     auto& s = self->state;
-    return retry_through_outage<redis_unavailable>("redis", s.metrics->redis_up,
-                                                   *s.give_up,
-                                                   [&] {
-                                                     if (fault::should_fail(fault::adapter::redis))
-                                                       throw redis_unavailable("injected redis fault");
-                                                     return fn(*s.redis);
-                                                   });
+    return redis_call(*s.metrics, *s.give_up, [&] { return fn(*s.redis); });
   };
   return {
     [run](ack_atom, const std::string& processing,
