@@ -74,16 +74,29 @@ void write(level l, std::string_view job_id, std::string_view message,
     for (auto& [k, v] : extra)
       j[k] = v;
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else if (!job_id.empty()) {
+    // Lines about a job start with job=<id> and the message (CONTRACT.md
+    // rule 26), so `grep job=<id>` reads like the job's own story; the time
+    // and level follow as fields.
+    line = "job=";
+    line += job_id;
+    line += ' ';
+    line += message;
+    for (auto& [k, v] : extra) {
+      line += ' ';
+      line += k;
+      line += '=';
+      line += v;
+    }
+    line += " ts=";
+    line += utc_timestamp();
+    line += " level=";
+    line += level_name(l);
   } else {
     line = utc_timestamp();
     line += ' ';
     line += level_name(l);
     line += ' ';
-    if (!job_id.empty()) {
-      line += "job=";
-      line += job_id;
-      line += ' ';
-    }
     line += message;
     for (auto& [k, v] : extra) {
       line += ' ';

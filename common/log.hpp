@@ -6,8 +6,9 @@
 #include <vector>
 
 /// The worker's logger: human-readable lines by default, JSON lines with
-/// --log-format=json (CONTRACT.md section 8). Lines about a job carry its id;
-/// in the human format they start with `job=<id>`.
+/// --log-format=json (CONTRACT.md section 8). Lines about a job carry its id:
+/// in the human format they start with `job=<id> <message>` (time and level
+/// follow as fields), in JSON it is the `job_id` field.
 namespace quel::log {
 
 enum class level { debug, info, warn, error };
