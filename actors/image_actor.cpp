@@ -1,5 +1,7 @@
 #include "actors/image_actor.hpp"
 
+#include <utility>
+
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "domain/object_key.hpp"
@@ -19,6 +21,7 @@ struct attempt {
   stage_actor stage;
   std::string key;
   std::string mime;
+  blob waiting_upload;  // stored once the lease is known to be held again
 
   std::string where() const {
     return "stage " + std::to_string(task.stage_index) + " image "
@@ -74,6 +77,19 @@ void commit(self_ptr self, const attempt_ptr& a, blob bytes) {
 }
 
 void store(self_ptr self, const attempt_ptr& a, blob bytes) {
+  if (a->task.lease && !a->task.lease->valid()) {
+    // The lease may have passed to another worker while this process was
+    // stalled (or PostgreSQL is down and it cannot be renewed): an upload
+    // now could overwrite the new owner's object. Wait for the supervisor's
+    // next renewal; if the lease is lost, the supervisor ends the job and
+    // this actor goes down with its stage.
+    log::limited(log::level::warn, "lease-wait-" + a->task.job_id, 10000,
+                 "Upload waits: the job's lease is not known to be held",
+                 {{"job", a->task.job_id}});
+    a->waiting_upload = std::move(bytes);
+    self->delayed_send(self, std::chrono::milliseconds(250), run_atom::value);
+    return;
+  }
   self->request(a->ctx->storers.next(), caf::infinite, store_atom::value, a->key,
                 bytes, a->mime)
     .then(
@@ -175,9 +191,17 @@ image_actor::behavior_type image_actor_impl(image_actor::pointer self,
           generate(self, a);
       },
       [self, a](caf::error& err) { fail(self, a, std::move(err)); });
+  // An image actor outliving its stage (killed with its job) would go on
+  // calling the model for nobody.
+  self->monitor(a->stage);
+  self->set_down_handler([self](caf::down_msg&) {
+    self->quit(caf::exit_reason::user_shutdown);
+  });
   return {
-    [](run_atom) {
-      // nop: the attempt starts on spawn
+    [self, a](run_atom) {
+      // The attempt starts on spawn; run_atom re-tries a waiting upload.
+      if (!a->waiting_upload.empty())
+        store(self, a, std::exchange(a->waiting_upload, blob{}));
     },
   };
 }

@@ -14,6 +14,7 @@ namespace quel {
 struct image_task {
   std::string job_id;
   int64_t epoch = 0;
+  lease_clock_ptr lease;
   int stage_index = 0;
   int image_index = 0;
   int total_images = 0;

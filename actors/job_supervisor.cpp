@@ -65,6 +65,7 @@ stage_plan plan_for(self_ptr self, const stage_spec& stage) {
   stage_plan plan;
   plan.job_id = job_of(self);
   plan.epoch = st.job.epoch;
+  plan.lease = st.lease;
   // After a crash (of the process or of this stage) an image may already be
   // stored but not committed: its actor then commits it without calling the
   // model again.
@@ -223,9 +224,10 @@ void validate(self_ptr self) {
 }
 
 void claim(self_ptr self) {
+  auto sent = lease_clock::now_ms();
   self->request(store_of(self), caf::infinite, claim_atom::value, job_of(self))
     .then(
-      [self](claimed_job& job) {
+      [self, sent](claimed_job& job) {
         auto& st = self->state;
         using outcome = claimed_job::outcome;
         switch (job.result) {
@@ -251,6 +253,7 @@ void claim(self_ptr self) {
             break;
         }
         fault::crash_point("after_claim");
+        st.lease->extend_from(sent, st.ctx->settings.lease_ttl);
         st.job = std::move(job);
         validate(self);
       },
@@ -302,13 +305,16 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
       auto& st = self->state;
       if (st.ended)
         return;
+      auto sent = lease_clock::now_ms();
       self->request(store_of(self), caf::infinite, renew_atom::value, job_of(self),
                     st.job.epoch)
         .then(
-          [self](bool held) {
+          [self, sent](bool held) {
             auto& st = self->state;
             if (st.ended)
               return;
+            if (held)
+              st.lease->extend_from(sent, st.ctx->settings.lease_ttl);
             if (!held) {
               log::job_warn(job_of(self), "Lease lost; stopping work on this job");
               return end(self, action::ack, "lease lost");

@@ -21,6 +21,7 @@ struct job_supervisor_state {
   worker_context_ptr ctx;
   queue_actor queue;
   claimed_job job;
+  lease_clock_ptr lease = std::make_shared<lease_clock>();
   const module_config* module = nullptr;
   std::unique_ptr<job_progress> progress;
   std::map<int, stage_run> stages;                 // by stage_index

@@ -69,6 +69,7 @@ void launch(self_ptr self, int index) {
         image_task task;
         task.job_id = st.plan.job_id;
         task.epoch = st.plan.epoch;
+        task.lease = st.plan.lease;
         task.stage_index = st.plan.stage_index;
         task.image_index = index;
         task.total_images = st.plan.total_images;

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +42,28 @@ struct job_disposition {
   bool job_failed = false;
 };
 
+/// Until when (steady clock) this process may still believe it holds a
+/// job's lease: the time the last successful claim or renewal was *sent*
+/// plus the lease TTL. Shared by a JobSupervisor and its image actors, which
+/// do not upload after it passed: a worker that was paused (SIGSTOP, a long
+/// GC-like stall) must not overwrite an object the job's new owner stored.
+/// PostgreSQL fencing still decides every commit; this closes the storage
+/// side, which cannot be fenced, down to the moment of the check.
+struct lease_clock {
+  std::atomic<int64_t> valid_until_ms{0};
+
+  static int64_t now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  }
+  bool valid() const { return now_ms() < valid_until_ms.load(); }
+  void extend_from(int64_t sent_ms, std::chrono::milliseconds ttl) {
+    valid_until_ms = sent_ms + ttl.count();
+  }
+};
+
+using lease_clock_ptr = std::shared_ptr<lease_clock>;
+
 /// One input of a stage, resolved by the supervisor.
 struct stage_input {
   std::string category;        // model, top, ...
@@ -54,6 +79,7 @@ struct stage_input {
 struct stage_plan {
   std::string job_id;
   int64_t epoch = 0;
+  lease_clock_ptr lease;       // see lease_clock
   bool resumed = false;        // the job was claimed before (crash recovery)
   int stage_index = 0;
   int largest_stage_index = 0;

@@ -178,3 +178,25 @@ TEST_CASE_METHOD(actor_fixture, "a failed upload is retried without calling the 
   CHECK(s->stage_reports[0].failures.empty());
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(actor_fixture, "an upload waits while the job's lease is not known to be held",
+                 "[actors][stage][lease]") {
+  auto plan = one_stage(1);
+  plan.lease = std::make_shared<lease_clock>();  // never renewed: not valid
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, plan, worker_context_ptr{ctx}, sup);
+  sched.run();
+  CHECK(s->generate_calls == 1);
+  CHECK(s->store_calls == 0);
+  REQUIRE(sched.trigger_timeouts() == 1);  // re-checks, still not valid
+  sched.run();
+  CHECK(s->store_calls == 0);
+  plan.lease->extend_from(lease_clock::now_ms(), std::chrono::seconds(60));  // renewed
+  REQUIRE(sched.trigger_timeouts() == 1);
+  sched.run();
+  CHECK(s->store_calls == 1);
+  CHECK(s->commits == 1);
+  REQUIRE(s->stage_reports.size() == 1);
+  CHECK(s->stage_reports[0].failures.empty());
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
