@@ -39,21 +39,39 @@ void maybe_quit(self_ptr self) {
   }
 }
 
-void grant(self_ptr self, const std::string& queue, int32_t n) {
+/// Lends the taker of `queue` a slot for its next id, or queues it.
+void lend_slot(self_ptr self, const std::string& queue) {
   auto& st = self->state;
   if (st.stopping)
     return;
   auto i = st.takers.find(queue);
-  if (i != st.takers.end())
-    self->send(i->second, take_atom::value, n);
+  if (i == st.takers.end())
+    return;
+  if (st.free_slots == 0) {
+    st.takers_waiting.push_back(queue);
+    return;
+  }
+  --st.free_slots;
+  self->send(i->second, take_atom::value, int32_t{1});
 }
 
-void redis_done(self_ptr self, const std::string& queue, const std::string& id) {
+/// A settled id gives its slot back: to a waiting taker first.
+void return_slot(self_ptr self) {
+  auto& st = self->state;
+  ++st.free_slots;
+  if (!st.takers_waiting.empty()) {
+    auto queue = st.takers_waiting.front();
+    st.takers_waiting.pop_front();
+    lend_slot(self, queue);
+  }
+}
+
+void redis_done(self_ptr self, const std::string& id) {
   auto& settling = self->state.settling;
   if (auto i = settling.find(id); i != settling.end())
     settling.erase(i);
   self->state.pending_redis--;
-  grant(self, queue, 1);
+  return_slot(self);
   maybe_quit(self);
 }
 
@@ -62,20 +80,20 @@ void settle(self_ptr self, const job_disposition& d) {
   auto& t = d.ticket;
   st.pending_redis++;
   st.settling.insert(t.job_id);
-  auto on_error = [self, queue = t.queue, id = t.job_id](caf::error& err) {
+  auto on_error = [self, id = t.job_id](caf::error& err) {
     log::error("Redis bookkeeping failed", {{"error", reason_of(err)}});
-    redis_done(self, queue, id);
+    redis_done(self, id);
   };
   switch (d.what) {
     case action::ack:
       self->request(st.redis, caf::infinite, ack_atom::value, t.processing, t.job_id)
-        .then([self, queue = t.queue, id = t.job_id](bool) { redis_done(self, queue, id); },
+        .then([self, id = t.job_id](bool) { redis_done(self, id); },
               on_error);
       break;
     case action::requeue:
       self->request(st.redis, caf::infinite, requeue_atom::value, t.processing,
                     t.queue, t.job_id)
-        .then([self, queue = t.queue, id = t.job_id](bool) { redis_done(self, queue, id); },
+        .then([self, id = t.job_id](bool) { redis_done(self, id); },
               on_error);
       break;
     case action::dead_letter: {
@@ -87,8 +105,8 @@ void settle(self_ptr self, const job_disposition& d) {
             // Off the processing list only once the dead letter is written.
             self->request(self->state.redis, caf::infinite, ack_atom::value,
                           t.processing, t.job_id)
-              .then([self, t](bool) { redis_done(self, t.queue, t.job_id); },
-                    [self, t](caf::error&) { redis_done(self, t.queue, t.job_id); });
+              .then([self, id = t.job_id](bool) { redis_done(self, id); },
+                    [self, id = t.job_id](caf::error&) { redis_done(self, id); });
           },
           on_error);
       break;
@@ -119,8 +137,7 @@ void return_strays(self_ptr self, const housekeeping_report& report) {
 void start_takers(self_ptr self) {
   auto& st = self->state;
   auto queues = queue_names(self);
-  auto per_queue = std::max<int32_t>(1, st.ctx->settings.max_jobs
-                                          / static_cast<int32_t>(queues.size()));
+  st.free_slots = st.ctx->settings.max_jobs;
   for (auto& m : st.ctx->modules.all()) {
     job_ticket blank{{}, m.queue, m.name,
                      redis_keys::processing(st.ctx->settings.node_id, m.queue)};
@@ -129,7 +146,7 @@ void start_takers(self_ptr self) {
                                             st.ctx->settings.take_timeout,
                                             st.ctx->metrics);
     st.takers.emplace(m.queue, taker);
-    self->send(taker, take_atom::value, per_queue);
+    lend_slot(self, m.queue);
   }
   st.started = true;
   log::info("Worker started", {{"node", st.ctx->settings.node_id},
@@ -205,6 +222,8 @@ queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
     [self](taken_atom, job_ticket& ticket) {
       auto& st = self->state;
       st.ctx->metrics->jobs_taken++;
+      // The taker's slot now belongs to this id; the taker needs a new one.
+      lend_slot(self, ticket.queue);
       if (st.stopping) {
         settle(self, job_disposition{ticket, action::requeue, "shutting down"});
         return;

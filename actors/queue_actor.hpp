@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -22,6 +23,12 @@ struct queue_actor_state {
   /// with the ticket each one works on.
   std::map<caf::actor_addr, std::pair<job_ticket, job_supervisor_actor>> tickets;
   int pending_redis = 0;       // acks / requeues not yet confirmed
+  /// Job slots (worker.max_jobs) not in use. A slot is free, lent to a taker
+  /// blocked on its queue (one each), or held by an id from its take until
+  /// the id is settled in Redis; so a busy queue can use every slot the
+  /// idle queues' takers are not waiting with.
+  int free_slots = 0;
+  std::deque<std::string> takers_waiting;  // queues whose taker has no slot
   bool housekeeping_pending = false; // one request at a time, even in outages
   std::multiset<std::string> settling;  // ids with a Redis ack/requeue pending
   /// (queue, id) found in our processing lists with no job in flight at the
@@ -36,9 +43,9 @@ struct queue_actor_state {
 
 /// The node's front door (one per process):
 ///
-///   start: take back own leftovers ──▶ spawn a taker per queue, grant permits
+///   start: take back own leftovers ──▶ spawn a taker per queue, lend slots
 ///   taken(id) ──▶ duplicate in flight? ack the copy : spawn JobSupervisor
-///   job_end ──▶ ack | requeue | dead-letter in Redis ──▶ permit back to taker
+///   job_end ──▶ ack | requeue | dead-letter in Redis ──▶ slot back (waiting taker first)
 ///   tick ──▶ renew node lease, reap expired nodes; --drain: quit when idle
 ///   stop ──▶ stop takers, wait for jobs until the deadline, then abort them
 ///            (their ids go back to the queue) ──▶ quit

@@ -274,6 +274,11 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   }
   if (c.credits_per_image)
     c.catalog.set_cost_for_all(*c.credits_per_image);
+  // Each queue's taker waits for ids with one job slot of its own.
+  if (s.max_jobs < static_cast<int>(c.catalog.all().size()))
+    throw config_error("worker.max_jobs (" + std::to_string(s.max_jobs)
+                       + ") must be at least the number of modules served ("
+                       + std::to_string(c.catalog.all().size()) + ")");
   return c;
 }
 
