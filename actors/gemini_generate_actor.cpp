@@ -6,6 +6,7 @@
 
 #include "adapters/gemini/gemini_reply.hpp"
 #include "adapters/gemini/image_convert.hpp"
+#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "messages/errors.hpp"
 
@@ -92,6 +93,8 @@ gemini_generate_actor_impl(generate_actor::pointer self, gemini_settings setting
     [self, settings = std::move(settings),
      engine](generate_atom, const generation_request& request)
       -> caf::result<generated_image> {
+      if (fault::roll_failure(fault::adapter::generator))
+        return make_failure(worker_errc::retryable, "injected generator fault");
       http_request call;
       try {
         call = make_gemini_request(settings, request);  // base64 of the inputs

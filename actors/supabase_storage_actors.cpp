@@ -1,5 +1,6 @@
 #include "actors/supabase_storage_actors.hpp"
 
+#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "messages/errors.hpp"
 
@@ -43,6 +44,8 @@ fetch_actor::behavior_type supabase_fetch_actor_impl(fetch_actor::pointer self,
   return {
     [self, s, engine](fetch_atom, const std::string& key,
                       int64_t max_bytes) -> caf::result<blob> {
+      if (fault::roll_failure(fault::adapter::storage))
+        return make_failure(worker_errc::retryable, "injected storage fault");
       auto rp = self->make_response_promise<blob>();
       self->request(engine, caf::infinite, http_atom::value,
                     make_download_request(*s, key, max_bytes))
@@ -60,6 +63,8 @@ fetch_actor::behavior_type supabase_fetch_actor_impl(fetch_actor::pointer self,
       return rp;
     },
     [self, s, engine](exists_atom, const std::string& key) -> caf::result<bool> {
+      if (fault::roll_failure(fault::adapter::storage))
+        return make_failure(worker_errc::retryable, "injected storage fault");
       auto rp = self->make_response_promise<bool>();
       self->request(engine, caf::infinite, http_atom::value, make_exists_request(*s, key))
         .then(
@@ -89,6 +94,8 @@ store_actor::behavior_type supabase_store_actor_impl(store_actor::pointer self,
   return {
     [self, s, engine](store_atom, const std::string& key, const blob& bytes,
                       const std::string& content_type) -> caf::result<int64_t> {
+      if (fault::roll_failure(fault::adapter::storage))
+        return make_failure(worker_errc::retryable, "injected storage fault");
       auto rp = self->make_response_promise<int64_t>();
       auto size = static_cast<int64_t>(bytes.size());
       self->request(engine, caf::infinite, http_atom::value,

@@ -86,6 +86,13 @@ bool should_fail(adapter a) {
   auto& f = faults_of(a);
   if (f.latency.count() > 0)
     std::this_thread::sleep_for(f.latency);
+  return roll_failure(a);
+}
+
+bool roll_failure(adapter a) {
+  if (!g_enabled)
+    return false;
+  auto& f = faults_of(a);
   return f.failure_rate > 0 && uniform() < f.failure_rate;
 }
 

@@ -43,7 +43,12 @@ void crash_point(const char* name);
 enum class adapter { redis, database, storage, generator };
 
 /// Sleeps the adapter's latency, then returns true when this call should
-/// fail (the caller throws the adapter's own retryable error).
+/// fail (the caller throws the adapter's own retryable error). For blocking
+/// calls on detached actors.
 bool should_fail(adapter a);
+
+/// The failure roll alone, without the latency: for asynchronous calls
+/// (the Supabase and Gemini actors), which must never sleep.
+bool roll_failure(adapter a);
 
 } // namespace quel::fault
