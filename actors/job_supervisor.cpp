@@ -66,11 +66,12 @@ stage_plan plan_for(self_ptr self, const stage_spec& stage) {
   plan.job_id = job_of(self);
   plan.epoch = st.job.epoch;
   plan.lease = st.lease;
-  // After a crash (of the process or of this stage) an image may already be
-  // stored but not committed: its actor then commits it without calling the
-  // model again.
+  // After a crash or a hand-back at shutdown (of the process or of this
+  // stage) an image may already be stored but not committed: its actor then
+  // commits it without calling the model again. A job found `processing`
+  // was started before, even if a graceful hand-back gave its attempt back.
   auto run = st.stages.find(stage.stage_index);
-  plan.resumed = st.job.attempts > 1
+  plan.resumed = st.job.attempts > 1 || st.job.status == "processing"
                  || (run != st.stages.end() && run->second.restarts > 0);
   plan.stage_index = stage.stage_index;
   plan.largest_stage_index = spec.largest_stage_index();

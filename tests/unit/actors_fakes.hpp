@@ -27,6 +27,7 @@ struct script {
   // fetcher: errors for the next fetch calls (then success)
   std::deque<caf::error> fetch_results;
   int fetch_calls = 0;
+  int exists_calls = 0;
   // storer: errors for the next store calls (then success)
   std::deque<caf::error> store_results;
   int store_calls = 0;
@@ -39,6 +40,7 @@ struct script {
   // job store
   claimed_job::outcome claim_answer = claimed_job::outcome::claimed;
   std::string job_type = "pipeline_stage";
+  std::string status_before_claim = "pending";
   std::string input_json;
   std::vector<job_finish> finishes;
   std::vector<std::string> invalid_messages;
@@ -83,7 +85,10 @@ inline fetch_actor::behavior_type fake_fetcher(script_ptr s) {
       }
       return tiny_png();
     },
-    [](exists_atom, const std::string&) -> caf::result<bool> { return false; },
+    [s](exists_atom, const std::string&) -> caf::result<bool> {
+      s->exists_calls++;
+      return false;
+    },
   };
 }
 
@@ -130,6 +135,7 @@ inline job_store_actor::behavior_type fake_job_store(script_ptr s) {
       j.job_type = s->job_type;
       j.input_json = s->input_json;
       j.org_id = "org";
+      j.status = s->status_before_claim;
       j.epoch = 1;
       j.attempts = 1;
       return j;

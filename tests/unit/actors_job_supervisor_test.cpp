@@ -127,3 +127,28 @@ TEST_CASE_METHOD(actor_fixture, "a finished job's id is dropped without work",
   CHECK(s->dispositions[0].what == job_disposition::action::ack);
   caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(actor_fixture, "a job found processing looks for stored images before generating",
+                 "[actors][supervisor]") {
+  s->input_json = two_stages;
+  s->status_before_claim = "processing";  // handed back at a shutdown
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  run_all();
+  CHECK(s->exists_calls == 3);   // one per image: reuse an uploaded object
+  CHECK(s->generate_calls == 3); // none was stored here
+  REQUIRE(s->finishes.size() == 1);
+  CHECK(s->finishes[0].completed);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "a fresh job generates without looking for stored images",
+                 "[actors][supervisor]") {
+  s->input_json = two_stages;
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  run_all();
+  CHECK(s->exists_calls == 0);
+  CHECK(s->generate_calls == 3);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
