@@ -19,18 +19,7 @@ fault_process::fault_process(const std::vector<std::string>& argv, const env_map
                              std::string log_path)
     : log_path_(std::move(log_path)) {
   REQUIRE(!argv.empty());
-  // Everything the child needs is built before fork: no allocation after it.
-  std::vector<std::string> env_strings;
-  for (auto& [k, v] : env)
-    env_strings.push_back(k + "=" + v);
-  std::vector<char*> cargv;
-  for (auto& a : argv)
-    cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  std::vector<char*> cenv;
-  for (auto& e : env_strings)
-    cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
+  exec_arrays args{argv, env};
   int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   INFO("log file " << log_path_);
   REQUIRE(log_fd >= 0);
@@ -50,7 +39,7 @@ fault_process::fault_process(const std::vector<std::string>& argv, const env_map
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0)
       ::dup2(devnull, STDIN_FILENO);
-    ::execve(cargv[0], cargv.data(), cenv.data());
+    ::execve(args.argv()[0], args.argv(), args.envp());
     ::_exit(127);
   }
   ::close(log_fd);

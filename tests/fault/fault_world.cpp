@@ -26,19 +26,6 @@ namespace quel::test {
 
 namespace {
 
-std::string make_temp_dir(const std::string& prefix) {
-  std::string tmpl = (fs::temp_directory_path() / (prefix + "XXXXXX")).string();
-  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-  return tmpl;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // A fresh connection per call, so that the check survives server restarts.
 pqxx::connection connect(const std::string& url) {
   return pqxx::connection{pg_connection::with_connect_timeout(url)};
@@ -60,7 +47,7 @@ fault_world::fault_world(std::string name, std::string redis_url, std::string da
     auto c = connect(database_url_);
     pqxx::nontransaction tx{c};
     tx.exec("SET client_min_messages = warning");
-    tx.exec(read_text(QUEL_SOURCE_DIR "/scripts/sql/production_schema.sql"));
+    tx.exec(read_file(QUEL_SOURCE_DIR "/scripts/sql/production_schema.sql"));
     apply_migrations(database_url_);
   }
   if (redis_url_.empty()) {

@@ -27,20 +27,6 @@ std::string env_or_empty(const char* name) {
   return v != nullptr ? v : "";
 }
 
-std::string make_temp_dir(const std::string& prefix) {
-  std::string tmpl = (fs::temp_directory_path() / (prefix + "XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    FAIL("mkdtemp failed for " << tmpl);
-  return tmpl;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void write_file(const fs::path& p, const std::string& bytes) {
   fs::create_directories(p.parent_path());
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -68,6 +54,32 @@ std::string tail(const std::string& s, size_t n = 4000) {
 
 } // namespace
 
+exec_arrays::exec_arrays(const std::vector<std::string>& argv, const env_map& env)
+  : args_(argv) {
+  for (auto& [k, v] : env)
+    env_strings_.push_back(k + "=" + v);
+  for (auto& a : args_)
+    argv_.push_back(const_cast<char*>(a.c_str()));
+  argv_.push_back(nullptr);
+  for (auto& e : env_strings_)
+    envp_.push_back(const_cast<char*>(e.c_str()));
+  envp_.push_back(nullptr);
+}
+
+std::string make_temp_dir(const std::string& prefix) {
+  std::string tmpl = (fs::temp_directory_path() / (prefix + "XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    FAIL("mkdtemp failed for " << tmpl);
+  return tmpl;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 std::string worker_binary() {
   auto from_env = env_or_empty("QUEL_WORKER_BIN");
   if (!from_env.empty())
@@ -87,18 +99,7 @@ run_result run_process(const std::vector<std::string>& argv, const env_map& env,
   int err_pipe[2];
   REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
-  // Everything the child needs is built before fork: no allocation after it.
-  std::vector<std::string> env_strings;
-  for (auto& [k, v] : env)
-    env_strings.push_back(k + "=" + v);
-  std::vector<char*> cargv;
-  for (auto& a : argv)
-    cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  std::vector<char*> cenv;
-  for (auto& e : env_strings)
-    cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
+  exec_arrays args{argv, env};
 
   pid_t pid = ::fork();
   REQUIRE(pid >= 0);
@@ -108,7 +109,7 @@ run_result run_process(const std::vector<std::string>& argv, const env_map& env,
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0)
       ::dup2(devnull, STDIN_FILENO);
-    ::execve(cargv[0], cargv.data(), cenv.data());
+    ::execve(args.argv()[0], args.argv(), args.envp());
     ::_exit(127);
   }
   ::close(out_pipe[1]);
