@@ -48,6 +48,11 @@ void check_node_id_free(const redis_endpoint& endpoint, const worker_settings& s
                        + "\" is in use by a live worker process; give each process its own");
 }
 
+void run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
+                      const std::shared_ptr<worker_metrics>& metrics,
+                      const sigset_t& signals);
+void hand_back_leftovers(const worker_config& c, const redis_endpoint& endpoint);
+
 } // namespace
 
 int run_worker(const worker_config& c) {
@@ -68,6 +73,19 @@ int run_worker(const worker_config& c) {
   if (c.http_addr != "off")
     http = std::make_unique<http_endpoint>(c.http_addr, metrics);
 
+  run_actor_system(c, endpoint, metrics, signals);
+  hand_back_leftovers(c, endpoint);
+  log::info("Worker stopped");
+  return 0;
+}
+
+namespace {
+
+/// The actor system from start to a settled stop; returns once every actor,
+/// detached ones included, has terminated.
+void run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
+                      const std::shared_ptr<worker_metrics>& metrics,
+                      const sigset_t& signals) {
   auto give_up = std::make_shared<std::atomic<bool>>(false);
 
   caf::actor_system_config cfg;
@@ -134,15 +152,6 @@ int run_worker(const worker_config& c) {
   done = true;
   signal_thread.join();
 
-  // A clean exit gives up the node lease at once, so nobody waits for it to
-  // expire; ids still in our processing lists (none after a drain) would be
-  // reclaimed by the next reaper or by this node's next start.
-  try {
-    redis_queue redis{endpoint};
-    redis.drop_node_lease(c.settings.node_id);
-  } catch (const std::exception& e) {
-    log::warn("Could not drop the node lease", {{"error", e.what()}});
-  }
   caf::anon_send_exit(redis_ops, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(health, caf::exit_reason::user_shutdown);
   if (reconciler)
@@ -152,8 +161,29 @@ int run_worker(const worker_config& c) {
   stop_pool(ctx->job_stores);
   stop_pool(shards);
   media.stop();
-  log::info("Worker stopped");
-  return 0;
+}  // ~actor_system waits here for every actor, the takers among them
+
+/// After the last actor: ids still in this node's processing lists were
+/// taken but never started (a taker's final BLMOVE, which may even re-take
+/// an id just handed back), so they go back to their queues; then the node
+/// lease is dropped, so no other worker waits for it to expire.
+void hand_back_leftovers(const worker_config& c, const redis_endpoint& endpoint) {
+  try {
+    redis_queue redis{endpoint};
+    int64_t returned = 0;
+    for (auto& m : c.catalog.all())
+      returned += redis.reclaim_all(redis_keys::processing(c.settings.node_id, m.queue),
+                                    m.queue);
+    if (returned > 0)
+      log::info("Returned ids taken at shutdown to their queues",
+                {{"ids", std::to_string(returned)}});
+    redis.drop_node_lease(c.settings.node_id);
+  } catch (const std::exception& e) {
+    // The reaper of another worker, or this node's next start, does it.
+    log::warn("Could not hand back this node's ids at exit", {{"error", e.what()}});
+  }
 }
+
+} // namespace
 
 } // namespace quel
