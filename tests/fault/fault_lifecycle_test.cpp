@@ -62,7 +62,7 @@ TEST_CASE("SIGTERM after the shutdown deadline hands the job back; it resumes la
   auto env = h.worker_env({{"QUEL_NODE_ID", "lifecycle-a"},
                            {"QUEL_GENERATOR_LOCAL_LATENCY_MS", "3000"},
                            {"QUEL_WORKER_SHUTDOWN_DEADLINE", "0.3"}});
-  fault_process worker{{worker_binary(), "run"}, env, h.storage_dir() + "/../sigterm-a.log"};
+  fault_process worker{{worker_binary(), "run"}, env, h.storage_dir() + "/sigterm-a.log"};
   REQUIRE(eventually([&] { return status_of(h, j.job) == "processing"; }, 10s));
   worker.signal(SIGTERM);
   auto end = worker.wait_for(15s);
@@ -92,7 +92,7 @@ TEST_CASE("SIGTERM lets jobs in flight finish within the deadline", "[fault][lif
   h.enqueue(j.job);
   auto env = h.worker_env({{"QUEL_GENERATOR_LOCAL_LATENCY_MS", "500"},
                            {"QUEL_WORKER_SHUTDOWN_DEADLINE", "20"}});
-  fault_process worker{{worker_binary(), "run"}, env, h.storage_dir() + "/../sigterm-b.log"};
+  fault_process worker{{worker_binary(), "run"}, env, h.storage_dir() + "/sigterm-b.log"};
   REQUIRE(eventually([&] { return status_of(h, j.job) == "processing"; }, 10s));
   worker.signal(SIGTERM);
   auto end = worker.wait_for(20s);
@@ -115,7 +115,7 @@ TEST_CASE("the reconciler re-enqueues an old unfinished job that has no id in Re
               " WHERE job_id = '" + lost.job + "'");
   auto env = h.worker_env({{"QUEL_WORKER_RECONCILE_INTERVAL", "0.3"},
                            {"QUEL_WORKER_RECONCILE_AGE", "120"}});
-  fault_process worker{{worker_binary(), "run"}, env, h.storage_dir() + "/../reconcile.log"};
+  fault_process worker{{worker_binary(), "run"}, env, h.storage_dir() + "/reconcile.log"};
   bool done = eventually([&] { return status_of(h, lost.job) == "completed"; }, 20s);
   worker.signal(SIGTERM);
   auto end = worker.wait_for(15s);
