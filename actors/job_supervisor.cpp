@@ -1,5 +1,8 @@
 #include "actors/job_supervisor.hpp"
 
+#include <algorithm>
+#include <limits>
+
 #include "actors/job_validation.hpp"
 #include "actors/stage_actor.hpp"
 #include "common/fault_injection.hpp"
@@ -57,6 +60,14 @@ void finish(self_ptr self) {
         end(self, action::ack, {}, f.completed, !f.completed);
       },
       [self](caf::error& err) { self->quit(std::move(err)); });
+}
+
+/// Retries of a failed lease renewal: soon at first, never slower than the
+/// normal renewal period, and without limit (the job's end stops them).
+backoff_policy renew_retry(std::chrono::milliseconds lease_ttl) {
+  auto period = std::max(lease_ttl / 3, std::chrono::milliseconds(1));
+  return backoff_policy{std::min(period, std::chrono::milliseconds(200)), period,
+                        std::numeric_limits<int>::max()};
 }
 
 stage_plan plan_for(self_ptr self, const stage_spec& stage) {
@@ -224,6 +235,60 @@ void validate(self_ptr self) {
       [self](caf::error& err) { self->quit(std::move(err)); });
 }
 
+void claim(self_ptr self);
+
+/// Claims the job again once `delay` has passed, keeping the id in this
+/// node's processing list meanwhile (so a crash here cannot lose it).
+void claim_later(self_ptr self, std::chrono::milliseconds delay) {
+  self->state.waiting = true;
+  self->delayed_send(self, delay, recheck_atom::value);
+}
+
+/// The job is under another node's live lease. Its id may leave Redis only
+/// if that node still has it in a processing list: then the holder finishes
+/// the job (or, should it die, its list goes back to the queues). A holder
+/// that crashed and whose ids were handed back (a restart, the reaper) will
+/// never finish it, so this node keeps the id and claims the job as soon as
+/// the dead incarnation's lease can have expired.
+void check_holder(self_ptr self, const claimed_job& job) {
+  auto& st = self->state;
+  std::vector<std::string> lists;
+  for (auto& m : st.ctx->modules.all())
+    lists.push_back(redis_keys::processing(job.owner_node, m.queue));
+  if (std::find(lists.begin(), lists.end(),
+                redis_keys::processing(job.owner_node, st.ticket.queue)) == lists.end())
+    lists.push_back(redis_keys::processing(job.owner_node, st.ticket.queue));
+  // A little past the expiry, so the next claim does not find it still live.
+  auto wait = job.lease_left + std::chrono::milliseconds(100);
+  auto owner = job.owner_node;
+  auto keep = [self, owner, wait] {
+    log::job_info(job_of(self), "Job is under another node's lease but that node does not "
+                                "hold its id; claiming it when the lease expires",
+                  {{"owner", owner}, {"wait_ms", std::to_string(wait.count())}});
+    claim_later(self, wait);
+  };
+  self->request(st.ctx->redis, caf::infinite, held_atom::value, std::move(lists),
+                job_of(self))
+    .then(
+      [self, owner, keep](bool held) {
+        if (self->state.ended)
+          return;
+        if (!held)
+          return keep();
+        log::job_info(job_of(self), "Job is held by another live node; dropping this copy "
+                                    "of its id", {{"owner", owner}});
+        end(self, action::ack);
+      },
+      [self, keep](caf::error& err) {
+        // Not knowing is not a reason to drop the id: keep it and retry.
+        if (self->state.ended)
+          return;
+        log::job_warn(job_of(self), "Could not check the job's holder in Redis",
+                      {{"error", reason_of(err)}});
+        keep();
+      });
+}
+
 void claim(self_ptr self) {
   auto sent = lease_clock::now_ms();
   self->request(store_of(self), caf::infinite, claim_atom::value, job_of(self))
@@ -235,9 +300,7 @@ void claim(self_ptr self) {
           case outcome::missing:
             if (!st.rechecked) {
               st.rechecked = true;
-              self->delayed_send(self, st.ctx->settings.missing_job_recheck,
-                                 recheck_atom::value);
-              return;
+              return claim_later(self, st.ctx->settings.missing_job_recheck);
             }
             log::job_warn(job_of(self), "No job row for this id; dead-lettering it");
             return end(self, action::dead_letter, "no job row with this id");
@@ -245,8 +308,7 @@ void claim(self_ptr self) {
             log::job_info(job_of(self), "Job already " + job.status + "; dropping the id");
             return end(self, action::ack);
           case outcome::leased_elsewhere:
-            log::job_info(job_of(self), "Job is held by another worker; dropping the id");
-            return end(self, action::ack);
+            return check_holder(self, job);
           case outcome::quarantined:
             log::job_error(job_of(self), "Job quarantined after repeated crashes");
             return end(self, action::ack, {}, false, true);
@@ -301,7 +363,11 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
       if (!self->state.ended)
         start_stage(self, stage_index);
     },
-    [self](recheck_atom) { claim(self); },
+    [self](recheck_atom) {
+      self->state.waiting = false;
+      if (!self->state.ended)
+        claim(self);
+    },
     [self](renew_atom) {
       auto& st = self->state;
       if (st.ended)
@@ -314,6 +380,7 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
             auto& st = self->state;
             if (st.ended)
               return;
+            st.renew_failures = 0;
             if (held)
               st.lease->extend_from(sent, st.ctx->settings.lease_ttl);
             if (!held) {
@@ -322,7 +389,31 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
             }
             self->delayed_send(self, st.ctx->settings.lease_ttl / 3, renew_atom::value);
           },
-          [](caf::error&) {});
+          [self](caf::error& err) {
+            // The lease must not lapse over one failed request: try again
+            // soon, with backoff. Until a renewal succeeds the lease clock
+            // is not extended, so image actors stop uploading once it runs
+            // out; the epoch fences every database write regardless.
+            auto& st = self->state;
+            if (st.ended)
+              return;
+            st.renew_failures++;
+            auto delay = renew_retry(st.ctx->settings.lease_ttl)
+                           .delay(st.renew_failures, retry_random());
+            log::job_warn(job_of(self), "Lease renewal failed; retrying",
+                          {{"error", reason_of(err)},
+                           {"attempt", std::to_string(st.renew_failures)},
+                           {"delay_ms", std::to_string(delay.count())}});
+            self->delayed_send(self, delay, renew_atom::value);
+          });
+    },
+    [self](stop_atom) {
+      // The node shuts down: a job not yet claimed (waiting for a recheck
+      // or for another node's lease to expire) goes back to its queue now
+      // instead of holding up the drain. Claimed jobs run on to the end.
+      auto& st = self->state;
+      if (st.waiting && !st.ended)
+        end(self, action::requeue, "shutting down");
     },
     [self](abort_atom) {
       // Shutdown deadline: give the job back so it resumes elsewhere at once.

@@ -28,13 +28,18 @@ struct job_supervisor_state {
   std::map<std::pair<int, int>, blob> outputs;     // made images' bytes
   std::map<int64_t, std::string> input_keys;       // attach id -> key
   bool rechecked = false;   // a missing row was looked up a second time
+  bool waiting = false;     // unclaimed, a recheck timer pending
+  int renew_failures = 0;   // consecutive failed lease renewals
   bool ended = false;
 };
 
 /// One per job id taken. States:
 ///
 ///   claim ──missing──▶ recheck after a delay ──still missing──▶ dead letter
-///     │ finished / leased elsewhere ──▶ drop (ack)
+///     │ finished ──▶ drop (ack)
+///     │ leased elsewhere ──holder has the id──▶ drop (ack)
+///     │        └──holder lost it──▶ claim again when its lease expires
+///     │ (while unclaimed, a node shutdown (stop) hands the id back at once)
 ///     ▼ claimed (epoch)
 ///   validate input + attach rows ──invalid──▶ job failed, nothing charged
 ///     ▼

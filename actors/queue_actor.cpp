@@ -106,7 +106,13 @@ void settle(self_ptr self, const job_disposition& d) {
             self->request(self->state.redis, caf::infinite, ack_atom::value,
                           t.processing, t.job_id)
               .then([self, id = t.job_id](bool) { redis_done(self, id); },
-                    [self, id = t.job_id](caf::error&) { redis_done(self, id); });
+                    [self, id = t.job_id](caf::error& err) {
+                      // The id stays in the processing list; housekeeping
+                      // returns it as a stray and it is looked at again.
+                      log::job_warn(id, "Could not remove a dead-lettered id from the "
+                                        "processing list", {{"error", reason_of(err)}});
+                      redis_done(self, id);
+                    });
           },
           on_error);
       break;
@@ -128,8 +134,15 @@ void return_strays(self_ptr self, const housekeeping_report& report) {
     log::job_warn(id, "Id in this node's processing list with no job in flight; "
                       "returning it to its queue", {{"queue", queue}});
     auto processing = redis_keys::processing(st.ctx->settings.node_id, queue);
+    // A failed requeue leaves the id where it is, in this node's processing
+    // list: the next passes find it there again and retry, so nothing is
+    // lost by only logging here.
     self->request(st.redis, caf::infinite, requeue_atom::value, processing, queue, id)
-      .then([](bool) {}, [](caf::error&) {});
+      .then([](bool) {},
+            [id](caf::error& err) {
+              log::job_warn(id, "Could not return a stray id to its queue; retrying at the "
+                                "next housekeeping pass", {{"error", reason_of(err)}});
+            });
   }
   st.strays = std::move(seen);
 }
@@ -264,6 +277,9 @@ queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
       st.deadline = std::chrono::steady_clock::now() + st.ctx->settings.shutdown_deadline;
       for (auto& [q, taker] : st.takers)
         self->send_exit(taker, caf::exit_reason::user_shutdown);
+      // Jobs not claimed yet hand their ids back now (see job_supervisor).
+      for (auto& [addr, entry] : st.tickets)
+        self->send(entry.second, stop_atom::value);
       maybe_quit(self);
     },
     [self](tick_atom) {

@@ -79,6 +79,10 @@ redis_ops_impl(redis_ops_actor::stateful_pointer<redis_ops_state> self,
         return true;
       });
     },
+    [run](held_atom, const std::vector<std::string>& lists,
+          const std::string& id) -> caf::result<bool> {
+      return run([&](redis_queue& r) { return r.holds_any(lists, id); });
+    },
     [run](house_atom, const housekeeping_request& req)
       -> caf::result<housekeeping_report> {
       return run([&](redis_queue& r) { return housekeeping(r, req); });

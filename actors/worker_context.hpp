@@ -48,6 +48,9 @@ struct worker_context {
   actor_pool<store_actor> storers;
   actor_pool<generate_actor> generators;
   slots_actor image_slots;
+  /// The node's Redis bookkeeping; supervisors ask it whether a job's lease
+  /// holder still has the job's id (see job_supervisor's claim).
+  redis_ops_actor redis;
   std::shared_ptr<worker_metrics> metrics;
 };
 

@@ -116,6 +116,7 @@ void run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   ctx->generators = media.generators;
   ctx->image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
   auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl, endpoint, metrics, give_up);
+  ctx->redis = redis_ops;
 
   auto health = sys.spawn<caf::detached>(health_actor_impl, c.database_url, metrics,
                                         c.settings.housekeeping_interval);

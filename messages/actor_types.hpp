@@ -35,7 +35,9 @@ using redis_ops_actor = caf::typed_actor<
   caf::replies_to<ack_atom, std::string, std::string>::with<bool>,
   caf::replies_to<requeue_atom, std::string, std::string, std::string>::with<bool>,
   caf::replies_to<dead_atom, dead_letter_entry>::with<bool>,
-  caf::replies_to<house_atom, housekeeping_request>::with<housekeeping_report>>;
+  caf::replies_to<house_atom, housekeeping_request>::with<housekeeping_report>,
+  // Is the id in any of these processing lists (a live holder has it)?
+  caf::replies_to<held_atom, std::vector<std::string>, std::string>::with<bool>>;
 
 /// Job rows in PostgreSQL (detached; one connection each, used as a pool).
 using job_store_actor = caf::typed_actor<
@@ -78,6 +80,7 @@ using job_supervisor_actor = caf::typed_actor<
   caf::reacts_to<restart_atom, int32_t>,
   caf::reacts_to<recheck_atom>,
   caf::reacts_to<renew_atom>,
+  caf::reacts_to<stop_atom>,
   caf::reacts_to<abort_atom>>;
 
 /// One stage: fetch inputs, run `quantity` image actors, report. `keep`

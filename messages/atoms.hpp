@@ -36,5 +36,6 @@ using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
 using abort_atom = caf::atom_constant<caf::atom("abort")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
 using keep_atom = caf::atom_constant<caf::atom("keep")>;
+using held_atom = caf::atom_constant<caf::atom("held")>;
 
 } // namespace quel

@@ -25,7 +25,7 @@ struct claimed_job {
     claimed,           // this worker holds the job under `epoch`
     missing,           // no row with this id
     finished,          // completed or failed already: drop the id
-    leased_elsewhere,  // another worker holds a live lease: drop the id
+    leased_elsewhere,  // another node holds a live lease (see owner_node)
     quarantined,       // claimed too often (crash loop): failed by the claim
   };
   outcome result = outcome::missing;
@@ -37,6 +37,11 @@ struct claimed_job {
   std::string status;   // status before the claim
   int64_t epoch = 0;    // fencing token: every later write names it
   int attempts = 0;     // how many times the job has been claimed
+  /// leased_elsewhere only: the node holding the lease and how long it has
+  /// left, so the caller can wait for it to expire when that node does not
+  /// hold the id any more (a crashed process whose ids were handed back).
+  std::string owner_node;
+  std::chrono::milliseconds lease_left{0};
 };
 
 struct attach_row {

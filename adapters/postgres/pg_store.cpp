@@ -82,6 +82,8 @@ claimed_job pg_store::claim(const std::string& job_id, const std::string& node_i
     job.status = row["o_status"].as<std::string>("");
     job.epoch = row["o_epoch"].as<int64_t>(0);
     job.attempts = row["o_attempts"].as<int>(0);
+    job.owner_node = row["o_owner_node"].as<std::string>("");
+    job.lease_left = std::chrono::milliseconds(row["o_lease_left_ms"].as<int64_t>(0));
     return job;
   });
 }

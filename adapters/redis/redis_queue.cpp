@@ -294,6 +294,18 @@ bool redis_queue::remove(const std::string& list, const std::string& value) {
   return integer(command({"LREM", list, "0", value}).get(), "LREM") > 0;
 }
 
+bool redis_queue::holds_any(const std::vector<std::string>& lists, const std::string& id) {
+  if (lists.empty())
+    return false;
+  std::vector<std::vector<std::string>> commands;
+  for (auto& list : lists)
+    commands.push_back({"LPOS", list, id});
+  for (auto& reply : pipeline(commands))
+    if (reply->type == REDIS_REPLY_INTEGER)
+      return true;  // a position; nil when absent
+  return false;
+}
+
 void redis_queue::renew_node_lease(const std::string& node, std::chrono::milliseconds ttl) {
   using namespace std::chrono;
   auto now_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();

@@ -119,6 +119,8 @@ public:
   int64_t length(const std::string& list);
   /// LREM 0 (every occurrence); true if something was removed.
   bool remove(const std::string& list, const std::string& value);
+  /// True if any of `lists` contains `id` (LPOS each, one round trip).
+  bool holds_any(const std::vector<std::string>& lists, const std::string& id);
 
   /// Node liveness: SET key <unix-ms> PX ttl, plus SADD to the node set.
   void renew_node_lease(const std::string& node, std::chrono::milliseconds ttl);

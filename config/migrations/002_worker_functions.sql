@@ -43,12 +43,16 @@ RETURNS bigint[] LANGUAGE sql STABLE AS $$
     FROM quel_worker_image WHERE job_id = p_job_id
 $$;
 
--- Loads a job and takes its lease (see job_store::claim).
-CREATE OR REPLACE FUNCTION quel_worker_claim(p_job_id uuid, p_node text,
-                                             p_ttl_ms bigint, p_max_attempts integer)
+-- Loads a job and takes its lease (see job_store::claim). For a job under
+-- another node's live lease it names that node and how long the lease has
+-- left, so the caller can tell a live holder from a dead one's leftovers.
+-- (DROP first: CREATE OR REPLACE cannot change a function's result columns.)
+DROP FUNCTION IF EXISTS quel_worker_claim(uuid, text, bigint, integer);
+CREATE FUNCTION quel_worker_claim(p_job_id uuid, p_node text,
+                                  p_ttl_ms bigint, p_max_attempts integer)
 RETURNS TABLE (o_outcome text, o_job_type text, o_input text, o_org_id uuid,
                o_production_id uuid, o_status text, o_epoch bigint,
-               o_attempts integer)
+               o_attempts integer, o_owner_node text, o_lease_left_ms bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
   j quel_production_jobs%ROWTYPE;
@@ -84,6 +88,8 @@ BEGIN
   -- with a stable node id).
   IF v_has_worker AND w.owner_node <> p_node AND w.lease_expires_at > now() THEN
     o_outcome := 'leased_elsewhere';
+    o_owner_node := w.owner_node;
+    o_lease_left_ms := ceil(extract(epoch FROM w.lease_expires_at - now()) * 1000)::bigint;
     RETURN NEXT;
     RETURN;
   END IF;

@@ -52,7 +52,7 @@ one_job seed_job(worker_harness& h, int quantity, int64_t credits = 100) {
 
 } // namespace
 
-TEST_CASE("SIGTERM after the shutdown deadline hands the job back; it resumes later",
+TEST_CASE("SIGTERM after the shutdown deadline hands the job back and it resumes later",
           "[fault][lifecycle]") {
   if (!e2e_services_available())
     return;

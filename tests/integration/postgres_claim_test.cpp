@@ -76,7 +76,7 @@ TEST_CASE("claim of a completed or failed job reports finished and takes no leas
   CHECK(db.lease(job).is_null());
 }
 
-TEST_CASE("a live lease of another node is respected; the same node takes its job back",
+TEST_CASE("a live lease of another node is respected, the same node takes its job back",
           "[postgres][claim]") {
   QUEL_REQUIRE_TEST_DATABASE();
   test_database db;
@@ -87,6 +87,11 @@ TEST_CASE("a live lease of another node is respected; the same node takes its jo
   REQUIRE(a.claim(job, "node-a", ttl, 5).result == claimed_job::outcome::claimed);
   auto other = b.claim(job, "node-b", ttl, 5);
   CHECK(other.result == claimed_job::outcome::leased_elsewhere);
+  // It names the holder and the time its lease has left, so the caller can
+  // tell a live holder from a crashed one and wait for the lease to expire.
+  CHECK(other.owner_node == "node-a");
+  CHECK(other.lease_left > 0ms);
+  CHECK(other.lease_left <= ttl);
   CHECK(db.lease(job)["owner_node"] == "node-a");
   CHECK(db.lease(job)["epoch"] == 1);
 

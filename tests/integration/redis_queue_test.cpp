@@ -201,6 +201,20 @@ TEST_CASE("push, range, length and remove", "[redis][queue]") {
   CHECK(q.length("jobs:queue:none") == 0);
 }
 
+TEST_CASE("holds_any finds an id in any of several processing lists", "[redis][queue]") {
+  QUEL_REQUIRE_TEST_REDIS();
+  test_redis r;
+  auto q = make_queue();
+  auto a = quel::redis_keys::processing("node-a", "jobs:queue");
+  auto b = quel::redis_keys::processing("node-a", "jobs:queue:beauty");
+  q.push(b, "other");
+  q.push(b, "job-1");
+  CHECK(q.holds_any({a, b}, "job-1"));
+  CHECK_FALSE(q.holds_any({a, b}, "job-2"));
+  CHECK_FALSE(q.holds_any({a}, "job-1"));
+  CHECK_FALSE(q.holds_any({}, "job-1"));
+}
+
 TEST_CASE("dead_letter pushes the 4-field JSON onto jobs:dead", "[redis][dead]") {
   QUEL_REQUIRE_TEST_REDIS();
   test_redis r;

@@ -37,8 +37,18 @@ struct script {
   int commits = 0;
   int unholds = 0;
   int64_t next_attach_id = 1000;
-  // job store
+  // job store: claims answer claim_answers first (then claim_answer)
+  std::deque<claimed_job::outcome> claim_answers;
   claimed_job::outcome claim_answer = claimed_job::outcome::claimed;
+  int claims = 0;
+  std::string lease_owner = "other-node";          // for leased_elsewhere
+  std::chrono::milliseconds lease_left{3000};
+  // renewals: errors for the next renew calls (then success)
+  std::deque<caf::error> renew_results;
+  int renews = 0;
+  // redis: does the lease owner hold the id in a processing list?
+  bool holder_has_id = false;
+  std::vector<std::vector<std::string>> held_queries;
   std::string job_type = "pipeline_stage";
   std::string status_before_claim = "pending";
   std::string input_json;
@@ -130,7 +140,16 @@ inline job_store_actor::behavior_type fake_job_store(script_ptr s) {
   return {
     [s](claim_atom, const std::string& id) -> caf::result<claimed_job> {
       claimed_job j;
+      s->claims++;
       j.result = s->claim_answer;
+      if (!s->claim_answers.empty()) {
+        j.result = s->claim_answers.front();
+        s->claim_answers.pop_front();
+      }
+      if (j.result == claimed_job::outcome::leased_elsewhere) {
+        j.owner_node = s->lease_owner;
+        j.lease_left = s->lease_left;
+      }
       j.job_id = id;
       j.job_type = s->job_type;
       j.input_json = s->input_json;
@@ -159,8 +178,33 @@ inline job_store_actor::behavior_type fake_job_store(script_ptr s) {
       s->finishes.push_back(f);
       return true;
     },
-    [](renew_atom, const std::string&, int64_t) -> caf::result<bool> { return true; },
+    [s](renew_atom, const std::string&, int64_t) -> caf::result<bool> {
+      s->renews++;
+      if (!s->renew_results.empty()) {
+        auto err = s->renew_results.front();
+        s->renew_results.pop_front();
+        if (err)
+          return err;
+      }
+      return true;
+    },
     [](release_atom, const std::string&, int64_t) -> caf::result<bool> { return true; },
+  };
+}
+
+/// The node's Redis bookkeeping; only `held` is scripted.
+inline redis_ops_actor::behavior_type fake_redis_ops(script_ptr s) {
+  return {
+    [](ack_atom, const std::string&, const std::string&) { return true; },
+    [](requeue_atom, const std::string&, const std::string&, const std::string&) {
+      return true;
+    },
+    [](dead_atom, const dead_letter_entry&) { return true; },
+    [](house_atom, const housekeeping_request&) { return housekeeping_report{}; },
+    [s](held_atom, const std::vector<std::string>& lists, const std::string&) {
+      s->held_queries.push_back(lists);
+      return s->holder_has_id;
+    },
   };
 }
 
@@ -172,6 +216,7 @@ inline job_supervisor_actor::behavior_type recording_supervisor(script_ptr s) {
     [](restart_atom, int32_t) {},
     [](recheck_atom) {},
     [](renew_atom) {},
+    [](stop_atom) {},
     [](abort_atom) {},
   };
 }
@@ -215,6 +260,7 @@ struct actor_fixture {
     ctx->storers = actor_pool<store_actor>{{sys.spawn(fake_storer, s)}};
     ctx->generators = actor_pool<generate_actor>{{sys.spawn(fake_generator, s)}};
     ctx->image_slots = sys.spawn(slots_actor_impl, 4);
+    ctx->redis = sys.spawn(fake_redis_ops, s);
   }
 
   ~actor_fixture() {
@@ -229,6 +275,7 @@ struct actor_fixture {
     for (auto& a : ctx->generators.members())
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->image_slots, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx->redis, caf::exit_reason::user_shutdown);
     sched.run();
   }
 

@@ -152,3 +152,87 @@ TEST_CASE_METHOD(actor_fixture, "a fresh job generates without looking for store
   CHECK(s->generate_calls == 3);
   caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(actor_fixture, "a job under a live holder's lease drops only a copy the holder has",
+                 "[actors][supervisor][leases]") {
+  s->claim_answer = claimed_job::outcome::leased_elsewhere;
+  s->holder_has_id = true;
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  run_all();
+  // The holder's processing lists were looked at, this queue's among them.
+  REQUIRE(s->held_queries.size() == 1);
+  CHECK_THAT(s->held_queries[0],
+             Catch::VectorContains(std::string("quel:processing:other-node:jobs:queue")));
+  REQUIRE(s->dispositions.size() == 1);
+  CHECK(s->dispositions[0].what == job_disposition::action::ack);
+  CHECK(s->claims == 1);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture,
+                 "an id whose lease holder lost it is kept and the job claimed when the lease expires",
+                 "[actors][supervisor][leases]") {
+  // A crashed incarnation's lease is still live, but its ids were handed
+  // back: dropping this id would leave the job unfinished in no list.
+  s->input_json = two_stages;
+  s->claim_answers = {claimed_job::outcome::leased_elsewhere};
+  s->holder_has_id = false;
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  sched.run();
+  CHECK(s->claims == 1);
+  CHECK(s->held_queries.size() == 1);
+  CHECK(s->dispositions.empty());   // the id stays in this node's list
+  CHECK(s->generate_calls == 0);
+  // The only timer is the claim after the lease can have expired.
+  REQUIRE(sched.trigger_timeouts() == 1);
+  sched.run();
+  CHECK(s->claims == 2);
+  run_all();
+  REQUIRE(s->finishes.size() == 1);
+  CHECK(s->finishes[0].completed);
+  REQUIRE(s->dispositions.size() == 1);
+  CHECK(s->dispositions[0].what == job_disposition::action::ack);
+  CHECK(s->dispositions[0].job_completed);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "a node shutdown hands back an id waiting for another node's lease",
+                 "[actors][supervisor][leases]") {
+  s->claim_answer = claimed_job::outcome::leased_elsewhere;
+  s->holder_has_id = false;
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  sched.run();
+  CHECK(s->dispositions.empty());
+  caf::anon_send(sup, stop_atom::value);
+  sched.run();
+  REQUIRE(s->dispositions.size() == 1);
+  CHECK(s->dispositions[0].what == job_disposition::action::requeue);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture, "a failed lease renewal is retried until one succeeds",
+                 "[actors][supervisor][leases]") {
+  s->input_json = two_stages;
+  // No image slot is ever granted, so the job stays in flight and renews.
+  caf::anon_send_exit(ctx->image_slots, caf::exit_reason::user_shutdown);
+  ctx->image_slots = sys.spawn(slots_actor_impl, 0);
+  s->renew_results = {make_failure(worker_errc::retryable, "statement timeout"),
+                      make_failure(worker_errc::retryable, "statement timeout")};
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  sched.run();
+  for (int round = 0; round < 4; ++round) {
+    REQUIRE(sched.trigger_timeouts() >= 1);
+    sched.run();
+  }
+  // Two failures, then the renewals go on: 1 + 2 retries + the next period.
+  CHECK(s->renews == 4);
+  CHECK(s->renew_results.empty());
+  CHECK(s->dispositions.empty());   // the job was never given up
+  caf::anon_send_exit(sup, caf::exit_reason::kill);
+  sched.run();
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
