@@ -10,6 +10,7 @@
 #include "actors/gemini_generate_actor.hpp"
 #include "actors/generate_actor.hpp"
 #include "actors/http_engine_actor.hpp"
+#include "actors/pool_supervisor.hpp"
 #include "actors/store_actor.hpp"
 #include "actors/supabase_storage_actors.hpp"
 #include "adapters/gemini/image_convert.hpp"
@@ -122,23 +123,27 @@ media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
                                                    ? "secret" : "legacy"}});
     // Cooperative: they only wait for the engine, so a few serve thousands
     // of calls at once.
-    out.fetchers = spawn_pool<fetch_actor>(c.storage_threads, [&] {
-      return sys.spawn(supabase_fetch_actor_impl, s, engine);
-    });
-    out.storers = spawn_pool<store_actor>(c.storage_threads, [&] {
-      return sys.spawn(supabase_store_actor_impl, s, engine);
-    });
+    out.fetchers = spawn_supervised_pool<fetch_actor>(
+      sys, c.storage_threads, "fetch", [&sys, s, engine] {
+        return sys.spawn(supabase_fetch_actor_impl, s, engine);
+      });
+    out.storers = spawn_supervised_pool<store_actor>(
+      sys, c.storage_threads, "store", [&sys, s, engine] {
+        return sys.spawn(supabase_store_actor_impl, s, engine);
+      });
   } else {
     // One thread-safe adapter behind each pool of detached actors: the local
     // backend blocks on the disk, so it never runs on the shared scheduler.
     std::shared_ptr<object_store> storage
       = std::make_shared<local_object_store>(c.storage_dir, c.storage_bucket);
-    out.fetchers = spawn_pool<fetch_actor>(c.storage_threads, [&] {
-      return sys.spawn<caf::detached>(fetch_actor_impl, storage);
-    });
-    out.storers = spawn_pool<store_actor>(c.storage_threads, [&] {
-      return sys.spawn<caf::detached>(store_actor_impl, storage);
-    });
+    out.fetchers = spawn_supervised_pool<fetch_actor>(
+      sys, c.storage_threads, "fetch", [&sys, storage] {
+        return sys.spawn<caf::detached>(fetch_actor_impl, storage);
+      });
+    out.storers = spawn_supervised_pool<store_actor>(
+      sys, c.storage_threads, "store", [&sys, storage] {
+        return sys.spawn<caf::detached>(store_actor_impl, storage);
+      });
   }
 
   if (http_generator) {
@@ -147,15 +152,17 @@ media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
     log::info("Generator: Gemini", {{"base_url", s.base_url}, {"model", s.model}});
     // Detached: building request bodies and converting reply images is CPU
     // work; each actor still serves many calls at once.
-    out.generators = spawn_pool<generate_actor>(c.generator_threads, [&] {
-      return sys.spawn<caf::detached>(gemini_generate_actor_impl, s, engine);
-    });
+    out.generators = spawn_supervised_pool<generate_actor>(
+      sys, c.generator_threads, "generate", [&sys, s, engine] {
+        return sys.spawn<caf::detached>(gemini_generate_actor_impl, s, engine);
+      });
   } else {
     std::shared_ptr<image_generator> generator = std::make_shared<local_image_generator>(
       std::chrono::milliseconds(c.local_latency_ms));
-    out.generators = spawn_pool<generate_actor>(c.generator_threads, [&] {
-      return sys.spawn<caf::detached>(generate_actor_impl, generator);
-    });
+    out.generators = spawn_supervised_pool<generate_actor>(
+      sys, c.generator_threads, "generate", [&sys, generator] {
+        return sys.spawn<caf::detached>(generate_actor_impl, generator);
+      });
   }
 
   out.stop = [fetchers = out.fetchers, storers = out.storers,

@@ -11,6 +11,7 @@
 
 #include "actors/credit_actor.hpp"
 #include "actors/job_store_actor.hpp"
+#include "actors/pool_supervisor.hpp"
 #include "actors/health_actor.hpp"
 #include "actors/queue_actor.hpp"
 #include "actors/reconciler_actor.hpp"
@@ -100,16 +101,19 @@ void run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   ctx->settings = c.settings;
   ctx->modules = c.catalog;
   ctx->metrics = metrics;
-  ctx->job_stores = spawn_pool<job_store_actor>(c.database_connections, [&] {
-    return sys.spawn<caf::detached>(job_store_actor_impl,
-                                    std::make_shared<pg_store>(c.database_url),
-                                    c.settings, metrics, give_up);
-  });
-  auto shards = spawn_pool<credit_actor>(c.credit_shards, [&] {
-    return sys.spawn<caf::detached>(ledger_shard_impl,
-                                    std::make_shared<pg_store>(c.database_url),
-                                    metrics, give_up);
-  });
+  // Supervised pools: a database actor that dies anyway is replaced. The
+  // spawn functions capture by value, as they run whenever one is replaced.
+  ctx->job_stores = spawn_supervised_pool<job_store_actor>(
+    sys, c.database_connections, "job_store",
+    [&sys, url = c.database_url, settings = c.settings, metrics, give_up] {
+      return sys.spawn<caf::detached>(job_store_actor_impl, std::make_shared<pg_store>(url),
+                                      settings, metrics, give_up);
+    });
+  auto shards = spawn_supervised_pool<credit_actor>(
+    sys, c.credit_shards, "ledger_shard", [&sys, url = c.database_url, metrics, give_up] {
+      return sys.spawn<caf::detached>(ledger_shard_impl, std::make_shared<pg_store>(url),
+                                      metrics, give_up);
+    });
   ctx->credits = sys.spawn(credit_actor_impl, shards);
   ctx->fetchers = media.fetchers;
   ctx->storers = media.storers;

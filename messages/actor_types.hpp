@@ -73,6 +73,11 @@ using slots_actor = caf::typed_actor<
   caf::replies_to<acquire_atom>::with<bool>,
   caf::reacts_to<release_atom>>;
 
+/// Replaces members of a pool of I/O actors that die (pool_supervisor.hpp);
+/// `restart` is its own delayed replacement of a dead member.
+using pool_supervisor_actor = caf::typed_actor<
+  caf::reacts_to<restart_atom, caf::actor_addr>>;
+
 /// One job: claim, validate, run stages, finish.
 using job_supervisor_actor = caf::typed_actor<
   caf::reacts_to<made_atom, made_image>,
