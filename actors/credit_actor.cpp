@@ -1,5 +1,6 @@
 #include "actors/credit_actor.hpp"
 
+#include "actors/guarded_call.hpp"
 #include "actors/outage_retry.hpp"
 #include "messages/errors.hpp"
 
@@ -41,9 +42,13 @@ ledger_shard_impl(credit_actor::stateful_pointer<ledger_shard_state> self,
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
     return failure_from_exception(ep);
   });
+  // Every request is guarded: an SQL error fails that request, never the
+  // shard (the pool supervisor replaces it should it die anyway).
   auto run = [self](auto&& fn) {
-    auto& s = self->state;
-    return database_call(*s.metrics, *s.give_up, [&] { return fn(*s.ledger); });
+    return guarded_call("ledger_shard", [&] {
+      auto& s = self->state;
+      return database_call(*s.metrics, *s.give_up, [&] { return fn(*s.ledger); });
+    });
   };
   return {
     [run](hold_atom, const hold_request& r) -> caf::result<hold_reply> {

@@ -1,5 +1,6 @@
 #include "actors/job_store_actor.hpp"
 
+#include "actors/guarded_call.hpp"
 #include "actors/outage_retry.hpp"
 #include "messages/errors.hpp"
 
@@ -20,9 +21,13 @@ job_store_actor_impl(job_store_actor::stateful_pointer<job_store_state> self,
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
     return failure_from_exception(ep);
   });
+  // Every request is guarded: an SQL error fails that request, never the
+  // actor (the pool supervisor replaces it should it die anyway).
   auto run = [self](auto&& fn) {
-    auto& s = self->state;
-    return database_call(*s.metrics, *s.give_up, [&] { return fn(*s.store); });
+    return guarded_call("job_store", [&] {
+      auto& s = self->state;
+      return database_call(*s.metrics, *s.give_up, [&] { return fn(*s.store); });
+    });
   };
   return {
     [self, run](claim_atom, const std::string& job_id) -> caf::result<claimed_job> {

@@ -1,5 +1,6 @@
 #include "actors/redis_ops_actor.hpp"
 
+#include "actors/guarded_call.hpp"
 #include "actors/outage_retry.hpp"
 #include "common/log.hpp"
 #include "messages/errors.hpp"
@@ -54,9 +55,13 @@ redis_ops_impl(redis_ops_actor::stateful_pointer<redis_ops_state> self,
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
     return failure_from_exception(ep);
   });
+  // Every request is guarded: a Redis error reply fails that request, never
+  // the actor.
   auto run = [self](auto&& fn) {
-    auto& s = self->state;
-    return redis_call(*s.metrics, *s.give_up, [&] { return fn(*s.redis); });
+    return guarded_call("redis_ops", [&] {
+      auto& s = self->state;
+      return redis_call(*s.metrics, *s.give_up, [&] { return fn(*s.redis); });
+    });
   };
   return {
     [run](ack_atom, const std::string& processing,

@@ -87,6 +87,9 @@ caf::error failure_from_exception(std::exception_ptr ep) {
     return make_failure(e.retryable() ? worker_errc::retryable
                                       : worker_errc::permanent,
                         e.what());
+  } catch (const database_error& e) {
+    return make_failure(e.retryable() ? worker_errc::retryable : worker_errc::permanent,
+                        e.what());
   } catch (const database_unavailable& e) {
     return make_failure(worker_errc::retryable,
                         std::string{"database unavailable: "} + e.what());

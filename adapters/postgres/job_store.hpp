@@ -19,6 +19,22 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// A statement failed for another reason than an outage. `retryable` when a
+/// later attempt can pass (a lock or statement timeout, the server short of
+/// resources); otherwise the one request fails for good with this reason.
+class database_error : public std::runtime_error {
+public:
+  database_error(const std::string& what, std::string sqlstate, bool retryable)
+    : std::runtime_error(what), sqlstate_(std::move(sqlstate)), retryable_(retryable) {
+  }
+  const std::string& sqlstate() const noexcept { return sqlstate_; }
+  bool retryable() const noexcept { return retryable_; }
+
+private:
+  std::string sqlstate_;
+  bool retryable_;
+};
+
 /// A job row, with the lease this worker now holds on it.
 struct claimed_job {
   enum class outcome {

@@ -43,6 +43,11 @@ std::string pg_connection::with_connect_timeout(const std::string& url) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=5";
 }
 
+bool pg_connection::is_retryable(const std::string& state) {
+  return state == "55P03" || state == "57014" || state.rfind("53", 0) == 0
+         || state.rfind("40", 0) == 0;
+}
+
 bool pg_connection::is_unavailable(const pqxx::sql_error& e) {
   const std::string state = e.sqlstate();
   return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0;

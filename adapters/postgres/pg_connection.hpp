@@ -19,8 +19,10 @@ public:
 
   /// Runs `f(pqxx::nontransaction&)` as one autocommit round trip and returns
   /// its result. A broken or unreachable server, or a transient conflict
-  /// (serialization failure, deadlock), throws database_unavailable; other SQL
-  /// errors propagate as pqxx exceptions.
+  /// (serialization failure, deadlock), throws database_unavailable (waited
+  /// out and retried in place: every step is idempotent); any other SQL error
+  /// throws database_error, retryable or not (see is_retryable).
+  /// The connection stays usable after a database_error.
   template <class F>
   auto run(F&& f) {
     try {
@@ -40,9 +42,16 @@ public:
         drop();
         throw database_unavailable(std::string("database unavailable: ") + e.what());
       }
-      throw;
+      throw database_error(std::string("database error (SQLSTATE ") + e.sqlstate()
+                             + "): " + e.what(),
+                           e.sqlstate(), is_retryable(e.sqlstate()));
     }
   }
+
+  /// SQLSTATEs a later attempt can pass: 55P03 lock not available (lock
+  /// timeout), 57014 query cancelled (statement timeout), class 53
+  /// insufficient resources, class 40 transaction rollback.
+  static bool is_retryable(const std::string& sqlstate);
 
   /// The open connection, connecting first if needed (database_unavailable
   /// when that fails).
