@@ -125,7 +125,7 @@ TEST_CASE_METHOD(queue_fixture, "takers get one slot at a time, never more than 
   CHECK(permits() == 3);
 }
 
-TEST_CASE_METHOD(queue_fixture, "a supervisor per id; a duplicate id in flight is dropped",
+TEST_CASE_METHOD(queue_fixture, "one supervisor per id, and a duplicate id in flight is dropped",
                  "[actors][queue]") {
   s->claim_answer = claimed_job::outcome::missing;  // supervisors stay in flight
   start();
