@@ -15,7 +15,7 @@ namespace quel {
 
 struct queue_actor_state {
   worker_context_ptr ctx;
-  taker_spawner spawn_taker;
+  taker_spawner spawn_taker;  // injected by app/: one taker per queue
   redis_ops_actor redis;
   std::map<std::string, queue_taker_actor> takers;   // by queue
   std::map<std::string, caf::actor_addr> in_flight;  // job id -> supervisor
