@@ -154,10 +154,7 @@ void start_takers(self_ptr self) {
   for (auto& m : st.ctx->modules.all()) {
     job_ticket blank{{}, m.queue, m.name,
                      redis_keys::processing(st.ctx->settings.node_id, m.queue)};
-    auto taker = self->spawn<caf::detached>(queue_taker_impl, st.endpoint, blank,
-                                            queue_actor{self},
-                                            st.ctx->settings.take_timeout,
-                                            st.ctx->metrics);
+    auto taker = st.spawn_taker(blank, queue_actor{self});
     st.takers.emplace(m.queue, taker);
     lend_slot(self, m.queue);
   }
@@ -207,11 +204,11 @@ void housekeeping(self_ptr self, bool reclaim_own) {
 
 queue_actor::behavior_type
 queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
-                 worker_context_ptr ctx, redis_endpoint endpoint,
+                 worker_context_ptr ctx, taker_spawner spawn_taker,
                  redis_ops_actor redis) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
-  st.endpoint = std::move(endpoint);
+  st.spawn_taker = std::move(spawn_taker);
   st.redis = std::move(redis);
   self->set_down_handler([self](caf::down_msg& dm) {
     // A supervisor that died without settling its id (a bug or a crash):

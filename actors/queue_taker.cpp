@@ -46,11 +46,11 @@ void poll_once(self_ptr self) {
 
 queue_taker_actor::behavior_type
 queue_taker_impl(queue_taker_actor::stateful_pointer<queue_taker_state> self,
-                 redis_endpoint endpoint, job_ticket blank, queue_actor parent,
+                 std::shared_ptr<queue_store> redis, job_ticket blank, queue_actor parent,
                  std::chrono::milliseconds timeout,
                  std::shared_ptr<worker_metrics> metrics) {
   auto& st = self->state;
-  st.redis = std::make_unique<redis_queue>(std::move(endpoint));
+  st.redis = std::move(redis);
   st.blank = std::move(blank);
   st.parent = std::move(parent);
   st.timeout = timeout;

@@ -11,7 +11,7 @@ namespace {
 using self_ptr = reconciler_actor::stateful_pointer<reconciler_state>;
 
 /// Every id in a queue or in any node's processing list for those queues.
-std::set<std::string> ids_in_redis(redis_queue& redis, const module_catalog& modules) {
+std::set<std::string> ids_in_redis(queue_store& redis, const module_catalog& modules) {
   std::set<std::string> ids;
   auto add = [&](const std::string& list) {
     for (auto& id : redis.range(list))
@@ -55,12 +55,12 @@ int reconcile_once(self_ptr self) {
 
 reconciler_actor::behavior_type
 reconciler_impl(reconciler_actor::stateful_pointer<reconciler_state> self,
-                std::string database_url, redis_endpoint endpoint,
+                std::string database_url, std::shared_ptr<queue_store> redis,
                 module_catalog modules, std::chrono::milliseconds interval,
                 double min_age_seconds) {
   auto& st = self->state;
   st.db = std::make_unique<pg_admin>(database_url);
-  st.redis = std::make_unique<redis_queue>(std::move(endpoint));
+  st.redis = std::move(redis);
   st.modules = std::move(modules);
   st.interval = interval;
   st.min_age_seconds = min_age_seconds;

@@ -6,7 +6,7 @@
 
 #include "actors/worker_context.hpp"
 #include "adapters/postgres/pg_admin.hpp"
-#include "adapters/redis/redis_queue.hpp"
+#include "adapters/redis/queue_store.hpp"
 
 namespace quel {
 
@@ -17,7 +17,7 @@ using reconciler_actor = caf::typed_actor<caf::reacts_to<reconcile_atom>>;
 
 struct reconciler_state {
   std::unique_ptr<pg_admin> db;
-  std::unique_ptr<redis_queue> redis;
+  std::shared_ptr<queue_store> redis;
   module_catalog modules;
   std::chrono::milliseconds interval{30000};
   double min_age_seconds = 120;
@@ -30,7 +30,7 @@ struct reconciler_state {
 /// supervisor that takes them. Spawned detached (libpqxx and hiredis block).
 reconciler_actor::behavior_type
 reconciler_impl(reconciler_actor::stateful_pointer<reconciler_state> self,
-                std::string database_url, redis_endpoint endpoint,
+                std::string database_url, std::shared_ptr<queue_store> redis,
                 module_catalog modules, std::chrono::milliseconds interval,
                 double min_age_seconds);
 

@@ -2,54 +2,16 @@
 
 #include "actors/guarded_call.hpp"
 #include "actors/outage_retry.hpp"
-#include "common/log.hpp"
+#include "adapters/redis/housekeeping.hpp"
 #include "messages/errors.hpp"
 
 namespace quel {
 
-namespace {
-
-housekeeping_report housekeeping(redis_queue& redis, const housekeeping_request& req) {
-  housekeeping_report report;
-  redis.renew_node_lease(req.node_id, std::chrono::milliseconds(req.lease_ttl_ms));
-  if (req.reclaim_own)
-    for (auto& q : req.queues)
-      report.reclaimed += redis.reclaim_all(redis_keys::processing(req.node_id, q), q);
-  for (auto& node : redis.known_nodes()) {
-    if (node == req.node_id)
-      continue;
-    if (redis.node_alive(node)) {
-      for (auto& q : req.queues)
-        report.foreign_processing += redis.length(redis_keys::processing(node, q));
-      continue;
-    }
-    // The node stopped renewing its lease: its ids go back to their queues
-    // (PostgreSQL fencing keeps a paused node from writing afterwards).
-    int64_t moved = 0;
-    for (auto& q : req.queues)
-      moved += redis.reclaim_all(redis_keys::processing(node, q), q);
-    redis.forget_node(node);
-    if (moved > 0)
-      log::warn("Took back ids of an expired node",
-                {{"node", node}, {"ids", std::to_string(moved)}});
-    report.reclaimed += moved;
-  }
-  for (auto& q : req.queues) {
-    report.queued += redis.length(q);
-    for (auto& id : redis.range(redis_keys::processing(req.node_id, q)))
-      report.own_ids.emplace_back(q, id);
-  }
-  report.own_processing = static_cast<int64_t>(report.own_ids.size());
-  return report;
-}
-
-} // namespace
-
 redis_ops_actor::behavior_type
 redis_ops_impl(redis_ops_actor::stateful_pointer<redis_ops_state> self,
-               redis_endpoint endpoint, std::shared_ptr<worker_metrics> metrics,
+               std::shared_ptr<queue_store> redis, std::shared_ptr<worker_metrics> metrics,
                std::shared_ptr<std::atomic<bool>> give_up) {
-  self->state.redis = std::make_unique<redis_queue>(std::move(endpoint));
+  self->state.redis = std::move(redis);
   self->state.metrics = std::move(metrics);
   self->state.give_up = std::move(give_up);
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
@@ -66,31 +28,31 @@ redis_ops_impl(redis_ops_actor::stateful_pointer<redis_ops_state> self,
   return {
     [run](ack_atom, const std::string& processing,
           const std::string& id) -> caf::result<bool> {
-      return run([&](redis_queue& r) {
+      return run([&](queue_store& r) {
         r.ack(processing, id);
         return true;
       });
     },
     [run](requeue_atom, const std::string& processing, const std::string& queue,
           const std::string& id) -> caf::result<bool> {
-      return run([&](redis_queue& r) {
+      return run([&](queue_store& r) {
         r.requeue(processing, queue, id);
         return true;
       });
     },
     [run](dead_atom, const dead_letter_entry& e) -> caf::result<bool> {
-      return run([&](redis_queue& r) {
+      return run([&](queue_store& r) {
         r.dead_letter(e);
         return true;
       });
     },
     [run](held_atom, const std::vector<std::string>& lists,
           const std::string& id) -> caf::result<bool> {
-      return run([&](redis_queue& r) { return r.holds_any(lists, id); });
+      return run([&](queue_store& r) { return r.holds_any(lists, id); });
     },
     [run](house_atom, const housekeeping_request& req)
       -> caf::result<housekeeping_report> {
-      return run([&](redis_queue& r) { return housekeeping(r, req); });
+      return run([&](queue_store& r) { return run_housekeeping(r, req); });
     },
   };
 }

@@ -14,11 +14,13 @@
 #include "actors/pool_supervisor.hpp"
 #include "actors/health_actor.hpp"
 #include "actors/queue_actor.hpp"
+#include "actors/queue_taker.hpp"
 #include "actors/reconciler_actor.hpp"
 #include "actors/redis_ops_actor.hpp"
 #include "actors/slots_actor.hpp"
 #include "adapters/postgres/pg_admin.hpp"
 #include "adapters/postgres/pg_store.hpp"
+#include "adapters/redis/redis_queue.hpp"
 #include "app/http_endpoint.hpp"
 #include "app/media_backends.hpp"
 #include "common/log.hpp"
@@ -119,20 +121,30 @@ void run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   ctx->storers = media.storers;
   ctx->generators = media.generators;
   ctx->image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
-  auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl, endpoint, metrics, give_up);
+  auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl,
+                                            std::make_shared<redis_queue>(endpoint),
+                                            metrics, give_up);
   ctx->redis = redis_ops;
 
   auto health = sys.spawn<caf::detached>(health_actor_impl, c.database_url, metrics,
                                         c.settings.housekeeping_interval);
   reconciler_actor reconciler;
   if (c.reconcile_interval.count() > 0)
-    reconciler = sys.spawn<caf::detached>(reconciler_impl, c.database_url, endpoint,
+    reconciler = sys.spawn<caf::detached>(reconciler_impl, c.database_url,
+                                          std::make_shared<redis_queue>(endpoint),
                                           c.catalog, c.reconcile_interval,
                                           c.reconcile_age.count() / 1000.0);
 
   auto info = c.describe();
   log::info("Starting quel-worker", info);
-  auto queue = sys.spawn(queue_actor_impl, worker_context_ptr{ctx}, endpoint, redis_ops);
+  // Each taker blocks in BLMOVE, so it runs detached on a connection of its own.
+  taker_spawner spawn_taker = [&sys, endpoint, timeout = c.settings.take_timeout,
+                               metrics](job_ticket blank, queue_actor parent) {
+    return sys.spawn<caf::detached>(queue_taker_impl, std::make_shared<redis_queue>(endpoint),
+                                    std::move(blank), std::move(parent), timeout, metrics);
+  };
+  auto queue = sys.spawn(queue_actor_impl, worker_context_ptr{ctx}, std::move(spawn_taker),
+                         redis_ops);
 
   std::atomic<bool> done{false};
   std::thread signal_thread([&] {

@@ -7,7 +7,7 @@
 
 #include "adapters/generator/image_generator.hpp"
 #include "adapters/postgres/job_store.hpp"
-#include "adapters/redis/redis_queue.hpp"
+#include "adapters/redis/queue_store.hpp"
 #include "adapters/storage/object_store.hpp"
 
 namespace quel {

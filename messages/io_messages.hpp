@@ -8,7 +8,8 @@
 
 #include "adapters/generator/image_generator.hpp"
 #include "adapters/postgres/job_store.hpp"
-#include "adapters/redis/redis_queue.hpp"
+#include "adapters/redis/housekeeping.hpp"
+#include "adapters/redis/queue_store.hpp"
 #include "common/blob.hpp"
 
 /// Payloads of the requests to the I/O actors (PostgreSQL, Redis, storage,
@@ -34,25 +35,6 @@ struct hold_request {
 
 struct hold_reply {
   hold_outcome outcome = hold_outcome::held;
-};
-
-/// Lease upkeep and queue state, reported by redis_ops_actor.
-struct housekeeping_request {
-  std::string node_id;
-  int64_t lease_ttl_ms = 0;
-  std::vector<std::string> queues;
-  /// At start-up: move ids left in this node's own processing lists (a
-  /// previous process with the same QUEL_NODE_ID) back to their queues.
-  bool reclaim_own = false;
-};
-
-struct housekeeping_report {
-  int64_t queued = 0;            // ids waiting in our queues
-  int64_t own_processing = 0;    // ids in this node's processing lists
-  int64_t foreign_processing = 0;// ids held by other live nodes
-  int64_t reclaimed = 0;         // ids taken back from expired nodes now
-  /// (queue, id) of every id in this node's processing lists.
-  std::vector<std::pair<std::string, std::string>> own_ids;
 };
 
 } // namespace quel

@@ -1,4 +1,4 @@
-#include "adapters/redis/redis_queue.hpp"
+#include "adapters/redis/queue_store.hpp"
 
 #include <nlohmann/json.hpp>
 

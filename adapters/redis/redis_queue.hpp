@@ -4,23 +4,18 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "adapters/redis/queue_store.hpp"
 
 struct redisContext;
 struct redisReply;
 
-/// Redis holds the queues (owned by producers) and this worker's own
-/// bookkeeping: one processing list per (node, queue) and a lease per node.
-/// One redis_queue per thread (a hiredis context is single-threaded). No CAF.
+/// The hiredis implementation of queue_store (queue_store.hpp), plus the
+/// few commands only app/ and the tests use. One redis_queue per thread (a
+/// hiredis context is single-threaded). No CAF.
 namespace quel {
-
-/// Redis could not be reached; the caller waits and retries.
-class redis_unavailable : public std::runtime_error {
-public:
-  using std::runtime_error::runtime_error;
-};
 
 /// Where and as whom to connect (from QUEL_REDIS_URL).
 struct redis_endpoint {
@@ -46,26 +41,6 @@ struct redis_timeouts {
   std::chrono::milliseconds blocking_margin{5000};
 };
 
-/// Names of the worker's own keys (documented in README.md):
-/// quel:processing:<node>:<queue>, quel:node:<node>, quel:nodes.
-struct redis_keys {
-  static std::string processing(const std::string& node, const std::string& queue);
-  static std::string node_lease(const std::string& node);
-  static std::string nodes();        // set of nodes that ever took ids
-  static std::string dead_letter();  // jobs:dead (contract)
-};
-
-/// One entry of jobs:dead (CONTRACT rule 3).
-struct dead_letter_entry {
-  std::string id;
-  std::string queue;
-  std::string reason;
-  std::string at;  // ISO-8601 UTC
-
-  /// Exactly {"id","queue","reason","at"}; invalid UTF-8 is replaced.
-  std::string to_json() const;
-};
-
 /// Owns a hiredis context (redisFree); defined in redis_queue.cpp.
 struct redis_context_deleter {
   void operator()(redisContext* ctx) const noexcept;
@@ -81,59 +56,64 @@ using redis_reply_ptr = std::unique_ptr<redisReply, redis_reply_deleter>;
 /// Connects lazily; after any I/O error the connection is dropped and the
 /// call throws redis_unavailable, and the next call connects again. An error
 /// reply from the server throws std::runtime_error with the server's text.
-class redis_queue {
+class redis_queue final : public queue_store {
 public:
   explicit redis_queue(redis_endpoint endpoint, redis_timeouts timeouts = {});
-  ~redis_queue();
+  ~redis_queue() override;
   redis_queue(const redis_queue&) = delete;
   redis_queue& operator=(const redis_queue&) = delete;
+
+  // The overrides implement queue_store; each comment names the command.
 
   /// BLMOVE queue -> processing (RIGHT LEFT): the id is never only in this
   /// process's memory. nullopt on timeout; a timeout <= 0 does not wait
   /// (LMOVE). Throws redis_unavailable.
   std::optional<std::string> take(const std::string& queue,
                                   const std::string& processing,
-                                  std::chrono::milliseconds timeout);
+                                  std::chrono::milliseconds timeout) override;
 
-  /// Removes a finished id from the processing list (LREM).
-  void ack(const std::string& processing, const std::string& id);
+  /// Removes a finished id from the processing list (LREM 1).
+  void ack(const std::string& processing, const std::string& id) override;
 
   /// Moves an id back from processing to the consuming end of its queue, so
   /// it is taken next (shutdown, lease handover).
   void requeue(const std::string& processing, const std::string& queue,
-               const std::string& id);
+               const std::string& id) override;
 
   /// Moves every id of a processing list back to the consuming end of its
   /// queue, ahead of the ids waiting there and with the one taken first
   /// taken first again; returns how many.
-  int64_t reclaim_all(const std::string& processing, const std::string& queue);
+  int64_t reclaim_all(const std::string& processing,
+                      const std::string& queue) override;
 
   /// LPUSH, as producers do.
-  void push(const std::string& queue, const std::string& id);
+  void push(const std::string& queue, const std::string& id) override;
   /// LPUSH jobs:dead with the entry's JSON.
-  void dead_letter(const dead_letter_entry& entry);
+  void dead_letter(const dead_letter_entry& entry) override;
   /// LRANGE: index 0 is the end producers push to.
   std::vector<std::string> range(const std::string& list, int64_t start = 0,
-                                 int64_t stop = -1);
+                                 int64_t stop = -1) override;
   /// LLEN.
-  int64_t length(const std::string& list);
+  int64_t length(const std::string& list) override;
   /// LREM 0 (every occurrence); true if something was removed.
   bool remove(const std::string& list, const std::string& value);
   /// True if any of `lists` contains `id` (LPOS each, one round trip).
-  bool holds_any(const std::vector<std::string>& lists, const std::string& id);
+  bool holds_any(const std::vector<std::string>& lists,
+                 const std::string& id) override;
 
   /// Node liveness: SET key <unix-ms> PX ttl, plus SADD to the node set.
-  void renew_node_lease(const std::string& node, std::chrono::milliseconds ttl);
+  void renew_node_lease(const std::string& node,
+                        std::chrono::milliseconds ttl) override;
   /// Deletes the node's lease (a clean shutdown).
   void drop_node_lease(const std::string& node);
   /// True while the node's lease has not expired.
-  bool node_alive(const std::string& node);
+  bool node_alive(const std::string& node) override;
   /// The node lease's value (the time of its last renewal), nullopt if none.
   std::optional<std::string> node_lease_value(const std::string& node);
   /// Every node in the node set, sorted.
-  std::vector<std::string> known_nodes();
+  std::vector<std::string> known_nodes() override;
   /// Removes a node from the node set (its ids were all reclaimed).
-  void forget_node(const std::string& node);
+  void forget_node(const std::string& node) override;
 
   /// True if the server answers PONG; false (never throws) when unreachable.
   bool ping();
