@@ -19,8 +19,8 @@ namespace quel {
 /// server behind it: on `Unavailable` it sleeps for the next wait of
 /// outage_backoff (jittered, at most 5 s; logging at most every 10 s) and
 /// tries again, until `give_up` is set (hard shutdown), when the exception
-/// is rethrown. A database outage is
-/// never a reason to fail or dead-letter a job (CONTRACT.md rule 4).
+/// is rethrown. A database outage is never a reason to fail or dead-letter a
+/// job (CONTRACT.md rule 4).
 template <class Unavailable, class F>
 auto retry_through_outage(const char* what, std::atomic<bool>& up,
                           const std::atomic<bool>& give_up, F&& fn)
