@@ -17,7 +17,7 @@ fetch_actor::behavior_type fetch_actor_impl(fetch_actor::pointer self,
           throw storage_error("injected storage fault", true);
         if (auto bytes = store->get(key, max_bytes))
           return std::move(*bytes);
-        return make_failure(worker_errc::object_missing, "object not found: " + key);
+        return to_error(object_missing(key));
       } catch (...) {
         return failure_from_exception(std::current_exception());
       }

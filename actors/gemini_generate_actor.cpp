@@ -40,30 +40,20 @@ log::fields call_fields(const call_info& call, const gemini_outcome& o) {
   return f;
 }
 
-worker_errc errc_of(gemini_result kind) {
-  switch (kind) {
-    case gemini_result::no_image:
-      return worker_errc::retry_once;
-    case gemini_result::rate_limited:
-    case gemini_result::retryable:
-      return worker_errc::retryable;
-    default:
-      return worker_errc::permanent;
-  }
-}
-
 /// The reply for one finished transfer: the converted image or an error.
 caf::expected<generated_image> on_reply(const call_info& call, const http_response& r) {
   auto o = classify_response(r);
   auto fields = call_fields(call, o);
   if (!o.ok()) {
+    const auto& failure = o.failure.value();  // the classifier sets it for every non-image
     fields.emplace_back("result", to_string(o.kind));
+    fields.emplace_back("retry_class", to_string(failure.kind));
     if (!o.detail.empty())
       fields.emplace_back("detail", o.detail);
-    if (o.retry_delay)
-      fields.emplace_back("retry_delay_ms", std::to_string(o.retry_delay->count()));
-    log::job_warn(call.job_id, "Gemini call failed: " + o.reason, fields);
-    return make_failure(errc_of(o.kind), o.reason, o.retry_delay);
+    if (failure.server_delay)
+      fields.emplace_back("retry_delay_ms", std::to_string(failure.server_delay->count()));
+    log::job_warn(call.job_id, "Gemini call failed: " + failure.reason, fields);
+    return to_error(failure);
   }
   fields.emplace_back("image_mime", o.image_mime);
   fields.emplace_back("image_bytes", std::to_string(o.image.size()));

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -8,22 +7,25 @@
 
 #include "actors/worker_metrics.hpp"
 #include "adapters/postgres/job_store.hpp"
-#include "adapters/redis/redis_queue.hpp"
+#include "adapters/redis/queue_store.hpp"
+#include "common/backoff.hpp"
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
+#include "messages/errors.hpp"
 
 namespace quel {
 
 /// Runs `fn` on a detached actor's thread, waiting out an outage of the
-/// server behind it: on `Unavailable` it sleeps with a growing delay (up to
-/// 5 s, logging at most every 10 s) and tries again, until `give_up` is set
-/// (hard shutdown), when the exception is rethrown. A database outage is
-/// never a reason to fail or dead-letter a job (CONTRACT.md rule 4).
+/// server behind it: on `Unavailable` it sleeps for the next wait of
+/// outage_backoff (jittered, at most 5 s; logging at most every 10 s) and
+/// tries again, until `give_up` is set (hard shutdown), when the exception
+/// is rethrown. A database outage is never a reason to fail or dead-letter a
+/// job (CONTRACT.md rule 4).
 template <class Unavailable, class F>
 auto retry_through_outage(const char* what, std::atomic<bool>& up,
                           const std::atomic<bool>& give_up, F&& fn)
   -> decltype(fn()) {
-  auto delay = std::chrono::milliseconds(100);
+  backoff_sequence waits(outage_backoff(), retry_random());
   for (;;) {
     try {
       auto result = fn();
@@ -37,8 +39,7 @@ auto retry_through_outage(const char* what, std::atomic<bool>& up,
       log::limited(log::level::warn, std::string{what} + "-down", 10000,
                    std::string{what} + " unavailable, retrying",
                    {{"error", e.what()}});
-      std::this_thread::sleep_for(delay);
-      delay = std::min(delay * 2, std::chrono::milliseconds(5000));
+      std::this_thread::sleep_for(waits.next().value());  // never used up
     }
   }
 }

@@ -1,7 +1,5 @@
 #include "actors/queue_taker.hpp"
 
-#include <algorithm>
-
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
 
@@ -22,7 +20,7 @@ void poll_once(self_ptr self) {
       throw redis_unavailable("injected redis fault");
     auto id = st.redis->take(st.blank.queue, st.blank.processing, st.timeout);
     st.metrics->redis_up = true;
-    st.retry_delay = std::chrono::milliseconds(100);
+    st.outage.reset();
     if (id) {
       fault::crash_point("after_take");
       --st.permits;
@@ -37,8 +35,7 @@ void poll_once(self_ptr self) {
     log::limited(log::level::warn, "redis-take-" + st.blank.queue, 10000,
                  "Redis unavailable while taking ids; retrying",
                  {{"queue", st.blank.queue}, {"error", e.what()}});
-    self->delayed_send(self, st.retry_delay, take_atom::value, int32_t{0});
-    st.retry_delay = std::min(st.retry_delay * 2, std::chrono::milliseconds(5000));
+    self->delayed_send(self, st.outage.next().value(), take_atom::value, int32_t{0});
   }
 }
 

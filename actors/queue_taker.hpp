@@ -6,7 +6,9 @@
 
 #include "actors/worker_metrics.hpp"
 #include "adapters/redis/queue_store.hpp"
+#include "common/backoff.hpp"
 #include "messages/actor_types.hpp"
+#include "messages/errors.hpp"
 
 namespace quel {
 
@@ -18,7 +20,7 @@ struct queue_taker_state {
   std::shared_ptr<worker_metrics> metrics;
   int permits = 0;           // ids it may still take
   bool polling = false;
-  std::chrono::milliseconds retry_delay{100};
+  backoff_sequence outage{outage_backoff(), retry_random()};  // Redis down
 };
 
 /// Takes ids off one queue with BLMOVE into this node's processing list, so

@@ -73,7 +73,7 @@ void launch(self_ptr self, int index) {
         task.stage_index = st.plan.stage_index;
         task.image_index = index;
         task.total_images = st.plan.total_images;
-        task.resumed = st.plan.resumed || st.images[index].restarts > 0;
+        task.resumed = st.plan.resumed || st.images[index].retries.failures > 0;
         task.prompt = st.plan.prompt;
         task.inputs = st.inputs;
         task.aspect_ratio = st.plan.aspect_ratio;
@@ -103,27 +103,21 @@ void on_image_down(self_ptr self, const caf::down_msg& dm) {
     return finish_if_settled(self); // made (reported before it quit)
   // A normal exit without a made_image report counts as a crash.
   auto reason = dm.reason ? reason_of(dm.reason) : "image actor stopped without a result";
-  if (dm.reason && !is_retryable(dm.reason)) {
+  auto cls = dm.reason ? retry_class_of(dm.reason) : retry_class::retryable;
+  auto delay = next_retry(st.ctx->settings.image_retry, img.retries, cls,
+                          retry_hint_of(dm.reason), retry_random());
+  if (!delay) {
+    if (cls == retry_class::retryable || cls == retry_class::retry_once)
+      reason += " (after " + std::to_string(img.retries.failures) + " attempts)";
     give_up(self, index, reason);
     return finish_if_settled(self);
   }
-  // A reply without an image is tried once more, not five times (rule 18).
-  auto attempts = img.restarts + 1;
-  std::optional<std::chrono::milliseconds> delay;
-  if (!(has_code(dm.reason, worker_errc::retry_once) && img.restarts >= 1))
-    delay = st.ctx->settings.image_retry.delay_with_hint(attempts, retry_hint_of(dm.reason),
-                                                          retry_random());
-  if (!delay) {
-    give_up(self, index, reason + " (after " + std::to_string(attempts) + " attempts)");
-    return finish_if_settled(self);
-  }
   img.state = status::waiting;
-  img.restarts++;
   st.ctx->metrics->image_restarts++;
   log::job_warn(job_of(self), "Restarting image after failure",
                 {{"stage", std::to_string(st.plan.stage_index)},
                  {"image", std::to_string(index)},
-                 {"attempt", std::to_string(img.restarts + 1)},
+                 {"attempt", std::to_string(img.retries.failures + 1)},
                  {"delay_ms", std::to_string(delay->count())},
                  {"reason", reason}});
   self->delayed_send(self, *delay, restart_atom::value, static_cast<int32_t>(index));

@@ -6,6 +6,7 @@
 
 #include "actors/worker_context.hpp"
 #include "adapters/generator/image_generator.hpp"
+#include "adapters/http/retry_policy.hpp"
 #include "messages/actor_types.hpp"
 
 namespace quel {
@@ -13,7 +14,7 @@ namespace quel {
 struct image_slot_state {
   enum class status { waiting, running, made, failed };
   status state = status::waiting;
-  int restarts = 0;
+  retry_state retries;  // failed attempts so far (next_retry decides)
 };
 
 struct stage_state {

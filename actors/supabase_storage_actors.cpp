@@ -8,27 +8,14 @@ namespace quel {
 
 namespace {
 
-/// The error for a failed storage reply (max_bytes names the size cap).
-caf::error failure_of(const storage_outcome& o, const http_response& r,
-                      const std::string& key, int64_t max_bytes = 0) {
-  if (r.failure == http_failure::too_large)
-    return make_failure(worker_errc::permanent,
-                        "object " + key + " is larger than the limit of "
-                          + std::to_string(max_bytes) + " bytes");
-  switch (o.kind) {
-    case storage_result::missing:
-      return make_failure(worker_errc::object_missing, "object not found: " + key);
-    case storage_result::retryable:
-      return make_failure(worker_errc::retryable, o.reason);
-    default:
-      return make_failure(worker_errc::permanent, o.reason);
-  }
-}
-
-void log_failure(const char* call, const std::string& key, const storage_outcome& o) {
+/// Logs a failed reply and returns its actor error.
+caf::error failed(const char* call, const std::string& key, const storage_outcome& o) {
+  const auto& failure = o.failure.value();
   log::warn(std::string("Supabase Storage ") + call + " failed",
             {{"key", key}, {"status", std::to_string(o.effective_status)},
-             {"reason", o.reason}});
+             {"code", o.code}, {"retry_class", to_string(failure.kind)},
+             {"reason", failure.reason}});
+  return to_error(failure);
 }
 
 caf::error engine_gone(const caf::error& err) {
@@ -50,14 +37,12 @@ fetch_actor::behavior_type supabase_fetch_actor_impl(fetch_actor::pointer self,
       self->request(engine, caf::infinite, http_atom::value,
                     make_download_request(*s, key, max_bytes))
         .then(
-          [rp, key, max_bytes](http_response& r) mutable {
-            auto o = classify_storage_response(r);
-            if (o.ok()) {
+          [rp, key](http_response& r) mutable {
+            auto o = classify_storage_response(r, storage_call::download, key);
+            if (o.ok())
               rp.deliver(blob(std::move(r.body)));
-              return;
-            }
-            log_failure("download", key, o);
-            rp.deliver(failure_of(o, r, key, max_bytes));
+            else
+              rp.deliver(failed("download", key, o));
           },
           [rp](caf::error& err) mutable { rp.deliver(engine_gone(err)); });
       return rp;
@@ -69,17 +54,11 @@ fetch_actor::behavior_type supabase_fetch_actor_impl(fetch_actor::pointer self,
       self->request(engine, caf::infinite, http_atom::value, make_exists_request(*s, key))
         .then(
           [rp, key](const http_response& r) mutable {
-            auto o = classify_storage_response(r);
-            if (o.ok()) {
-              rp.deliver(true);
-              return;
-            }
-            if (o.kind == storage_result::missing) {
-              rp.deliver(false);
-              return;
-            }
-            log_failure("exists", key, o);
-            rp.deliver(failure_of(o, r, key));
+            auto o = classify_storage_response(r, storage_call::exists, key);
+            if (o.ok() || o.failure->kind == retry_class::object_missing)
+              rp.deliver(o.ok());
+            else
+              rp.deliver(failed("exists", key, o));
           },
           [rp](caf::error& err) mutable { rp.deliver(engine_gone(err)); });
       return rp;
@@ -102,19 +81,11 @@ store_actor::behavior_type supabase_store_actor_impl(store_actor::pointer self,
                     make_upload_request(*s, key, bytes, content_type))
         .then(
           [rp, key, size](const http_response& r) mutable {
-            auto o = classify_storage_response(r);
-            if (o.ok()) {
+            auto o = classify_storage_response(r, storage_call::upload, key);
+            if (o.ok())
               rp.deliver(size);
-              return;
-            }
-            log_failure("upload", key, o);
-            // A 404 on upload means the bucket is missing: not an input
-            // object, so it must not read as "object missing".
-            if (o.kind == storage_result::missing) {
-              rp.deliver(make_failure(worker_errc::permanent, o.reason));
-              return;
-            }
-            rp.deliver(failure_of(o, r, key));
+            else
+              rp.deliver(failed("upload", key, o));
           },
           [rp](caf::error& err) mutable { rp.deliver(engine_gone(err)); });
       return rp;

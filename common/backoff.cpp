@@ -38,6 +38,22 @@ backoff_policy::delay_with_hint(int attempt, std::optional<milliseconds> hint,
   return delay(attempt, random);
 }
 
+backoff_policy outage_backoff() {
+  return backoff_policy{milliseconds(100), milliseconds(5000), backoff_policy::unlimited};
+}
+
+backoff_sequence::backoff_sequence(backoff_policy policy, backoff_policy::random_source random)
+  : policy_(policy), random_(std::move(random)) {
+}
+
+std::optional<milliseconds> backoff_sequence::next() {
+  if (failures_ < backoff_policy::unlimited)  // an endless outage does not overflow
+    ++failures_;
+  if (!policy_.should_retry(failures_))
+    return std::nullopt;
+  return policy_.delay(failures_, random_);
+}
+
 backoff_policy::random_source seeded_random(uint64_t seed) {
   auto engine = std::make_shared<std::mt19937_64>(seed);
   return [engine] {

@@ -5,10 +5,8 @@
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 
-#include "adapters/generator/image_generator.hpp"
 #include "adapters/postgres/job_store.hpp"
 #include "adapters/redis/queue_store.hpp"
-#include "adapters/storage/object_store.hpp"
 
 namespace quel {
 
@@ -26,6 +24,33 @@ caf::error make_failure(worker_errc code, std::string reason,
                                         static_cast<int64_t>(retry_hint->count()))};
   return caf::error{static_cast<uint8_t>(code), quel_category,
                     caf::make_message(std::move(reason))};
+}
+
+caf::error to_error(const adapter_failure& failure) {
+  auto code = worker_errc::permanent;
+  switch (failure.kind) {
+    case retry_class::retryable: code = worker_errc::retryable; break;
+    case retry_class::retry_once: code = worker_errc::retry_once; break;
+    case retry_class::permanent: code = worker_errc::permanent; break;
+    case retry_class::object_missing: code = worker_errc::object_missing; break;
+  }
+  return make_failure(code, failure.reason, failure.server_delay);
+}
+
+retry_class retry_class_of(const caf::error& err) {
+  if (err.category() != quel_category)
+    return retry_class::retryable;  // a crash (unhandled exception, broken request)
+  switch (static_cast<worker_errc>(err.code())) {
+    case worker_errc::retryable: return retry_class::retryable;
+    case worker_errc::retry_once: return retry_class::retry_once;
+    case worker_errc::object_missing: return retry_class::object_missing;
+    case worker_errc::permanent:
+    case worker_errc::credits_exhausted:
+    case worker_errc::lease_lost:
+    case worker_errc::shutting_down:
+      return retry_class::permanent;
+  }
+  return retry_class::permanent;
 }
 
 std::optional<std::chrono::milliseconds> retry_hint_of(const caf::error& err) {
@@ -69,24 +94,15 @@ bool has_code(const caf::error& err, worker_errc code) {
 bool is_retryable(const caf::error& err) {
   if (!err)
     return false;
-  if (err.category() == quel_category)
-    return err.code() == static_cast<uint8_t>(worker_errc::retryable)
-           || err.code() == static_cast<uint8_t>(worker_errc::retry_once);
-  // A crash (unhandled exception, broken request) is worth a restart.
-  return true;
+  auto c = retry_class_of(err);
+  return c == retry_class::retryable || c == retry_class::retry_once;
 }
 
 caf::error failure_from_exception(std::exception_ptr ep) {
   try {
     std::rethrow_exception(ep);
-  } catch (const generation_error& e) {
-    return make_failure(e.retryable() ? worker_errc::retryable
-                                      : worker_errc::permanent,
-                        e.what());
-  } catch (const storage_error& e) {
-    return make_failure(e.retryable() ? worker_errc::retryable
-                                      : worker_errc::permanent,
-                        e.what());
+  } catch (const adapter_error& e) {
+    return to_error(e.failure());
   } catch (const database_error& e) {
     return make_failure(e.retryable() ? worker_errc::retryable : worker_errc::permanent,
                         e.what());

@@ -7,6 +7,7 @@
 
 #include <caf/error.hpp>
 
+#include "adapters/adapter_failure.hpp"
 #include "common/backoff.hpp"
 
 /// Errors that travel between actors. A failed request or an actor's exit
@@ -29,6 +30,18 @@ enum class worker_errc : uint8_t {
 caf::error make_failure(worker_errc code, std::string reason,
                         std::optional<std::chrono::milliseconds> retry_hint = {});
 
+/// The actor error for a failure an adapter classified (Gemini and Supabase
+/// replies, exceptions of the local backends): its class picks the code,
+/// its reason and server delay travel along. Every adapter failure becomes
+/// an actor error here and nowhere else.
+caf::error to_error(const adapter_failure& failure);
+
+/// The retry class of any actor error, for the supervisors' decisions: the
+/// code's class for quel errors (credits_exhausted, lease_lost and
+/// shutting_down are permanent), retryable for failures of CAF itself (a
+/// crash is worth a restart).
+retry_class retry_class_of(const caf::error& err);
+
 /// The server-given delay carried by an error, if any.
 std::optional<std::chrono::milliseconds> retry_hint_of(const caf::error& err);
 
@@ -39,16 +52,17 @@ const backoff_policy::random_source& retry_random();
 /// other error (e.g. an actor that died of an unhandled exception).
 std::string reason_of(const caf::error& err);
 
-/// True for errors worth another attempt after a backoff: worker_errc
-/// retryable and retry_once, and failures of CAF itself (a crash).
+/// True for errors worth another attempt after a backoff: those whose
+/// retry_class_of is retryable or retry_once.
 bool is_retryable(const caf::error& err);
 
 /// True when `err` is a quel error with code `code`.
 bool has_code(const caf::error& err, worker_errc code);
 
 /// The error for an exception caught at an actor boundary: adapter errors
-/// keep their retry class; anything else is retryable (a crash is restarted
-/// by the supervisor, up to its limit).
+/// (storage_error, generation_error) go through to_error with their class;
+/// anything else is retryable (a crash is restarted by the supervisor, up to
+/// its limit).
 caf::error failure_from_exception(std::exception_ptr ep);
 
 } // namespace quel

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/http/base64.hpp"
+#include "adapters/http/retry_policy.hpp"
 #include "domain/image_format.hpp"
 
 namespace quel {
@@ -68,12 +69,35 @@ void read_metadata(const json& body, gemini_outcome& out) {
   }
 }
 
+/// The retry class of each kind of reply (rules 17/18): the only mapping.
+retry_class class_of(gemini_result kind) {
+  switch (kind) {
+    case gemini_result::no_image:
+      return retry_class::retry_once;
+    case gemini_result::rate_limited:
+    case gemini_result::retryable:
+      return retry_class::retryable;
+    case gemini_result::image:  // not a failure; never asked
+    case gemini_result::blocked:
+    case gemini_result::finish_refused:
+    case gemini_result::permanent:
+      return retry_class::permanent;
+  }
+  return retry_class::permanent;
+}
+
+/// Makes `out` a failure of `kind` with `reason`.
+gemini_outcome& set_failure(gemini_outcome& out, gemini_result kind, std::string reason,
+                            std::optional<std::chrono::milliseconds> delay = {}) {
+  out.kind = kind;
+  out.failure = adapter_failure{class_of(kind), std::move(reason), delay};
+  return out;
+}
+
 gemini_outcome fail(gemini_result kind, std::string reason, std::string detail = {}) {
   gemini_outcome out;
-  out.kind = kind;
-  out.reason = std::move(reason);
   out.detail = std::move(detail);
-  return out;
+  return set_failure(out, kind, std::move(reason));
 }
 
 /// A 200 reply: an image, or the reason there is none.
@@ -81,10 +105,8 @@ gemini_outcome classify_success(const json& body) {
   gemini_outcome out;
   read_metadata(body, out);
   auto with = [&](gemini_result kind, std::string reason, std::string detail = {}) {
-    out.kind = kind;
-    out.reason = std::move(reason);
     out.detail = std::move(detail);
-    return out;
+    return set_failure(out, kind, std::move(reason));
   };
 
   if (const json* feedback = member(body, "promptFeedback", "prompt_feedback")) {
@@ -141,7 +163,8 @@ gemini_outcome classify_success(const json& body) {
 
 /// Quota rules of a 429: a per-day quota or a delay over 60 s cannot be
 /// waited out within one image's retry budget.
-gemini_outcome classify_rate_limit(const json* error, gemini_outcome out) {
+gemini_outcome classify_rate_limit(const json* error, gemini_outcome out,
+                                   std::string reason) {
   bool per_day = false;
   std::optional<std::chrono::milliseconds> delay;
   const json* details = error != nullptr ? member(*error, "details") : nullptr;
@@ -156,14 +179,9 @@ gemini_outcome classify_rate_limit(const json* error, gemini_outcome out) {
         delay = parse_proto_duration(text_of(rd));
     }
   }
-  if (per_day || (delay && *delay > max_honoured_delay)) {
-    out.kind = gemini_result::permanent;
-    out.reason = "quota exhausted";
-    return out;
-  }
-  out.kind = gemini_result::rate_limited;
-  out.retry_delay = delay;
-  return out;
+  if (per_day || (delay && *delay > max_honoured_delay))
+    return set_failure(out, gemini_result::permanent, "quota exhausted");
+  return set_failure(out, gemini_result::rate_limited, std::move(reason), delay);
 }
 
 /// A non-2xx reply: google.rpc.Status inside "error", maybe in a
@@ -177,36 +195,20 @@ gemini_outcome classify_error(const http_response& r) {
   std::string status_text = error != nullptr ? text_of(member(*error, "status")) : "";
   std::string message = error != nullptr ? text_of(member(*error, "message"))
                                          : snippet(r.body);
-  out.reason = "HTTP " + std::to_string(r.status);
+  std::string reason = "HTTP " + std::to_string(r.status);
   if (!status_text.empty())
-    out.reason += " " + status_text;
+    reason += " " + status_text;
   if (!message.empty())
-    out.reason += ": " + snippet(message, 300);
+    reason += ": " + snippet(message, 300);
   out.detail = message;
   if (r.status == 429)
-    return classify_rate_limit(error, std::move(out));
-  out.kind = r.status >= 500 ? gemini_result::retryable : gemini_result::permanent;
-  return out;
+    return classify_rate_limit(error, std::move(out), std::move(reason));
+  return set_failure(out, r.status >= 500 ? gemini_result::retryable
+                                          : gemini_result::permanent,
+                     std::move(reason));
 }
 
 } // namespace
-
-retry_class gemini_outcome::retry() const {
-  switch (kind) {
-    case gemini_result::image:
-      return retry_class::none;
-    case gemini_result::no_image:
-      return retry_class::retry_once;
-    case gemini_result::rate_limited:
-    case gemini_result::retryable:
-      return retry_class::retryable;
-    case gemini_result::blocked:
-    case gemini_result::finish_refused:
-    case gemini_result::permanent:
-      return retry_class::permanent;
-  }
-  return retry_class::permanent;
-}
 
 gemini_outcome classify_response(const http_response& r) {
   gemini_outcome out;

@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "adapters/adapter_failure.hpp"
 #include "adapters/http/http_message.hpp"
-#include "adapters/http/retry_policy.hpp"
 #include "common/blob.hpp"
 
 namespace quel {
@@ -32,12 +32,12 @@ struct gemini_usage {
 /// A classified reply: the image, or why there is none and whether to retry.
 struct gemini_outcome {
   gemini_result kind = gemini_result::permanent;
-  // Short failure text for the job's error_message ("IMAGE_SAFETY",
-  // "blocked: PROHIBITED_CONTENT", "quota exhausted", ...); empty for images.
-  std::string reason;
+  // Set when there is no image: its retry class (from `kind`), the short
+  // text for the job's error_message ("IMAGE_SAFETY", "blocked:
+  // PROHIBITED_CONTENT", "quota exhausted", ...) and RetryInfo.retryDelay.
+  std::optional<adapter_failure> failure;
   // Longer diagnostics for logs (the server's message, the model's text).
   std::string detail;
-  std::optional<std::chrono::milliseconds> retry_delay;  // RetryInfo.retryDelay
   blob image;              // decoded bytes of the chosen part
   std::string image_mime;  // its mimeType as sent (or sniffed when absent)
   std::string finish_reason;
@@ -46,12 +46,12 @@ struct gemini_outcome {
   int http_status = 0;
 
   bool ok() const { return kind == gemini_result::image; }
-  /// The retry class rule 17/18 assign to this outcome.
-  retry_class retry() const;
 };
 
 /// Classifies a finished transfer to generateContent; never throws on
-/// malformed or unexpected bodies.
+/// malformed or unexpected bodies. The failure's class follows rules 17/18:
+/// blocked, refused and permanent are permanent, no_image retry_once,
+/// rate_limited and retryable retryable.
 gemini_outcome classify_response(const http_response& response);
 
 /// "image", "blocked", ... for logs.

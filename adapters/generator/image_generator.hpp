@@ -1,10 +1,10 @@
 #pragma once
 
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "adapters/adapter_failure.hpp"
 #include "common/blob.hpp"
 #include "domain/image_format.hpp"
 
@@ -38,15 +38,9 @@ struct generated_image {
 /// How a generation failed: `retryable` failures are tried again with
 /// backoff; the others fail the image at once. `reason` ends up in the job's
 /// error_message (e.g. "IMAGE_SAFETY").
-class generation_error : public std::runtime_error {
+class generation_error : public adapter_error {
 public:
-  generation_error(const std::string& reason, bool retryable)
-    : std::runtime_error(reason), retryable_(retryable) {
-  }
-  bool retryable() const { return retryable_; }
-
-private:
-  bool retryable_;
+  using adapter_error::adapter_error;
 };
 
 /// The image model (local generator or Gemini). No CAF here.

@@ -22,23 +22,23 @@ std::optional<std::chrono::milliseconds> parse_proto_duration(std::string_view t
   return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000.0)));
 }
 
-retry_policy::retry_policy(backoff_policy backoff, backoff_policy::random_source random)
-  : backoff_(backoff), random_(std::move(random)) {
-}
-
-retry_decision retry_policy::on_failure(
-  retry_class c, std::optional<std::chrono::milliseconds> server_delay) {
-  ++failures_;
-  retry_decision d;
-  if (c == retry_class::none || c == retry_class::permanent)
-    return d;
-  if (c == retry_class::retry_once && ++retry_once_failures_ > 1)
-    return d;
-  if (auto delay = backoff_.delay_with_hint(failures_, server_delay, random_)) {
-    d.retry = true;
-    d.delay = *delay;
+std::optional<std::chrono::milliseconds>
+next_retry(const backoff_policy& backoff, retry_state& state, retry_class c,
+           std::optional<std::chrono::milliseconds> server_delay,
+           const backoff_policy::random_source& random) {
+  ++state.failures;
+  switch (c) {
+    case retry_class::permanent:
+    case retry_class::object_missing:
+      return std::nullopt;
+    case retry_class::retry_once:
+      if (++state.retry_once_failures > 1)
+        return std::nullopt;
+      break;
+    case retry_class::retryable:
+      break;
   }
-  return d;
+  return backoff.delay_with_hint(state.failures, server_delay, random);
 }
 
 } // namespace quel

@@ -1,23 +1,17 @@
 #pragma once
 
 #include <optional>
-#include <stdexcept>
 #include <string>
 
+#include "adapters/adapter_failure.hpp"
 #include "common/blob.hpp"
 
 namespace quel {
 
 /// Why a storage call failed, and whether trying again can help.
-class storage_error : public std::runtime_error {
+class storage_error : public adapter_error {
 public:
-  storage_error(const std::string& what, bool retryable)
-    : std::runtime_error(what), retryable_(retryable) {
-  }
-  bool retryable() const { return retryable_; }
-
-private:
-  bool retryable_;
+  using adapter_error::adapter_error;
 };
 
 /// Object storage (local directory or Supabase Storage). Keys are relative to

@@ -136,37 +136,27 @@ http_request make_exists_request(const supabase_settings& settings, const std::s
   return r;
 }
 
-retry_class storage_outcome::retry() const {
-  switch (kind) {
-    case storage_result::ok:
-    case storage_result::missing:
-      return retry_class::none;
-    case storage_result::retryable:
-      return retry_class::retryable;
-    case storage_result::permanent:
-      return retry_class::permanent;
-  }
-  return retry_class::permanent;
-}
-
-storage_error storage_outcome::to_error() const {
-  return storage_error(reason, kind == storage_result::retryable);
-}
-
-storage_outcome classify_storage_response(const http_response& r) {
+storage_outcome classify_storage_response(const http_response& r, storage_call call,
+                                          const std::string& key) {
   storage_outcome out;
   out.effective_status = r.status;
-  if (r.failure != http_failure::none) {
-    bool transient = r.failure == http_failure::timeout
-                     || r.failure == http_failure::network;
-    out.kind = transient ? storage_result::retryable : storage_result::permanent;
-    out.reason = std::string("storage ") + to_string(r.failure) + ": " + r.error;
-    return out;
+  switch (r.failure) {
+    case http_failure::none:
+      break;
+    case http_failure::timeout:
+    case http_failure::network:
+      out.failure = adapter_failure{retry_class::retryable,
+                                    std::string("storage ") + to_string(r.failure) + ": "
+                                      + r.error,
+                                    {}};
+      return out;
+    case http_failure::too_large:
+    case http_failure::cancelled:
+      out.failure = adapter_failure{retry_class::permanent, "object " + key + ": " + r.error, {}};
+      return out;
   }
-  if (r.status >= 200 && r.status < 300) {
-    out.kind = storage_result::ok;
+  if (r.status >= 200 && r.status < 300)
     return out;
-  }
   json body = json::parse(r.body, nullptr, false);
   std::string message = snippet(r.body);
   if (body.is_object()) {
@@ -178,20 +168,20 @@ storage_outcome classify_storage_response(const http_response& r) {
       message = text_of(body, "error");
   }
   int s = out.effective_status;
-  if (s == 404)
-    out.kind = storage_result::missing;
-  else if (s == 429 || s >= 500)  // 544 (database timeout) included
-    out.kind = storage_result::retryable;
-  else
-    out.kind = storage_result::permanent;
-
-  out.reason = "storage HTTP " + std::to_string(r.status);
+  std::string reason = "storage HTTP " + std::to_string(r.status);
   if (s != r.status)
-    out.reason += " (statusCode " + std::to_string(s) + ")";
+    reason += " (statusCode " + std::to_string(s) + ")";
   if (!out.code.empty())
-    out.reason += " " + out.code;
+    reason += " " + out.code;
   if (!message.empty())
-    out.reason += ": " + snippet(message);
+    reason += ": " + snippet(message);
+
+  if (s == 404 && call != storage_call::upload)
+    out.failure = object_missing(key);
+  else if (s == 429 || s >= 500)  // 544 (database timeout) included
+    out.failure = adapter_failure{retry_class::retryable, std::move(reason), {}};
+  else  // an upload's 404 (no bucket) included
+    out.failure = adapter_failure{retry_class::permanent, std::move(reason), {}};
   return out;
 }
 

@@ -2,12 +2,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "adapters/adapter_failure.hpp"
 #include "adapters/http/http_message.hpp"
-#include "adapters/http/retry_policy.hpp"
-#include "adapters/storage/object_store.hpp"
 #include "common/blob.hpp"
 
 namespace quel {
@@ -49,25 +49,27 @@ http_request make_download_request(const supabase_settings& settings,
 /// whether the object is missing or access was denied.
 http_request make_exists_request(const supabase_settings& settings, const std::string& key);
 
-/// What a storage reply means for the worker (wire-protocols B4).
-enum class storage_result { ok, missing, permanent, retryable };
-
-/// A classified storage reply.
-struct storage_outcome {
-  storage_result kind = storage_result::permanent;
-  int effective_status = 0;  // body.statusCode when present, else HTTP status
-  std::string code;          // NoSuchKey, KeyAlreadyExists, ... when given
-  std::string reason;        // names the status, code and message
-
-  bool ok() const { return kind == storage_result::ok; }
-  retry_class retry() const;
-  /// The port's exception for a failed outcome (retryable when it is).
-  storage_error to_error() const;
+/// The call a storage reply answers: a 404 means something else for each.
+enum class storage_call {
+  download,  // 404: the input object is missing (object_missing)
+  exists,    // 404: the object is not there (object_missing; the answer is false)
+  upload,    // 404: the bucket is missing (permanent, not an input object)
 };
 
-/// Classifies a finished storage transfer: 2xx ok; otherwise the effective
-/// status decides (404 missing; 429, 5xx, 544 retryable; other 4xx permanent);
-/// timeouts and network errors are retryable, an oversized object permanent.
-storage_outcome classify_storage_response(const http_response& response);
+/// A classified storage reply (wire-protocols B4).
+struct storage_outcome {
+  std::optional<adapter_failure> failure;  // nullopt for a 2xx reply
+  int effective_status = 0;  // body.statusCode when present, else HTTP status
+  std::string code;          // NoSuchKey, KeyAlreadyExists, ... when given
+
+  bool ok() const { return !failure; }
+};
+
+/// Classifies a finished storage transfer of `call` on object `key`: 2xx ok;
+/// otherwise the effective status decides (404 see storage_call; 429, 5xx,
+/// 544 retryable; other 4xx permanent); timeouts and network errors are
+/// retryable, an oversized reply permanent.
+storage_outcome classify_storage_response(const http_response& response, storage_call call,
+                                          const std::string& key);
 
 } // namespace quel

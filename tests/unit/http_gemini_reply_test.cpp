@@ -68,7 +68,7 @@ TEST_CASE("an image reply yields the decoded image and metadata", "[http][gemini
     ok(success_body({{{"text", "Here is the image."}}, inline_part(png, "image/png")})));
   REQUIRE(out.kind == gemini_result::image);
   CHECK(out.ok());
-  CHECK(out.retry() == retry_class::none);
+  CHECK_FALSE(out.failure.has_value());
   CHECK(out.image.bytes() == png);
   CHECK(out.image_mime == "image/png");
   CHECK(out.model_version == "gemini-2.5-flash-image");
@@ -76,8 +76,7 @@ TEST_CASE("an image reply yields the decoded image and metadata", "[http][gemini
   CHECK(out.usage.candidate_tokens == 1319);
   CHECK(out.usage.total_tokens == 1642);
   CHECK(out.finish_reason == "STOP");
-  CHECK(out.reason.empty());
-}
+  }
 
 TEST_CASE("thought parts are skipped when picking the image", "[http][gemini]") {
   json draft = inline_part(draft_jpeg, "image/jpeg");
@@ -123,8 +122,8 @@ TEST_CASE("a blocked prompt is permanent", "[http][gemini]") {
     auto out = classify_response(ok(body));
     INFO(reason);
     CHECK(out.kind == gemini_result::blocked);
-    CHECK(out.reason == "blocked: " + reason);
-    CHECK(out.retry() == retry_class::permanent);
+    CHECK(out.failure->reason == "blocked: " + reason);
+    CHECK(out.failure->kind == retry_class::permanent);
     CHECK(out.usage.prompt_tokens == 10);
   }
 }
@@ -135,8 +134,8 @@ TEST_CASE("refusing finish reasons are permanent", "[http][gemini]") {
     auto out = classify_response(ok({{"candidates", json::array({candidate(nullptr, finish)})}}));
     INFO(finish);
     CHECK(out.kind == gemini_result::finish_refused);
-    CHECK(out.reason == finish);
-    CHECK(out.retry() == retry_class::permanent);
+    CHECK(out.failure->reason == finish);
+    CHECK(out.failure->kind == retry_class::permanent);
   }
 }
 
@@ -146,8 +145,8 @@ TEST_CASE("other replies without an image are retried once", "[http][gemini]") {
     auto out = classify_response(ok({{"candidates", json::array({candidate(nullptr, finish)})}}));
     INFO(finish);
     CHECK(out.kind == gemini_result::no_image);
-    CHECK(out.reason == finish);
-    CHECK(out.retry() == retry_class::retry_once);
+    CHECK(out.failure->reason == finish);
+    CHECK(out.failure->kind == retry_class::retry_once);
   }
 }
 
@@ -155,17 +154,17 @@ TEST_CASE("STOP with text only keeps the text in the reason", "[http][gemini]") 
   std::string text(300, 'a');
   auto out = classify_response(ok(success_body({{{"text", text}}})));
   CHECK(out.kind == gemini_result::no_image);
-  CHECK(out.reason == "text only: " + std::string(200, 'a') + "...");
+  CHECK(out.failure->reason == "text only: " + std::string(200, 'a') + "...");
   CHECK(out.detail == text);
-  CHECK(out.retry() == retry_class::retry_once);
+  CHECK(out.failure->kind == retry_class::retry_once);
 
   auto short_text = classify_response(ok(success_body({{{"text", "I cannot draw that."}}})));
-  CHECK(short_text.reason == "text only: I cannot draw that.");
+  CHECK(short_text.failure->reason == "text only: I cannot draw that.");
 }
 
 TEST_CASE("no candidates and empty candidates are no_image", "[http][gemini]") {
   CHECK(classify_response(ok({{"modelVersion", "m"}})).kind == gemini_result::no_image);
-  CHECK(classify_response(ok({{"candidates", json::array()}})).reason == "no candidates");
+  CHECK(classify_response(ok({{"candidates", json::array()}})).failure->reason == "no candidates");
   auto empty_parts = classify_response(ok(success_body(json::array())));
   CHECK(empty_parts.kind == gemini_result::no_image);
 }
@@ -174,7 +173,7 @@ TEST_CASE("odd enum values and shapes never crash", "[http][gemini]") {
   auto numeric = classify_response(
     ok({{"candidates", json::array({{{"finishReason", 17}}})}}));
   CHECK(numeric.kind == gemini_result::no_image);
-  CHECK(numeric.reason == "17");
+  CHECK(numeric.failure->reason == "17");
   auto weird_parts = classify_response(
     ok({{"candidates", json::array({{{"content", {{"parts", "nope"}}}}})}}));
   CHECK(weird_parts.kind == gemini_result::no_image);
@@ -189,8 +188,8 @@ TEST_CASE("a 200 whose body is not a JSON object is retryable", "[http][gemini]"
     auto out = classify_response(reply(200, body));
     INFO(body);
     CHECK(out.kind == gemini_result::retryable);
-    CHECK(out.retry() == retry_class::retryable);
-    CHECK(out.reason.rfind("malformed reply", 0) == 0);
+    CHECK(out.failure->kind == retry_class::retryable);
+    CHECK(out.failure->reason.rfind("malformed reply", 0) == 0);
   }
 }
 
@@ -206,16 +205,16 @@ TEST_CASE("429 with RetryInfo honours the delay", "[http][gemini]") {
                     quota_details("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "56s"))
            .dump()));
   CHECK(out.kind == gemini_result::rate_limited);
-  CHECK(out.retry() == retry_class::retryable);
-  REQUIRE(out.retry_delay.has_value());
-  CHECK(out.retry_delay->count() == 56000);
-  CHECK(out.reason.rfind("HTTP 429 RESOURCE_EXHAUSTED: You exceeded", 0) == 0);
+  CHECK(out.failure->kind == retry_class::retryable);
+  REQUIRE(out.failure->server_delay.has_value());
+  CHECK(out.failure->server_delay->count() == 56000);
+  CHECK(out.failure->reason.rfind("HTTP 429 RESOURCE_EXHAUSTED: You exceeded", 0) == 0);
 
   auto fractional = classify_response(reply(
     429, error_body(429, "RESOURCE_EXHAUSTED", "slow down",
                     quota_details("PerMinute", "0.539477544s")).dump()));
-  REQUIRE(fractional.retry_delay.has_value());
-  CHECK(fractional.retry_delay->count() == 540);
+  REQUIRE(fractional.failure->server_delay.has_value());
+  CHECK(fractional.failure->server_delay->count() == 540);
 }
 
 TEST_CASE("a bare 429 falls back to backoff", "[http][gemini]") {
@@ -223,8 +222,8 @@ TEST_CASE("a bare 429 falls back to backoff", "[http][gemini]") {
     429, error_body(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")
            .dump()));
   CHECK(out.kind == gemini_result::rate_limited);
-  CHECK_FALSE(out.retry_delay.has_value());
-  CHECK(out.retry() == retry_class::retryable);
+  CHECK_FALSE(out.failure->server_delay.has_value());
+  CHECK(out.failure->kind == retry_class::retryable);
 }
 
 TEST_CASE("a per-day quota or a delay over 60 s is quota exhausted", "[http][gemini]") {
@@ -233,14 +232,14 @@ TEST_CASE("a per-day quota or a delay over 60 s is quota exhausted", "[http][gem
                     quota_details("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "20s"))
            .dump()));
   CHECK(per_day.kind == gemini_result::permanent);
-  CHECK(per_day.reason == "quota exhausted");
-  CHECK(per_day.retry() == retry_class::permanent);
+  CHECK(per_day.failure->reason == "quota exhausted");
+  CHECK(per_day.failure->kind == retry_class::permanent);
 
   auto long_delay = classify_response(reply(
     429, error_body(429, "RESOURCE_EXHAUSTED", "quota", quota_details("PerMinute", "61s"))
            .dump()));
   CHECK(long_delay.kind == gemini_result::permanent);
-  CHECK(long_delay.reason == "quota exhausted");
+  CHECK(long_delay.failure->reason == "quota exhausted");
 
   auto exactly_60 = classify_response(reply(
     429, error_body(429, "RESOURCE_EXHAUSTED", "quota", quota_details("PerMinute", "60s"))
@@ -253,8 +252,8 @@ TEST_CASE("an error body wrapped in a one-element array is understood", "[http][
     {error_body(429, "RESOURCE_EXHAUSTED", "q", quota_details("PerMinute", "3s"))});
   auto out = classify_response(reply(429, wrapped.dump()));
   CHECK(out.kind == gemini_result::rate_limited);
-  REQUIRE(out.retry_delay.has_value());
-  CHECK(out.retry_delay->count() == 3000);
+  REQUIRE(out.failure->server_delay.has_value());
+  CHECK(out.failure->server_delay->count() == 3000);
 }
 
 TEST_CASE("5xx replies are retryable", "[http][gemini]") {
@@ -265,12 +264,12 @@ TEST_CASE("5xx replies are retryable", "[http][gemini]") {
     INFO(code);
     CHECK(out.kind == gemini_result::retryable);
     CHECK(out.http_status == code);
-    CHECK(out.reason == "HTTP " + std::to_string(code) + " " + status
+    CHECK(out.failure->reason == "HTTP " + std::to_string(code) + " " + status
                           + ": The model is overloaded.");
   }
   auto gateway = classify_response(reply(502, "<html>Bad Gateway</html>"));
   CHECK(gateway.kind == gemini_result::retryable);
-  CHECK(gateway.reason == "HTTP 502: <html>Bad Gateway</html>");
+  CHECK(gateway.failure->reason == "HTTP 502: <html>Bad Gateway</html>");
 }
 
 TEST_CASE("other 4xx replies are permanent", "[http][gemini]") {
@@ -279,20 +278,20 @@ TEST_CASE("other 4xx replies are permanent", "[http][gemini]") {
                     "models/x is not found for API version v1beta, or is not supported for "
                     "generateContent.").dump()));
   CHECK(not_found.kind == gemini_result::permanent);
-  CHECK(not_found.reason.rfind("HTTP 404 NOT_FOUND: models/x is not found", 0) == 0);
+  CHECK(not_found.failure->reason.rfind("HTTP 404 NOT_FOUND: models/x is not found", 0) == 0);
 
   auto bad_key = classify_response(reply(
     400, error_body(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.")
            .dump()));
   CHECK(bad_key.kind == gemini_result::permanent);
-  CHECK(bad_key.retry() == retry_class::permanent);
+  CHECK(bad_key.failure->kind == retry_class::permanent);
 
   auto denied = classify_response(
     reply(403, error_body(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers")
                  .dump()));
   CHECK(denied.kind == gemini_result::permanent);
   CHECK(classify_response(reply(408, "")).kind == gemini_result::permanent);
-  CHECK(classify_response(reply(408, "")).reason == "HTTP 408");
+  CHECK(classify_response(reply(408, "")).failure->reason == "HTTP 408");
 }
 
 TEST_CASE("transport failures are classified", "[http][gemini]") {
@@ -301,7 +300,7 @@ TEST_CASE("transport failures are classified", "[http][gemini]") {
   timeout.error = "Operation timed out after 120000 milliseconds";
   auto t = classify_response(timeout);
   CHECK(t.kind == gemini_result::retryable);
-  CHECK(t.reason == "timeout");
+  CHECK(t.failure->reason == "timeout");
   CHECK(t.detail == timeout.error);
 
   http_response network;

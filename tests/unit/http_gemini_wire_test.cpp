@@ -9,6 +9,7 @@
 #include "adapters/gemini/gemini_codec.hpp"
 #include "adapters/gemini/image_convert.hpp"
 #include "adapters/http/http_engine.hpp"
+#include "adapters/http/retry_policy.hpp"
 #include "tests/standins/engine_sync.hpp"
 #include "tests/standins/standin_process.hpp"
 
@@ -60,21 +61,28 @@ int calls_made(http_engine& engine) {
   return standin_call(engine, gemini().base_url() + "/__stats")["total"].get<int>();
 }
 
-/// What the image actor does: call, classify, ask the policy, wait, repeat.
+/// The failure's reason, empty for an image.
+std::string failure_text(const gemini_outcome& out) {
+  return out.failure ? out.failure->reason : std::string();
+}
+
+/// What image actor and stage do: call, classify, ask next_retry (the
+/// StageActor's decision), wait, repeat.
 gemini_outcome generate_with_retries(http_engine& engine, const gemini_settings& s,
                                      const generation_request& req) {
   backoff_policy fast;  // the contract's attempts, shorter waits
   fast.base = 20ms;
   fast.cap = 1000ms;  // also the longest server delay honoured
-  retry_policy policy(fast, seeded_random(99));
+  auto random = seeded_random(99);
+  retry_state state;
   for (;;) {
     auto out = classify_response(run_sync(engine, make_gemini_request(s, req)));
     if (out.ok())
       return out;
-    auto next = policy.on_failure(out.retry(), out.retry_delay);
-    if (!next.retry)
+    auto delay = next_retry(fast, state, out.failure->kind, out.failure->server_delay, random);
+    if (!delay)
       return out;
-    std::this_thread::sleep_for(next.delay);
+    std::this_thread::sleep_for(*delay);
   }
 }
 
@@ -115,18 +123,19 @@ TEST_CASE("gemini wire: key and model errors are permanent", "[http][gemini][wir
   s.api_key = "wrong";
   auto bad_key = classify_response(run_sync(engine, make_gemini_request(s, request("k"))));
   CHECK(bad_key.kind == gemini_result::permanent);
-  CHECK(bad_key.reason.find("HTTP 400 INVALID_ARGUMENT: API key not valid") == 0);
+  CHECK(bad_key.failure->reason.find("HTTP 400 INVALID_ARGUMENT: API key not valid") == 0);
 
   s.api_key.clear();
   auto no_key = classify_response(run_sync(engine, make_gemini_request(s, request("k"))));
   CHECK(no_key.kind == gemini_result::permanent);
-  CHECK(no_key.reason.find("HTTP 403 PERMISSION_DENIED") == 0);
+  CHECK(no_key.failure->reason.find("HTTP 403 PERMISSION_DENIED") == 0);
 
   s = settings();
   s.model = "gemini-0-nope";
   auto no_model = classify_response(run_sync(engine, make_gemini_request(s, request("k"))));
   CHECK(no_model.kind == gemini_result::permanent);
-  CHECK(no_model.reason.find("HTTP 404 NOT_FOUND: models/gemini-0-nope is not found") == 0);
+  CHECK(no_model.failure->reason.find("HTTP 404 NOT_FOUND: models/gemini-0-nope is not found")
+        == 0);
 }
 
 TEST_CASE("gemini wire: every scripted outcome is classified", "[http][gemini][wire]") {
@@ -166,11 +175,11 @@ TEST_CASE("gemini wire: every scripted outcome is classified", "[http][gemini][w
     script(engine, json::array({r.rule}));
     auto out = classify_response(run_sync(engine, make_gemini_request(settings(),
                                                                        request("scripted"))));
-    INFO(r.rule.dump() << " -> " << to_string(out.kind) << ": " << out.reason);
+    INFO(r.rule.dump() << " -> " << to_string(out.kind) << ": " << failure_text(out));
     CHECK(out.kind == r.kind);
-    CHECK(out.reason.rfind(r.reason_prefix, 0) == 0);
+    CHECK(failure_text(out).rfind(r.reason_prefix, 0) == 0);
     if (r.rule["respond"] == "rate_limit")
-      CHECK(out.retry_delay == std::chrono::milliseconds(7000));
+      CHECK(out.failure->server_delay == std::chrono::milliseconds(7000));
     if (r.rule["respond"] == "thought_parts")
       CHECK(out.image_mime == "image/png");  // the draft was a JPEG thought
     if (r.rule["respond"] == "jpeg_output")
@@ -186,7 +195,7 @@ TEST_CASE("gemini wire: the client timeout turns a hung call into a retry",
   s.timeout = 400ms;
   auto first = classify_response(run_sync(engine, make_gemini_request(s, request("hang"))));
   CHECK(first.kind == gemini_result::retryable);
-  CHECK(first.reason == "timeout");
+  CHECK(first.failure->reason == "timeout");
   auto out = generate_with_retries(engine, s, request("hang"));
   CHECK(out.kind == gemini_result::image);
 }
@@ -216,7 +225,7 @@ TEST_CASE("gemini wire: how many calls each failure costs", "[http][gemini][wire
   for (auto& r : rows) {
     script(engine, json::array({r.rule}));
     auto out = generate_with_retries(engine, s, request("counted"));
-    INFO(r.rule.dump() << " -> " << to_string(out.kind) << ": " << out.reason);
+    INFO(r.rule.dump() << " -> " << to_string(out.kind) << ": " << failure_text(out));
     CHECK(out.kind == r.kind);
     CHECK(calls_made(engine) == r.calls);
   }

@@ -18,6 +18,26 @@ TEST_CASE("proto durations parse to milliseconds", "[http][retry]") {
   }
 }
 
+namespace {
+
+/// The decisions for a run of failures of one operation, as the StageActor
+/// asks for them (one retry_state per image).
+struct operation {
+  backoff_policy backoff;
+  backoff_policy::random_source random;
+  retry_state state;
+
+  std::optional<milliseconds> fail(retry_class c, std::optional<milliseconds> hint = {}) {
+    return next_retry(backoff, state, c, hint, random);
+  }
+};
+
+operation op(backoff_policy backoff = {}, uint64_t seed = 1) {
+  return {backoff, seeded_random(seed), {}};
+}
+
+} // namespace
+
 TEST_CASE("retry delays are full jitter under the exponential ceiling", "[http][retry]") {
   backoff_policy backoff;
   backoff.max_attempts = 100;
@@ -25,14 +45,14 @@ TEST_CASE("retry delays are full jitter under the exponential ceiling", "[http][
     auto ceiling = std::min<int64_t>(60000, int64_t{1000} << (failures - 1));
     int64_t highest = 0;
     for (int i = 0; i < 200; ++i) {
-      retry_policy policy(backoff, seeded_random(static_cast<uint64_t>(i)));
-      retry_decision d;
+      auto o = op(backoff, static_cast<uint64_t>(i));
+      std::optional<milliseconds> d;
       for (int k = 0; k < failures; ++k)
-        d = policy.on_failure(retry_class::retryable);
-      REQUIRE(d.retry);
-      REQUIRE(d.delay.count() >= 0);
-      REQUIRE(d.delay.count() <= ceiling);
-      highest = std::max<int64_t>(highest, d.delay.count());
+        d = o.fail(retry_class::retryable);
+      REQUIRE(d);
+      REQUIRE(d->count() >= 0);
+      REQUIRE(d->count() <= ceiling);
+      highest = std::max<int64_t>(highest, d->count());
     }
     INFO("failures=" << failures);
     CHECK(highest > ceiling / 2);  // spread over the range, not stuck at 0
@@ -40,39 +60,54 @@ TEST_CASE("retry delays are full jitter under the exponential ceiling", "[http][
 }
 
 TEST_CASE("retryable failures are tried at most max_attempts times", "[http][retry]") {
-  retry_policy policy({}, seeded_random(1));
+  auto o = op();
   for (int i = 1; i <= 4; ++i) {
-    auto d = policy.on_failure(retry_class::retryable);
     INFO("failure " << i);
-    CHECK(d.retry);
+    CHECK(o.fail(retry_class::retryable));
   }
-  CHECK_FALSE(policy.on_failure(retry_class::retryable).retry);
-  CHECK(policy.failures() == 5);
+  CHECK_FALSE(o.fail(retry_class::retryable));
+  CHECK(o.state.failures == 5);
 }
 
-TEST_CASE("permanent failures are never retried", "[http][retry]") {
-  retry_policy policy;
-  CHECK_FALSE(policy.on_failure(retry_class::permanent).retry);
-  CHECK(policy.failures() == 1);
+TEST_CASE("permanent failures and missing objects are never retried", "[http][retry]") {
+  auto permanent = op();
+  CHECK_FALSE(permanent.fail(retry_class::permanent));
+  CHECK(permanent.state.failures == 1);
+  // A missing object does not appear by asking again (the storage classifier
+  // used to call it "nothing to retry" and the actor "object missing").
+  auto missing = op();
+  CHECK_FALSE(missing.fail(retry_class::object_missing));
+  CHECK_FALSE(missing.fail(retry_class::object_missing, milliseconds(10)));
 }
 
 TEST_CASE("a reply without an image is retried once", "[http][retry]") {
-  retry_policy policy({}, seeded_random(7));
-  CHECK(policy.on_failure(retry_class::retryable).retry);
-  CHECK(policy.on_failure(retry_class::retry_once).retry);
-  CHECK_FALSE(policy.on_failure(retry_class::retry_once).retry);
+  auto o = op({}, 7);
+  CHECK(o.fail(retry_class::retry_once));
+  CHECK_FALSE(o.fail(retry_class::retry_once));
+}
+
+TEST_CASE("a reply without an image after a 5xx still gets its one retry", "[http][retry]") {
+  // Rule 18 retries the reply without an image once, whatever failed before
+  // it; the StageActor used to give up here because the image had restarted.
+  auto o = op({}, 7);
+  CHECK(o.fail(retry_class::retryable));
+  CHECK(o.fail(retry_class::retry_once));
+  CHECK(o.fail(retry_class::retryable));
+  CHECK_FALSE(o.fail(retry_class::retry_once));
+}
+
+TEST_CASE("a reply without an image counts against the attempt limit", "[http][retry]") {
+  auto o = op();
+  for (int i = 1; i <= 4; ++i)
+    CHECK(o.fail(i == 4 ? retry_class::retry_once : retry_class::retryable));
+  CHECK_FALSE(o.fail(retry_class::retryable));
 }
 
 TEST_CASE("a server delay up to 60 s is honoured exactly", "[http][retry]") {
-  retry_policy policy({}, seeded_random(3));
-  auto d = policy.on_failure(retry_class::retryable, milliseconds(56000));
-  CHECK(d.retry);
-  CHECK(d.delay == milliseconds(56000));
-  auto sixty = policy.on_failure(retry_class::retryable, milliseconds(60000));
-  CHECK(sixty.retry);
-  CHECK(sixty.delay == milliseconds(60000));
-  auto too_long = policy.on_failure(retry_class::retryable, milliseconds(60001));
-  CHECK_FALSE(too_long.retry);
+  auto o = op({}, 3);
+  CHECK(o.fail(retry_class::retryable, milliseconds(56000)) == milliseconds(56000));
+  CHECK(o.fail(retry_class::retryable, milliseconds(60000)) == milliseconds(60000));
+  CHECK_FALSE(o.fail(retry_class::retryable, milliseconds(60001)));
 }
 
 TEST_CASE("custom limits apply", "[http][retry]") {
@@ -80,9 +115,9 @@ TEST_CASE("custom limits apply", "[http][retry]") {
   backoff.max_attempts = 2;
   backoff.base = milliseconds(10);
   backoff.cap = milliseconds(15);
-  retry_policy policy(backoff, seeded_random(5));
-  auto d = policy.on_failure(retry_class::retryable);
-  CHECK(d.retry);
-  CHECK(d.delay <= milliseconds(10));
-  CHECK_FALSE(policy.on_failure(retry_class::retryable).retry);
+  auto o = op(backoff, 5);
+  auto d = o.fail(retry_class::retryable);
+  REQUIRE(d);
+  CHECK(*d <= milliseconds(10));
+  CHECK_FALSE(o.fail(retry_class::retryable));
 }

@@ -15,6 +15,11 @@ http_response reply(int status, const std::string& body) {
   return r;
 }
 
+/// The reply to a download of in/a.png (or another call), classified.
+storage_outcome classify(const http_response& r, storage_call call = storage_call::download) {
+  return classify_storage_response(r, call, "in/a.png");
+}
+
 supabase_settings settings(const std::string& key) {
   supabase_settings s;
   s.url = "https://abc.supabase.co/";
@@ -81,24 +86,33 @@ TEST_CASE("download and exists requests", "[http][supabase]") {
 }
 
 TEST_CASE("2xx is success, 206 included", "[http][supabase]") {
-  CHECK(classify_storage_response(reply(200, R"({"Id":"x","Key":"images/a"})")).ok());
-  CHECK(classify_storage_response(reply(206, "x")).kind == storage_result::ok);
+  CHECK(classify(reply(200, R"({"Id":"x","Key":"images/a"})")).ok());
+  CHECK(classify(reply(206, "x")).ok());
 }
 
 TEST_CASE("HTTP 400 with statusCode 404 is a missing object", "[http][supabase]") {
-  auto out = classify_storage_response(reply(
-    400, R"({"statusCode":"404","code":"NoSuchKey","error":"not_found","message":"Object not found"})"));
-  CHECK(out.kind == storage_result::missing);
+  auto not_found = reply(
+    400, R"({"statusCode":"404","code":"NoSuchKey","error":"not_found","message":"Object not found"})");
+  auto out = classify(not_found);
+  REQUIRE_FALSE(out.ok());
+  CHECK(out.failure->kind == retry_class::object_missing);
+  CHECK(out.failure->reason == "object not found: in/a.png");  // as the local store says
   CHECK(out.effective_status == 404);
   CHECK(out.code == "NoSuchKey");
-  CHECK(out.retry() == retry_class::none);
-  CHECK(out.reason == "storage HTTP 400 (statusCode 404) NoSuchKey: Object not found");
+  CHECK(classify(not_found, storage_call::exists).failure->kind
+        == retry_class::object_missing);
 
-  auto old_server = classify_storage_response(
+  // An upload's 404 is a missing bucket, not a missing input object.
+  auto upload = classify(not_found, storage_call::upload);
+  CHECK(upload.failure->kind == retry_class::permanent);
+  CHECK(upload.failure->reason
+        == "storage HTTP 400 (statusCode 404) NoSuchKey: Object not found");
+
+  auto old_server = classify(
     reply(400, R"({"statusCode":"404","error":"Bucket not found","message":"Bucket not found"})"));
-  CHECK(old_server.kind == storage_result::missing);
-  auto numeric = classify_storage_response(reply(400, R"({"statusCode":404})"));
-  CHECK(numeric.kind == storage_result::missing);
+  CHECK(old_server.failure->kind == retry_class::object_missing);
+  auto numeric = classify(reply(400, R"({"statusCode":404})"));
+  CHECK(numeric.failure->kind == retry_class::object_missing);
 }
 
 TEST_CASE("409, 413, 415, 403 and 400 in the body are permanent", "[http][supabase]") {
@@ -111,58 +125,56 @@ TEST_CASE("409, 413, 415, 403 and 400 in the body are permanent", "[http][supaba
                               row{"400", "InvalidKey"}}) {
     std::string body = std::string(R"({"statusCode":")") + status + R"(","code":")" + code
                        + R"(","error":"e","message":"m"})";
-    auto out = classify_storage_response(reply(400, body));
+    auto out = classify(reply(400, body));
     INFO(status);
-    CHECK(out.kind == storage_result::permanent);
+    CHECK(out.failure->kind == retry_class::permanent);
     CHECK(out.effective_status == std::stoi(status));
     CHECK(out.code == code);
-    CHECK(out.reason.find(code) != std::string::npos);
-    CHECK_FALSE(out.to_error().retryable());
+    CHECK(out.failure->reason.find(code) != std::string::npos);
   }
 }
 
 TEST_CASE("429, 5xx and 544 are retryable", "[http][supabase]") {
-  auto slow = classify_storage_response(
+  auto slow = classify(
     reply(429, R"({"statusCode":"429","code":"SlowDown","error":"too_many_connections","message":"Too many"})"));
-  CHECK(slow.kind == storage_result::retryable);
-  auto db_timeout = classify_storage_response(
+  CHECK(slow.failure->kind == retry_class::retryable);
+  auto db_timeout = classify(
     reply(544, R"({"statusCode":"544","code":"DatabaseTimeout","error":"x","message":"timeout"})"));
-  CHECK(db_timeout.kind == storage_result::retryable);
+  CHECK(db_timeout.failure->kind == retry_class::retryable);
   CHECK(db_timeout.effective_status == 544);
-  auto internal = classify_storage_response(
+  auto internal = classify(
     reply(500, R"({"statusCode":"500","code":"InternalError","error":"InternalError","message":"Internal server error"})"));
-  CHECK(internal.kind == storage_result::retryable);
-  CHECK(internal.to_error().retryable());
-  auto read_only = classify_storage_response(
+  CHECK(internal.failure->kind == retry_class::retryable);
+  auto read_only = classify(
     reply(400, R"({"statusCode":"503","code":"DatabaseReadOnly","message":"read only"})"));
-  CHECK(read_only.kind == storage_result::retryable);
-  auto gateway = classify_storage_response(reply(502, "<html>bad gateway</html>"));
-  CHECK(gateway.kind == storage_result::retryable);
-  CHECK(gateway.reason == "storage HTTP 502: <html>bad gateway</html>");
+  CHECK(read_only.failure->kind == retry_class::retryable);
+  auto gateway = classify(reply(502, "<html>bad gateway</html>"));
+  CHECK(gateway.failure->kind == retry_class::retryable);
+  CHECK(gateway.failure->reason == "storage HTTP 502: <html>bad gateway</html>");
 }
 
 TEST_CASE("a gateway 401 without statusCode uses the HTTP status", "[http][supabase]") {
-  auto out = classify_storage_response(reply(401, R"({"message":"Invalid API key","hint":"x"})"));
-  CHECK(out.kind == storage_result::permanent);
+  auto out = classify(reply(401, R"({"message":"Invalid API key","hint":"x"})"));
+  CHECK(out.failure->kind == retry_class::permanent);
   CHECK(out.effective_status == 401);
   CHECK(out.code.empty());
-  CHECK(out.reason == "storage HTTP 401: Invalid API key");
+  CHECK(out.failure->reason == "storage HTTP 401: Invalid API key");
 }
 
 TEST_CASE("storage transport failures", "[http][supabase]") {
   http_response timeout;
   timeout.failure = http_failure::timeout;
   timeout.error = "Operation timed out";
-  auto t = classify_storage_response(timeout);
-  CHECK(t.kind == storage_result::retryable);
-  CHECK(t.reason == "storage timeout: Operation timed out");
+  auto t = classify(timeout);
+  CHECK(t.failure->kind == retry_class::retryable);
+  CHECK(t.failure->reason == "storage timeout: Operation timed out");
   http_response refused;
   refused.failure = http_failure::network;
-  CHECK(classify_storage_response(refused).kind == storage_result::retryable);
+  CHECK(classify(refused).failure->kind == retry_class::retryable);
   http_response big;
   big.failure = http_failure::too_large;
   big.error = "response larger than 10 bytes";
-  auto b = classify_storage_response(big);
-  CHECK(b.kind == storage_result::permanent);
-  CHECK_FALSE(b.to_error().retryable());
+  auto b = classify(big);
+  CHECK(b.failure->kind == retry_class::permanent);
+  CHECK(b.failure->reason == "object in/a.png: response larger than 10 bytes");
 }
