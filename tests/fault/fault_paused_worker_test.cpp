@@ -6,6 +6,7 @@
 #include <chrono>
 #include <iostream>
 #include <set>
+#include <utility>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -46,18 +47,23 @@ std::set<std::string> jobs_held_by(const std::string& url, const std::string& no
   return ids;
 }
 
-/// How many of `ids` `node` has claimed (owns the lease row of).
-int claimed_by(const std::string& url, const std::set<std::string>& ids,
-               const std::string& node) {
+/// How many of `ids` `node` has claimed (owns the lease row of), and how
+/// many of them are finished or claimed by `node`.
+std::pair<int, int> claimed_by(const std::string& url, const std::set<std::string>& ids,
+                               const std::string& node) {
   pqxx::connection c{pg_connection::with_connect_timeout(url)};
   pqxx::nontransaction tx{c};
   std::string list = "{";
   for (auto& id : ids)
     list += (list.size() > 1 ? "," : "") + id;
   list += "}";
-  return tx.exec_params1("SELECT count(*) FROM quel_worker_job"
-                         " WHERE job_id = ANY($1::uuid[]) AND owner_node = $2",
-                         list, node)[0].as<int>();
+  auto row = tx.exec_params1("SELECT count(*) FILTER (WHERE w.owner_node = $2),"
+                             "       count(*) FILTER (WHERE w.owner_node = $2"
+                             "                         OR j.job_status <> 'processing')"
+                             "  FROM quel_worker_job w JOIN quel_production_jobs j USING (job_id)"
+                             " WHERE w.job_id = ANY($1::uuid[])",
+                             list, node);
+  return {row[0].as<int>(), row[1].as<int>()};
 }
 
 } // namespace
@@ -73,12 +79,12 @@ TEST_CASE("a worker paused past its lease is fenced out and the other takes over
   for (int n = 0; n < 30; ++n)
     w.enqueue(w.add_job(n));
 
-  // Slow jobs (each image sleeps 500 ms in the model; max_jobs 6 on two
-  // generator threads per worker), so that node-a still holds jobs when it
+  // Slow jobs (each image sleeps 500 ms in the model; max_jobs 10 on two
+  // generator threads per worker: six jobs at once), so that node-a still holds jobs when it
   // is paused whatever the machine's speed; the pause itself waits for that.
   const env_map env{{"QUEL_LEASE_TTL", "2"},
                     {"QUEL_GENERATOR_LOCAL_LATENCY_MS", "500"},
-                    {"QUEL_WORKER_MAX_JOBS", "6"}};
+                    {"QUEL_WORKER_MAX_JOBS", "10"}};
   auto a = w.start_worker("fault-node-a", {"run", "--drain"}, env);
   auto b = w.start_worker("fault-node-b", {"run", "--drain"}, env);
   std::vector<std::string> problems;
@@ -88,8 +94,9 @@ TEST_CASE("a worker paused past its lease is fenced out and the other takes over
   // and the pause is tried again.
   std::set<std::string> held_at_pause;
   for (int attempt = 1; attempt <= 3 && held_at_pause.empty(); ++attempt) {
+    // A few jobs (of the six it may hold), so that more than one is taken over.
     bool holds = eventually(
-      [&] { return !a->running() || !jobs_held_by(w.database_url(), "fault-node-a").empty(); },
+      [&] { return !a->running() || jobs_held_by(w.database_url(), "fault-node-a").size() >= 3; },
       seconds(90));
     REQUIRE(holds);
     REQUIRE(a->running());
@@ -99,12 +106,14 @@ TEST_CASE("a worker paused past its lease is fenced out and the other takes over
       a->signal(SIGCONT);
   }
   // Past the 2 s lease node-b's reaper must take node-a's ids back and claim
-  // its jobs with a new epoch: wait (bounded) until node-b owns one of them.
+  // its jobs with a new epoch: wait (bounded) until every job node-a held is
+  // node-b's or finished (one may have been committing at the pause).
   int taken_over = 0;
   if (!held_at_pause.empty())
     eventually([&] {
-      taken_over = claimed_by(w.database_url(), held_at_pause, "fault-node-b");
-      return taken_over > 0;
+      auto [claimed, settled] = claimed_by(w.database_url(), held_at_pause, "fault-node-b");
+      taken_over = claimed;
+      return settled == static_cast<int>(held_at_pause.size());
     }, seconds(60));
   a->signal(SIGCONT);
   std::cout << "fault suite: paused: jobs held by node-a at the pause " << held_at_pause.size()

@@ -63,8 +63,8 @@ TEST_CASE("TCP proxy cuts, stalls and delays Redis and PostgreSQL connections", 
 
   // Work must be in flight when each fault starts, however fast or slow the
   // machine is. So jobs are slow (each image sleeps 500 ms in the model; with
-  // max_jobs 6, the least for six modules, and two generator threads a job
-  // takes seconds), the test keeps `outstanding` jobs unfinished by
+  // max_jobs 10 (each of the four idle modules' takers holds a slot, six are
+  // left for these jobs) on two generator threads a job takes seconds), the test keeps `outstanding` jobs unfinished by
   // enqueueing more as jobs finish, and before each phase it waits (bounded)
   // until the worker holds jobs and more wait in the queues. The fault is
   // then started, and the jobs in flight are counted from PostgreSQL directly
@@ -73,7 +73,7 @@ TEST_CASE("TCP proxy cuts, stalls and delays Redis and PostgreSQL connections", 
   constexpr int job_limit = 150;
   const env_map env{{"QUEL_LEASE_TTL", "6"},
                     {"QUEL_GENERATOR_LOCAL_LATENCY_MS", "500"},
-                    {"QUEL_WORKER_MAX_JOBS", "6"},
+                    {"QUEL_WORKER_MAX_JOBS", "10"},
                     {"QUEL_REDIS_URL", redis_url.with_port(redis_proxy.port())},
                     {"QUEL_DATABASE_URL", pg_url.with_port(pg_proxy.port())}};
   const std::string node = "fault-proxy-node";

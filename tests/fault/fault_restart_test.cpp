@@ -39,8 +39,8 @@ TEST_CASE("Redis and PostgreSQL restarted mid-run", "[fault]") {
   w.create_inputs(3);
 
   // Work must be in flight at each restart whatever the machine's speed:
-  // slow jobs (each image sleeps 500 ms in the model; max_jobs 6 on two
-  // generator threads), `outstanding` of them kept unfinished, and a bounded
+  // slow jobs (each image sleeps 500 ms in the model; max_jobs 10 on two
+  // generator threads: six jobs at once), `outstanding` of them kept unfinished, and a bounded
   // wait until the worker holds jobs before each fault (see the proxy test).
   constexpr int outstanding = 9;
   constexpr int job_limit = 150;
@@ -48,7 +48,7 @@ TEST_CASE("Redis and PostgreSQL restarted mid-run", "[fault]") {
   int faults = 0;
   const env_map env{{"QUEL_LEASE_TTL", "5"},
                     {"QUEL_GENERATOR_LOCAL_LATENCY_MS", "500"},
-                    {"QUEL_WORKER_MAX_JOBS", "6"}};
+                    {"QUEL_WORKER_MAX_JOBS", "10"}};
   auto worker = w.start_worker("fault-restart-node", {"run"}, env);
 
   // The worker made progress since `finished_before` and holds at least two
