@@ -84,7 +84,7 @@ TEST_CASE("seeded random sources are deterministic", "[backoff]") {
   }
 }
 
-TEST_CASE("a server-given delay wins up to the cap; longer means give up", "[backoff]") {
+TEST_CASE("a server-given delay wins up to the cap, and a longer one means give up", "[backoff]") {
   backoff_policy p;
   auto half = [] { return 0.5; };
   CHECK(p.delay_with_hint(1, seconds(30), half) == std::optional<milliseconds>(seconds(30)));
