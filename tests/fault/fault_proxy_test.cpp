@@ -1,6 +1,8 @@
 // Scenario 3: a TCP proxy between the worker and Redis and another between
 // the worker and PostgreSQL cut, stall and delay the connections in bounded
-// phases while one worker runs; then everything passes again.
+// phases while one worker runs; then everything passes again. Each phase
+// starts only once the worker holds jobs (a bounded wait, never a sleep that
+// assumes the machine's speed).
 #include <signal.h>
 
 #include <chrono>
@@ -58,44 +60,87 @@ TEST_CASE("TCP proxy cuts, stalls and delays Redis and PostgreSQL connections", 
 
   w.create_orgs(2, 100000);
   w.create_inputs(3);
-  for (int n = 0; n < 24; ++n)
-    w.enqueue(w.add_job(n));
 
+  // Work must be in flight when each fault starts, however fast or slow the
+  // machine is. So jobs are slow (each image sleeps 500 ms in the model; with
+  // max_jobs 10 (each of the four idle modules' takers holds a slot, six are
+  // left for these jobs) on two generator threads a job takes seconds), the test keeps `outstanding` jobs unfinished by
+  // enqueueing more as jobs finish, and before each phase it waits (bounded)
+  // until the worker holds jobs and more wait in the queues. The fault is
+  // then started, and the jobs in flight are counted from PostgreSQL directly
+  // while it is in force.
+  constexpr int outstanding = 9;
+  constexpr int job_limit = 150;
   const env_map env{{"QUEL_LEASE_TTL", "6"},
+                    {"QUEL_GENERATOR_LOCAL_LATENCY_MS", "500"},
+                    {"QUEL_WORKER_MAX_JOBS", "10"},
                     {"QUEL_REDIS_URL", redis_url.with_port(redis_proxy.port())},
                     {"QUEL_DATABASE_URL", pg_url.with_port(pg_proxy.port())}};
   const std::string node = "fault-proxy-node";
   auto worker = w.start_worker(node, {"run"}, env);
   std::vector<std::string> problems;
   int faults = 0;
-  int unfinished_mid_run = -1;
+  int finished_at_heal = -1;  // jobs finished when the last fault ended
+  bool aborted = false;
 
   // Each phase is bounded; the worker must ride through all of them.
   auto phase = [&](const std::string& what, const std::function<void()>& start,
                    milliseconds length) {
-    start();
+    if (aborted)
+      return;
+    job_census in_force;
+    for (int attempt = 1;; ++attempt) {
+      // The worker made progress since the last fault healed, holds at least
+      // two jobs, and at least one more waits for it.
+      bool met = false;
+      auto before = w.keep_busy_until(
+        outstanding, job_limit,
+        [&](const job_census& c) {
+          return !worker->running()
+                 || (c.finished > finished_at_heal && c.processing >= 2 && c.waiting >= 1);
+        },
+        seconds(90), met);
+      if (!met || !worker->running()) {
+        problems.push_back("before phase " + what + ": no progress with work in flight within"
+                           " 90 s (" + before.describe() + ", " + std::to_string(w.jobs().size())
+                           + " jobs added); log: " + tail(worker->log()));
+        aborted = true;
+        return;
+      }
+      start();
+      in_force = w.census();
+      if (in_force.ok && in_force.processing > 0)
+        break;
+      // Every job it held finished in the instant between the check and the
+      // fault: heal and try again, with new work.
+      redis_proxy.pass();
+      pg_proxy.pass();
+      if (attempt == 3) {
+        problems.push_back("phase " + what + ": no job in flight when the fault started, 3"
+                           " times (" + in_force.describe() + ")");
+        aborted = true;
+        return;
+      }
+    }
     ++faults;
     std::this_thread::sleep_for(length);
     redis_proxy.pass();
     pg_proxy.pass();
-    std::this_thread::sleep_for(milliseconds(700));
-    std::cout << "fault suite: proxy phase " << what << " done\n";
+    auto healed = w.census();
+    finished_at_heal = healed.ok ? healed.finished : in_force.finished;
+    std::cout << "fault suite: proxy phase " << what << " done; at its start "
+              << in_force.describe() << "\n";
   };
-  std::this_thread::sleep_for(milliseconds(1000));
   phase("redis cut", [&] { redis_proxy.cut(); }, milliseconds(2000));
   phase("redis stall", [&] { redis_proxy.stall(); }, milliseconds(2500));
   phase("redis delay 150 ms", [&] { redis_proxy.delay(150); }, milliseconds(2000));
-  unfinished_mid_run = w.unfinished_jobs();
   phase("postgres cut", [&] { pg_proxy.cut(); }, milliseconds(2000));
   phase("postgres stall", [&] { pg_proxy.stall(); }, milliseconds(2500));
   phase("postgres delay 150 ms", [&] { pg_proxy.delay(150); }, milliseconds(2000));
   phase("both cut", [&] { redis_proxy.cut(); pg_proxy.cut(); }, milliseconds(2000));
-  std::cout << "fault suite: proxy: unfinished jobs before the PostgreSQL phases "
-            << unfinished_mid_run << "; connections through the proxies: redis "
-            << redis_proxy.connections() << ", postgres " << pg_proxy.connections() << "\n";
-  if (unfinished_mid_run == 0)
-    problems.push_back("every job had finished before the PostgreSQL phases: the test "
-                       "did not hit work in flight (make it longer)");
+  std::cout << "fault suite: proxy: " << w.jobs().size()
+            << " jobs; connections through the proxies: redis " << redis_proxy.connections()
+            << ", postgres " << pg_proxy.connections() << "\n";
 
   bool finished = w.wait_all_finished(seconds(90));
   if (!finished)

@@ -146,6 +146,13 @@ const world_job& fault_world::add_job(int n) {
 void fault_world::enqueue(const world_job& job) {
   test_redis r{redis_url_};
   r.lpush(job.queue, job.id);
+  enqueued_.push_back(job.id);
+}
+
+const world_job& fault_world::enqueue_new_job() {
+  const auto& job = add_job(static_cast<int>(jobs_.size()));
+  enqueue(job);
+  return job;
 }
 
 env_map fault_world::worker_env(const std::string& node, const env_map& extra) const {
@@ -205,6 +212,65 @@ int fault_world::unfinished_jobs() const {
                            list)[0].as<int>();
   } catch (const std::exception&) {
     return -1;
+  }
+}
+
+std::string job_census::describe() const {
+  if (!ok)
+    return "PostgreSQL did not answer";
+  return "waiting " + std::to_string(waiting) + ", processing " + std::to_string(processing)
+         + ", finished " + std::to_string(finished);
+}
+
+job_census fault_world::census() const {
+  job_census c;
+  try {
+    auto conn = connect(database_url_);
+    pqxx::nontransaction tx{conn};
+    std::string list = "{";
+    for (size_t i = 0; i < enqueued_.size(); ++i)
+      list += (i ? "," : "") + enqueued_[i];
+    list += "}";
+    for (auto row : tx.exec_params("SELECT job_id::text, job_status FROM quel_production_jobs"
+                                   " WHERE job_id = ANY($1::uuid[])",
+                                   list)) {
+      auto status = row[1].as<std::string>();
+      if (status == "pending") {
+        c.waiting++;
+      } else if (status == "processing") {
+        c.processing++;
+        c.processing_ids.insert(row[0].as<std::string>());
+      } else {
+        c.finished++;
+      }
+    }
+    c.ok = true;
+  } catch (const std::exception&) {
+    c = job_census{};
+  }
+  return c;
+}
+
+job_census fault_world::keep_busy_until(int outstanding, int job_limit,
+                                        const std::function<bool(const job_census&)>& ready,
+                                        std::chrono::milliseconds timeout, bool& met) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto last = census();
+    if (last.ok) {
+      if (ready(last)) {
+        met = true;
+        return last;
+      }
+      for (int n = last.waiting + last.processing;
+           n < outstanding && static_cast<int>(jobs_.size()) < job_limit; ++n)
+        enqueue_new_job();
+    }
+    if (std::chrono::steady_clock::now() >= until) {
+      met = false;
+      return last;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 

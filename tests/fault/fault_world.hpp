@@ -2,9 +2,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,19 @@ struct world_job {
   std::string queue;
   std::optional<std::string> org_id;  // nullopt: nobody is charged
   int images = 0;
+};
+
+/// Where the enqueued jobs of a world stand, read from PostgreSQL directly
+/// (never through a test proxy).
+struct job_census {
+  bool ok = false;     // PostgreSQL answered
+  int waiting = 0;     // enqueued, not started by a worker ('pending')
+  int processing = 0;  // started by a worker, not finished
+  int finished = 0;    // completed or failed
+  std::set<std::string> processing_ids;
+
+  /// "waiting W, processing P, finished F" for messages.
+  std::string describe() const;
 };
 
 /// Everything one fault scenario works on: a database (shared and reset, or a
@@ -58,6 +73,9 @@ public:
   /// LPUSHes a job's id onto its queue, as a producer does.
   void enqueue(const world_job& job);
 
+  /// Adds the next job of the mix and enqueues it (work added mid-run).
+  const world_job& enqueue_new_job();
+
   /// Environment of a worker with node id `node` (QUEL_* from the host are
   /// dropped); `extra` wins.
   env_map worker_env(const std::string& node, const env_map& extra = {}) const;
@@ -70,6 +88,18 @@ public:
   /// Jobs of this world not yet completed or failed; -1 if PostgreSQL does
   /// not answer.
   int unfinished_jobs() const;
+
+  /// The enqueued jobs by status; ok is false if PostgreSQL does not answer.
+  job_census census() const;
+
+  /// Keeps `outstanding` enqueued jobs unfinished by enqueueing new ones, and
+  /// polls until `ready` holds for the census or `timeout` passes. Returns
+  /// the last census; `met` tells whether `ready` held. At most `job_limit`
+  /// jobs are ever added, so a worker that makes no progress cannot make the
+  /// world grow without bound.
+  job_census keep_busy_until(int outstanding, int job_limit,
+                             const std::function<bool(const job_census&)>& ready,
+                             std::chrono::milliseconds timeout, bool& met);
 
   /// Polls until every job is finished or `timeout` passes; true when done.
   bool wait_all_finished(std::chrono::seconds timeout) const;
@@ -92,6 +122,7 @@ private:
   std::map<std::string, int64_t> starting_credit_;
   std::vector<int64_t> inputs_;
   std::vector<world_job> jobs_;
+  std::vector<std::string> enqueued_;
   int workers_started_ = 0;
 };
 

@@ -76,7 +76,7 @@ TEST_CASE("claim of a completed or failed job reports finished and takes no leas
   CHECK(db.lease(job).is_null());
 }
 
-TEST_CASE("a live lease of another node is respected, the same node takes its job back",
+TEST_CASE("a live lease of another node is respected, and the same node takes its job back",
           "[postgres][claim]") {
   QUEL_REQUIRE_TEST_DATABASE();
   test_database db;

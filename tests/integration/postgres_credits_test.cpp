@@ -49,7 +49,7 @@ claimed_job claimed(test_database& db, quel::pg_store& store, const std::string&
 
 } // namespace
 
-TEST_CASE("3 credits pay for 3 of 4 images, the 4th hold reports insufficient credits",
+TEST_CASE("3 credits pay for 3 of 4 images, and the 4th hold reports insufficient credits",
           "[postgres][credits]") {
   QUEL_REQUIRE_TEST_DATABASE();
   test_database db;

@@ -84,7 +84,7 @@ TEST_CASE("seeded random sources are deterministic", "[backoff]") {
   }
 }
 
-TEST_CASE("a server-given delay wins up to the cap, longer means give up", "[backoff]") {
+TEST_CASE("a server-given delay wins up to the cap, and a longer one means give up", "[backoff]") {
   backoff_policy p;
   auto half = [] { return 0.5; };
   CHECK(p.delay_with_hint(1, seconds(30), half) == std::optional<milliseconds>(seconds(30)));
@@ -130,46 +130,4 @@ TEST_CASE("node ids: 1-64 characters of A-Za-z0-9._-", "[ids]") {
     ids.insert(id);
   }
   CHECK(ids.size() == 50);
-}
-
-TEST_CASE("outage waits are jittered, capped at 5 s and never give up", "[backoff]") {
-  auto p = outage_backoff();
-  CHECK(p.ceiling(1) == milliseconds(100));
-  CHECK(p.ceiling(2) == milliseconds(200));
-  CHECK(p.ceiling(7) == milliseconds(5000));  // 6400 capped
-  CHECK(p.should_retry(1000000));
-  CHECK(p.should_retry(backoff_policy::unlimited));
-  backoff_sequence waits(p, seeded_random(11));
-  milliseconds highest{0};
-  std::set<int64_t> distinct;
-  for (int i = 1; i <= 2000; ++i) {
-    auto w = waits.next();
-    REQUIRE(w);
-    REQUIRE(*w <= p.ceiling(i));
-    highest = std::max(highest, *w);
-    distinct.insert(w->count());
-  }
-  CHECK(highest <= seconds(5));
-  CHECK(highest > milliseconds(4000));  // reaches the cap's range
-  CHECK(distinct.size() > 100);         // jittered, not a fixed ladder
-}
-
-TEST_CASE("a backoff sequence starts over after a success", "[backoff]") {
-  auto top = [] { return 0.999999; };  // the ceiling, to see the ladder
-  backoff_sequence waits(outage_backoff(), top);
-  CHECK(waits.next() == milliseconds(99));
-  CHECK(waits.next() == milliseconds(199));
-  CHECK(waits.next() == milliseconds(399));
-  CHECK(waits.failures() == 3);
-  waits.reset();
-  CHECK(waits.failures() == 0);
-  CHECK(waits.next() == milliseconds(99));
-}
-
-TEST_CASE("a backoff sequence ends when the policy's attempts are used up", "[backoff]") {
-  backoff_sequence waits(backoff_policy{milliseconds(10), milliseconds(40), 3},
-                         seeded_random(2));
-  CHECK(waits.next());
-  CHECK(waits.next());
-  CHECK_FALSE(waits.next());
 }

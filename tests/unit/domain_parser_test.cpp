@@ -201,7 +201,7 @@ TEST_CASE("fromStage and index take the same whole-number forms, >= 0", "[parser
            "(a string must hold decimal digits only)");
 }
 
-TEST_CASE("stage_index is required, whole, >= 0 and unique, order does not matter",
+TEST_CASE("stage_index is required, whole, >= 0 and unique, and order does not matter",
           "[parser][stages]") {
   auto spec = parse_ok("pipeline_stage", R"({"stages": [
     {"stage_index": 2, "prompt": "two", "quantity": 1},

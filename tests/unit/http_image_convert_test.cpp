@@ -49,7 +49,7 @@ TEST_CASE("bytes already in the output format are returned unchanged", "[http][c
   CHECK(&convert_image(jpeg, output_format::jpeg).bytes() == &jpeg.bytes());
 }
 
-TEST_CASE("JPEG and WebP convert to PNG, alpha is flattened for JPEG", "[http][convert]") {
+TEST_CASE("JPEG and WebP convert to PNG, and alpha is flattened for JPEG", "[http][convert]") {
   auto from_jpeg = convert_image(encoded(".jpg"), output_format::png);
   CHECK(sniff_image_mime(from_jpeg.bytes()) == std::string("image/png"));
   auto from_webp = convert_image(encoded(".webp"), output_format::png);
