@@ -122,7 +122,7 @@ void run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   reconciler_actor reconciler;
   if (c.reconcile_interval.count() > 0)
     reconciler = sys.spawn<caf::detached>(reconciler_impl, c.database_url, endpoint,
-                                          c.catalog, c.reconcile_interval,
+                                          c.known_modules, c.reconcile_interval,
                                           c.reconcile_age.count() / 1000.0);
 
   auto info = c.describe();
