@@ -209,8 +209,9 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   return false;
 }
 
-/// After the last actor: ids still in this node's processing lists were
-/// taken but never started (a taker's final BLMOVE, which may even re-take
+/// After the last actor (or the wait limit, which outlasts the takers' last
+/// BLMOVE): ids still in this node's processing lists were taken but never
+/// started (a taker's final BLMOVE, which may even re-take
 /// an id just handed back), so they go back to their queues; then the node
 /// lease is dropped, so no other worker waits for it to expire.
 void hand_back_leftovers(const worker_config& c, const redis_endpoint& endpoint) {
