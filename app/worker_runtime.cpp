@@ -109,46 +109,48 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   // Both on the heap: they are abandoned, not destroyed, when a detached
   // actor is stuck in a blocking call past the shutdown deadline (the system
   // keeps a reference to its configuration).
-  auto cfg = std::make_unique<caf::actor_system_config>();
+  auto cfg_owner = std::make_unique<caf::actor_system_config>();
+  auto& cfg = *cfg_owner;
   auto threads = std::max(2u, std::thread::hardware_concurrency());
-  cfg->set("scheduler.max-threads", static_cast<size_t>(threads));
-  auto sys = std::make_unique<caf::actor_system>(*cfg);
+  cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
+  auto sys_owner = std::make_unique<caf::actor_system>(cfg);
+  auto& sys = *sys_owner;
 
   // First: it is the spawn that can still refuse the configuration, and an
   // exception after detached actors exist would leave ~actor_system waiting.
-  auto media = spawn_media_actors(*sys, c, metrics);
+  auto media = spawn_media_actors(sys, c, metrics);
   auto ctx = std::make_shared<worker_context>();
   ctx->settings = c.settings;
   ctx->modules = c.catalog;
   ctx->metrics = metrics;
   ctx->job_stores = spawn_pool<job_store_actor>(c.database_connections, [&] {
-    return sys->spawn<caf::detached>(job_store_actor_impl,
+    return sys.spawn<caf::detached>(job_store_actor_impl,
                                     std::make_shared<pg_store>(c.database_url),
                                     c.settings, metrics, give_up);
   });
   auto shards = spawn_pool<credit_actor>(c.credit_shards, [&] {
-    return sys->spawn<caf::detached>(ledger_shard_impl,
+    return sys.spawn<caf::detached>(ledger_shard_impl,
                                     std::make_shared<pg_store>(c.database_url),
                                     metrics, give_up);
   });
-  ctx->credits = sys->spawn(credit_actor_impl, shards);
+  ctx->credits = sys.spawn(credit_actor_impl, shards);
   ctx->fetchers = media.fetchers;
   ctx->storers = media.storers;
   ctx->generators = media.generators;
-  ctx->image_slots = sys->spawn(slots_actor_impl, c.max_inflight_images);
-  auto redis_ops = sys->spawn<caf::detached>(redis_ops_impl, endpoint, metrics, give_up);
+  ctx->image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
+  auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl, endpoint, metrics, give_up);
 
-  auto health = sys->spawn<caf::detached>(health_actor_impl, c.database_url, metrics,
+  auto health = sys.spawn<caf::detached>(health_actor_impl, c.database_url, metrics,
                                         c.settings.housekeeping_interval);
   reconciler_actor reconciler;
   if (c.reconcile_interval.count() > 0)
-    reconciler = sys->spawn<caf::detached>(reconciler_impl, c.database_url, endpoint,
+    reconciler = sys.spawn<caf::detached>(reconciler_impl, c.database_url, endpoint,
                                           c.known_modules, c.reconcile_interval,
                                           c.reconcile_age.count() / 1000.0);
 
   auto info = c.describe();
   log::info("Starting quel-worker", info);
-  auto queue = sys->spawn(queue_actor_impl, worker_context_ptr{ctx}, endpoint, redis_ops);
+  auto queue = sys.spawn(queue_actor_impl, worker_context_ptr{ctx}, endpoint, redis_ops);
 
   std::atomic<bool> done{false};
   // steady_clock ticks of the first SIGTERM/SIGINT; 0: none (yet).
@@ -169,7 +171,7 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   });
 
   {
-    caf::scoped_actor self{*sys};
+    caf::scoped_actor self{sys};
     self->monitor(queue);
     self->receive([](const caf::down_msg&) {});
   }
@@ -198,14 +200,14 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
     stopped = steady_time{std::chrono::steady_clock::duration{ticks}};
   auto limit = actors_wait_limit(stopped, settled, c.settings.shutdown_deadline,
                                  c.settings.take_timeout, shutdown_grace);
-  if (await_actors_until(*sys, limit))
+  if (await_actors_until(sys, limit))
     return true;  // ~actor_system has nothing left to wait for
   log::warn("Shutdown: abandoning actors stuck in blocking calls; their jobs are "
             "handed back",
-            {{"actors", std::to_string(sys->registry().running())}});
+            {{"actors", std::to_string(sys.registry().running())}});
   // Never destroyed: its destructor would wait for the stuck calls.
-  static_cast<void>(sys.release());
-  static_cast<void>(cfg.release());
+  static_cast<void>(sys_owner.release());
+  static_cast<void>(cfg_owner.release());
   return false;
 }
 
