@@ -1,8 +1,10 @@
-// The reconciler of a worker that serves only some modules (worker.modules):
-// a lost job of another module goes back onto that module's own queue, for
-// the workers that serve it; an id of such a job that is already waiting or
-// held by another node is not pushed again; a job naming an unknown module
-// is reported, never rewritten to fashion (CONTRACT.md section 2).
+// A worker that serves only some modules (worker.modules) leaves the other
+// modules' jobs to the workers that serve them. Its reconciler puts a lost
+// job of another module back onto that module's own queue; an id of such a
+// job already waiting or held by another node is not pushed again; a job
+// naming an unknown module is reported, never rewritten to fashion
+// (CONTRACT.md section 2). Its reaper takes back a dead node's ids of its own
+// queues only, and keeps the node known while it holds others.
 #include <signal.h>
 
 #include <chrono>
@@ -23,9 +25,8 @@ std::string status_of(worker_harness& h, const std::string& job) {
   return h.db().job(job)["job_status"].get<std::string>();
 }
 
-/// A one-image job whose input names `module` (none when empty), created
-/// ten minutes ago: old enough for the reconciler.
-std::string old_job(worker_harness& h, const std::string& module) {
+/// A one-image job whose input names `module` (none when empty).
+std::string new_job(worker_harness& h, const std::string& module) {
   auto org = h.db().create_org(100);
   auto production = h.db().create_production(org);
   auto input = h.add_input("inputs/" + (module.empty() ? "none" : module) + ".png",
@@ -35,6 +36,12 @@ std::string old_job(worker_harness& h, const std::string& module) {
                                "{" + named + R"("prompt":"reconcile","quantity":1,)"
                                  R"("individualImageAttachIds":[{"attachId":)"
                                  + std::to_string(input) + R"(,"type":"model"}]})");
+  return job;
+}
+
+/// The same, created ten minutes ago: old enough for the reconciler.
+std::string old_job(worker_harness& h, const std::string& module) {
+  auto job = new_job(h, module);
   h.db().exec("UPDATE quel_production_jobs SET created_at = now() - interval '10 minutes'"
               " WHERE job_id = '" + job + "'");
   return job;
@@ -108,4 +115,32 @@ TEST_CASE("a fashion-only worker's reconciler leaves other modules' jobs to thei
       CHECK(entry.find(unknown) == std::string::npos);
   CHECK(occurrences(worker.log(), "its module is not a configured module") == 1);
   CHECK_THAT(worker.log(), Catch::Contains("nope"));
+}
+
+TEST_CASE("a fashion-only worker's reaper leaves a dead node's other ids to their workers",
+          "[fault][lifecycle][reaper]") {
+  if (!e2e_services_available())
+    return;
+  worker_harness h;
+  auto fashion_job = new_job(h, "");
+  auto beauty_job = new_job(h, "beauty");
+  // A node that served both died holding one id of each queue.
+  h.redis().command({"SADD", "quel:nodes", "gone-node"});
+  h.redis().lpush("quel:processing:gone-node:jobs:queue", fashion_job);
+  h.redis().lpush("quel:processing:gone-node:jobs:queue:beauty", beauty_job);
+  auto known = [&] {
+    return h.redis().command({"SISMEMBER", "quel:nodes", "gone-node"}) == "1";
+  };
+
+  h.drain({{"QUEL_NODE_ID", "fashion-only"}, {"QUEL_WORKER_MODULES", "fashion"}});
+  CHECK(status_of(h, fashion_job) == "completed");
+  CHECK(status_of(h, beauty_job) == "pending");
+  CHECK(h.redis().lrange("quel:processing:gone-node:jobs:queue:beauty")
+        == std::vector<std::string>{beauty_job});
+  CHECK(known());  // so a beauty worker still finds the node
+
+  h.drain({{"QUEL_NODE_ID", "beauty-only"}, {"QUEL_WORKER_MODULES", "beauty"}});
+  CHECK(status_of(h, beauty_job) == "completed");
+  CHECK_FALSE(known());
+  CHECK(h.non_empty_lists().empty());
 }
