@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/log.hpp"
+#include "domain/reconcile_rule.hpp"
 
 namespace quel {
 
@@ -11,6 +12,9 @@ namespace {
 using self_ptr = reconciler_actor::stateful_pointer<reconciler_state>;
 
 /// Every id in a queue or in any node's processing list for those queues.
+/// `modules` are all the known modules, not only the served ones: an id of
+/// another module waiting in its queue, or held by a worker serving it, is
+/// present too and must not be pushed again.
 std::set<std::string> ids_in_redis(queue_store& redis, const module_catalog& modules) {
   std::set<std::string> ids;
   auto add = [&](const std::string& list) {
@@ -34,19 +38,29 @@ int reconcile_once(self_ptr self) {
   auto present = ids_in_redis(*st.redis, st.modules);
   int pushed = 0;
   for (auto& id : stale) {
-    if (present.count(id) > 0)
-      continue;
-    const module_config* module = nullptr;
-    if (auto name = st.db->module_of_job(id))
-      module = st.modules.find(*name);
-    if (module == nullptr)
-      module = st.modules.find("fashion");
-    if (module == nullptr)
-      continue; // a module this worker does not serve
-    st.redis->push(module->queue, id);
-    log::job_warn(id, "Reconciler: unfinished job had no id in Redis; re-enqueued",
-                  {{"queue", module->queue}});
-    ++pushed;
+    bool is_present = present.count(id) > 0;
+    std::optional<std::string> module;
+    if (!is_present)
+      module = st.db->module_of_job(id);
+    auto decision = decide_reconcile(is_present, module, st.modules);
+    switch (decision.what) {
+      case reconcile_decision::kind::leave_present:
+        break;
+      case reconcile_decision::kind::push:
+        st.redis->push(decision.queue, id);
+        log::job_warn(id, "Reconciler: unfinished job had no id in Redis; re-enqueued",
+                      {{"queue", decision.queue}});
+        ++pushed;
+        break;
+      case reconcile_decision::kind::leave_unknown:
+        // Said once per process: the job stays unfinished until a worker
+        // that knows its module, or an operator, takes it up.
+        if (st.reported_unknown.insert(id).second)
+          log::job_error(id, "Reconciler: unfinished job had no id in Redis, but its module "
+                             "is not a configured module; not re-enqueued",
+                         {{"module", module.value_or("")}});
+        break;
+    }
   }
   return pushed;
 }

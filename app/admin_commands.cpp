@@ -27,9 +27,11 @@ int enqueue_command(const worker_config& c, const std::string& module,
     std::cerr << "enqueue: give at least one job id\n";
     return 2;
   }
+  // Every known module, served by this configuration or not: ids belong on
+  // their own module's queue whatever worker.modules says.
   const module_config* forced = nullptr;
   if (!module.empty()) {
-    forced = c.catalog.find(module);
+    forced = c.known_modules.find(module);
     if (forced == nullptr) {
       std::cerr << "enqueue: unknown module \"" << module << "\"\n";
       return 2;
@@ -42,11 +44,12 @@ int enqueue_command(const worker_config& c, const std::string& module,
     if (target == nullptr && is_uuid(id)) {
       if (!db)
         db = std::make_unique<pg_admin>(c.database_url);
-      if (auto named = db->module_of_job(id))
-        target = c.catalog.find(*named);
+      target = c.known_modules.for_job(db->module_of_job(id));
     }
+    // Rule 5: else fashion's (a job naming an unknown module is failed as
+    // invalid input by the worker that takes it).
     if (target == nullptr)
-      target = c.catalog.find("fashion");
+      target = c.known_modules.find("fashion");
     if (target == nullptr) {
       std::cerr << "enqueue: no module for " << id << " and fashion is not configured\n";
       return 2;

@@ -266,7 +266,8 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   std::string modules_text = c.modules_file.empty() ? std::string{embedded::modules_ini()}
                                                     : read_file(c.modules_file);
   try {
-    c.catalog = module_catalog::from_ini(modules_text);
+    c.known_modules = module_catalog::from_ini(modules_text);
+    c.catalog = c.known_modules;
     if (!c.modules.empty())
       c.catalog.keep_only(c.modules);
   } catch (const std::exception& e) {

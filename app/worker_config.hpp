@@ -60,7 +60,10 @@ struct worker_config {
 
   fault::settings faults;        // chaos drills; all off by default
   worker_settings settings;      // what the actors act on
-  module_catalog catalog;
+  module_catalog catalog;         // the modules served (worker.modules)
+  /// Every module of the modules file, served or not: where ids of jobs of
+  /// other modules belong (the reconciler, `enqueue`).
+  module_catalog known_modules;
 
   /// Loads and checks everything; `options` are the --section.key=value
   /// command-line options (without the leading dashes).

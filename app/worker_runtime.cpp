@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -17,6 +19,7 @@
 #include "actors/queue_taker.hpp"
 #include "actors/reconciler_actor.hpp"
 #include "actors/redis_ops_actor.hpp"
+#include "actors/shutdown_wait.hpp"
 #include "actors/slots_actor.hpp"
 #include "adapters/postgres/pg_admin.hpp"
 #include "adapters/postgres/pg_store.hpp"
@@ -28,6 +31,12 @@
 namespace quel {
 
 namespace {
+
+/// How long past the shutdown deadline (or past the last id settled) the
+/// process still waits for detached actors: ample for one that is not stuck
+/// (it ends as soon as its current call returns), short enough that a model
+/// call blocking for minutes cannot hold the exit.
+constexpr std::chrono::milliseconds shutdown_grace{300};
 
 /// Refuses a QUEL_NODE_ID that a live process uses (rule 27): a live worker
 /// renews its node lease every housekeeping interval, a dead one's lease
@@ -51,7 +60,7 @@ void check_node_id_free(const redis_endpoint& endpoint, const worker_settings& s
                        + "\" is in use by a live worker process; give each process its own");
 }
 
-void run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
+bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
                       const std::shared_ptr<worker_metrics>& metrics,
                       const sigset_t& signals);
 void hand_back_leftovers(const worker_config& c, const redis_endpoint& endpoint);
@@ -76,25 +85,39 @@ int run_worker(const worker_config& c) {
   if (c.http_addr != "off")
     http = std::make_unique<http_endpoint>(c.http_addr, metrics);
 
-  run_actor_system(c, endpoint, metrics, signals);
+  bool all_ended = run_actor_system(c, endpoint, metrics, signals);
   hand_back_leftovers(c, endpoint);
   log::info("Worker stopped");
+  if (!all_ended) {
+    // Threads of the abandoned actor system still run (the stuck calls):
+    // static destructors must not run under them.
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   return 0;
 }
 
 namespace {
 
-/// The actor system from start to a settled stop; returns once every actor,
-/// detached ones included, has terminated.
-void run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
+/// The actor system from start to a settled stop. Returns true once every
+/// actor, detached ones included, has terminated; false when some are still
+/// stuck in a blocking call at the wait limit (shutdown_wait.hpp): their
+/// system is then left alive, never destroyed, and the caller must end the
+/// process with std::_Exit after handing the node's ids back.
+bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
                       const std::shared_ptr<worker_metrics>& metrics,
                       const sigset_t& signals) {
   auto give_up = std::make_shared<std::atomic<bool>>(false);
 
-  caf::actor_system_config cfg;
+  // Both on the heap: they are abandoned, not destroyed, when a detached
+  // actor is stuck in a blocking call past the shutdown deadline (the system
+  // keeps a reference to its configuration).
+  auto cfg_owner = std::make_unique<caf::actor_system_config>();
+  auto& cfg = *cfg_owner;
   auto threads = std::max(2u, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
-  caf::actor_system sys{cfg};
+  auto sys_owner = std::make_unique<caf::actor_system>(cfg);
+  auto& sys = *sys_owner;
 
   // First: it is the spawn that can still refuse the configuration, and an
   // exception after detached actors exist would leave ~actor_system waiting.
@@ -132,7 +155,7 @@ void run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   if (c.reconcile_interval.count() > 0)
     reconciler = sys.spawn<caf::detached>(reconciler_impl, c.database_url,
                                           std::make_shared<redis_queue>(endpoint),
-                                          c.catalog, c.reconcile_interval,
+                                          c.known_modules, c.reconcile_interval,
                                           c.reconcile_age.count() / 1000.0);
 
   auto info = c.describe();
@@ -147,11 +170,16 @@ void run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
                          redis_ops);
 
   std::atomic<bool> done{false};
+  // steady_clock ticks of the first SIGTERM/SIGINT; 0: none (yet).
+  std::atomic<std::chrono::steady_clock::rep> stop_requested{0};
   std::thread signal_thread([&] {
     while (!done) {
       timespec wait{0, 200 * 1000 * 1000};
       int sig = sigtimedwait(&signals, nullptr, &wait);
       if (sig == SIGTERM || sig == SIGINT) {
+        std::chrono::steady_clock::rep none = 0;
+        stop_requested.compare_exchange_strong(
+          none, std::chrono::steady_clock::now().time_since_epoch().count());
         log::info(sig == SIGTERM ? "SIGTERM received" : "SIGINT received");
         metrics->stopping = true;
         caf::anon_send(queue, stop_atom::value);
@@ -178,10 +206,31 @@ void run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   stop_pool(ctx->job_stores);
   stop_pool(shards);
   media.stop();
-}  // ~actor_system waits here for every actor, the takers among them
 
-/// After the last actor: ids still in this node's processing lists were
-/// taken but never started (a taker's final BLMOVE, which may even re-take
+  // Every id is settled. What may still run: a taker's last BLMOVE, and
+  // pool actors inside a blocking call whose requester is gone (a model
+  // call of a job handed back at the deadline). ~actor_system would wait
+  // for those however long they take; past the limit they are abandoned.
+  auto settled = std::chrono::steady_clock::now();
+  std::optional<steady_time> stopped;
+  if (auto ticks = stop_requested.load(); ticks != 0)
+    stopped = steady_time{std::chrono::steady_clock::duration{ticks}};
+  auto limit = actors_wait_limit(stopped, settled, c.settings.shutdown_deadline,
+                                 c.settings.take_timeout, shutdown_grace);
+  if (await_actors_until(sys, limit))
+    return true;  // ~actor_system has nothing left to wait for
+  log::warn("Shutdown: abandoning actors stuck in blocking calls; their jobs are "
+            "handed back",
+            {{"actors", std::to_string(sys.registry().running())}});
+  // Never destroyed: its destructor would wait for the stuck calls.
+  static_cast<void>(sys_owner.release());
+  static_cast<void>(cfg_owner.release());
+  return false;
+}
+
+/// After the last actor (or the wait limit, which outlasts the takers' last
+/// BLMOVE): ids still in this node's processing lists were taken but never
+/// started (a taker's final BLMOVE, which may even re-take
 /// an id just handed back), so they go back to their queues; then the node
 /// lease is dropped, so no other worker waits for it to expire.
 void hand_back_leftovers(const worker_config& c, const redis_endpoint& endpoint) {

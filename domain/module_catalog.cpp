@@ -104,6 +104,11 @@ const module_config* module_catalog::by_queue(const std::string& queue) const {
   return nullptr;
 }
 
+const module_config* module_catalog::for_job(
+  const std::optional<std::string>& job_module) const {
+  return find(job_module ? *job_module : std::string{"fashion"});
+}
+
 void module_catalog::set_cost_for_all(int64_t credits) {
   if (credits < 0)
     throw std::invalid_argument("credits per image " + std::to_string(credits)

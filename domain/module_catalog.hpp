@@ -38,6 +38,12 @@ public:
   const module_config* find(const std::string& name) const;
   /// The module whose queue is `queue`, or nullptr.
   const module_config* by_queue(const std::string& queue) const;
+  /// The module a job belongs to from what its `job_input_data.module` says
+  /// (CONTRACT.md section 2 and rule 5): the module named, or fashion when the
+  /// job names none. nullptr when the name is not a configured module (or
+  /// names none and fashion is not configured): such a job is never
+  /// rewritten to another module's queue.
+  const module_config* for_job(const std::optional<std::string>& job_module) const;
   const std::vector<module_config>& all() const { return modules_; }
 
   /// Overrides every module's cost (QUEL_CREDITS_PER_IMAGE); throws

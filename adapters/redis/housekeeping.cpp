@@ -23,7 +23,10 @@ housekeeping_report run_housekeeping(queue_store& redis, const housekeeping_requ
     int64_t moved = 0;
     for (auto& q : req.queues)
       moved += redis.reclaim_all(redis_keys::processing(node, q), q);
-    redis.forget_node(node);
+    // Lists of queues this worker does not serve (worker.modules) are left
+    // to the workers that do: they find the node only while it is known.
+    if (!redis.has_processing_lists(node))
+      redis.forget_node(node);
     if (moved > 0)
       log::warn("Took back ids of an expired node",
                 {{"node", node}, {"ids", std::to_string(moved)}});

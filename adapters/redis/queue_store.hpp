@@ -93,6 +93,9 @@ public:
   virtual std::vector<std::string> known_nodes() = 0;
   /// Removes a node from the node set (its ids were all reclaimed).
   virtual void forget_node(const std::string& node) = 0;
+  /// True while any processing list of `node` exists, whatever its queue
+  /// (lists of queues a worker does not serve are left to those that do).
+  virtual bool has_processing_lists(const std::string& node) = 0;
 };
 
 } // namespace quel

@@ -340,6 +340,21 @@ void redis_queue::forget_node(const std::string& node) {
   command({"SREM", redis_keys::nodes(), node});
 }
 
+bool redis_queue::has_processing_lists(const std::string& node) {
+  // Node ids hold no glob characters (CONTRACT rule 27).
+  auto pattern = redis_keys::processing(node, "*");
+  std::string cursor = "0";
+  do {
+    auto reply = command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+      throw std::runtime_error("Redis SCAN: unexpected reply");
+    cursor = reply_text(reply->element[0]);
+    if (!strings(reply->element[1], "SCAN").empty())
+      return true;
+  } while (cursor != "0");
+  return false;
+}
+
 bool redis_queue::ping() {
   try {
     auto reply = command({"PING"});

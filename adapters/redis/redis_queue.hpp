@@ -114,6 +114,9 @@ public:
   std::vector<std::string> known_nodes() override;
   /// Removes a node from the node set (its ids were all reclaimed).
   void forget_node(const std::string& node) override;
+  /// True while any processing list of `node` exists, whatever its queue
+  /// (SCAN, so it never blocks the server on a large keyspace).
+  bool has_processing_lists(const std::string& node) override;
 
   /// True if the server answers PONG; false (never throws) when unreachable.
   bool ping();

@@ -267,6 +267,21 @@ TEST_CASE("node lease: renew, alive, expiry, drop, forget", "[redis][lease]") {
   CHECK(q.known_nodes() == std::vector<std::string>{"n2"});
 }
 
+TEST_CASE("has_processing_lists sees a node's lists of any queue, and only its own",
+          "[redis][lease]") {
+  QUEL_REQUIRE_TEST_REDIS();
+  test_redis r;
+  auto q = make_queue();
+  CHECK_FALSE(q.has_processing_lists("node-a"));
+  r.lpush(redis_keys::processing("node-a-b", "jobs:queue:beauty"), "x");
+  r.lpush(redis_keys::processing("other", "jobs:queue"), "y");
+  for (int i = 0; i < 50; ++i)  // more keys than one SCAN step may return
+    r.lpush("noise:" + std::to_string(i), "z");
+  CHECK_FALSE(q.has_processing_lists("node-a"));
+  r.lpush(redis_keys::processing("node-a", "jobs:queue:beauty"), "id");
+  CHECK(q.has_processing_lists("node-a"));
+}
+
 TEST_CASE("an error reply throws runtime_error and keeps the connection",
           "[redis][errors]") {
   QUEL_REQUIRE_TEST_REDIS();

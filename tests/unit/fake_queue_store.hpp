@@ -141,6 +141,15 @@ public:
     nodes.erase(node);
   }
 
+  bool has_processing_lists(const std::string& node) override {
+    check();
+    auto prefix = "quel:processing:" + node + ":";
+    for (auto& [key, entries] : lists)
+      if (key.rfind(prefix, 0) == 0 && !entries.empty())
+        return true;
+    return false;
+  }
+
 private:
   void check() const {
     if (down)
