@@ -5,6 +5,7 @@
 
 #include "actors/job_validation.hpp"
 #include "actors/stage_actor.hpp"
+#include "adapters/redis/redis_queue.hpp"
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "common/uuid.hpp"
@@ -74,8 +75,8 @@ stage_plan plan_for(self_ptr self, const stage_spec& stage) {
   auto& st = self->state;
   auto& spec = st.progress->spec();
   stage_plan plan;
-  plan.job_id = job_of(self);
-  plan.epoch = st.job.epoch;
+  plan.identity = st.job.image(stage.stage_index, 0,
+                               st.job.org_id ? st.module->credits_per_image : 0);
   plan.lease = st.lease;
   // After a crash or a hand-back at shutdown (of the process or of this
   // stage) an image may already be stored but not committed: its actor then
@@ -84,13 +85,10 @@ stage_plan plan_for(self_ptr self, const stage_spec& stage) {
   auto run = st.stages.find(stage.stage_index);
   plan.resumed = st.job.attempts > 1 || st.job.status == "processing"
                  || (run != st.stages.end() && run->second.restarts > 0);
-  plan.stage_index = stage.stage_index;
   plan.largest_stage_index = spec.largest_stage_index();
   plan.quantity = stage.quantity;
   plan.prompt = build_prompt(*st.module, stage);
   plan.aspect_ratio = spec.aspect_ratio;
-  plan.org_id = st.job.org_id;
-  plan.cost_per_image = st.job.org_id ? st.module->credits_per_image : 0;
   plan.total_images = spec.total_images();
   plan.already_made = st.progress->made_indices(stage.stage_index);
   for (size_t n = 0; n < stage.inputs.size(); ++n) {
@@ -348,14 +346,15 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
   return {
     [self](made_atom, made_image& made) {
       auto& st = self->state;
-      st.progress->mark_made(made.stage_index, made.image_index, made.attach_id,
+      auto& at = made.image;
+      st.progress->mark_made(at.stage_index, at.image_index, made.attach_id,
                              made.object_key);
-      st.outputs[{made.stage_index, made.image_index}] = made.bytes;
+      st.outputs[{at.stage_index, at.image_index}] = made.bytes;
     },
     [self](stage_end_atom, stage_report& report) {
       auto& st = self->state;
       for (auto& f : report.failures)
-        st.progress->mark_failed(f.stage_index, f.image_index, f.reason);
+        st.progress->mark_failed(f.image.stage_index, f.image.image_index, f.reason);
       st.progress->mark_done(report.stage_index);
       advance(self);
     },

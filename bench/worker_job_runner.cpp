@@ -40,23 +40,20 @@ int worker_job_runner::run_job(const bench_job& job) {
   finish.completed = true;
   for (int stage = 0; stage < 2; ++stage) {
     for (int image = 0; image < 2; ++image) {
+      image_identity id{ids::job{job.job_id}, claimed.epoch, stage, image,
+                        ids::optional_org(job.org_id), 1};
       if (with_holds_) {
-        auto h = store_.hold(job.job_id, claimed.epoch, stage, image, job.org_id, 1);
+        auto h = store_.hold(id);
         ++trips;
         if (h != hold_outcome::held)
           fail("hold refused");
       }
       image_commit c;
-      c.job_id = job.job_id;
-      c.epoch = claimed.epoch;
-      c.stage_index = stage;
-      c.image_index = image;
+      c.image = id;
       c.file_name = "s" + std::to_string(stage) + "-i" + std::to_string(image) + ".webp";
       c.object_key = "generated/" + job.job_id + "/" + c.file_name;
       c.mime_type = "image/webp";
       c.size_bytes = 20480;
-      c.org_id = job.org_id;
-      c.cost = 1;
       auto r = store_.commit_image(c);
       ++trips;
       if (r.result != commit_result::outcome::committed)

@@ -50,10 +50,11 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<release_atom, std::string, int64_t>::with<bool>>;
 
 /// The only writer of balances: holds, charges with their image, releases.
+/// Each names its image by its identity, which also picks the ledger shard.
 using credit_actor = caf::typed_actor<
-  caf::replies_to<hold_atom, hold_request>::with<hold_reply>,
+  caf::replies_to<hold_atom, image_identity>::with<hold_reply>,
   caf::replies_to<commit_atom, image_commit>::with<commit_result>,
-  caf::reacts_to<unhold_atom, std::string, int64_t, int32_t, int32_t>>;
+  caf::reacts_to<unhold_atom, image_identity>>;
 
 /// Reads input images from object storage.
 using fetch_actor = caf::typed_actor<

@@ -27,6 +27,13 @@ std::optional<std::string> optional_text(const pqxx::field& f) {
   return f.as<std::string>();
 }
 
+/// The paying organisation as a nullable uuid parameter.
+std::optional<std::string> org_param(const image_identity& image) {
+  if (!image.org_id)
+    return std::nullopt;
+  return image.org_id->str();
+}
+
 claimed_job::outcome claim_outcome(const std::string& s) {
   if (s == "claimed")
     return claimed_job::outcome::claimed;
@@ -169,13 +176,12 @@ bool pg_store::finish(const job_finish& f) {
   });
 }
 
-hold_outcome pg_store::hold(const std::string& job_id, int64_t epoch, int stage_index,
-                            int image_index, const std::optional<std::string>& org_id,
-                            int64_t cost) {
+hold_outcome pg_store::hold(const image_identity& image) {
   auto s = db_->run([&](pqxx::nontransaction& tx) {
     return tx.exec_params1("SELECT quel_worker_hold($1::uuid, $2, $3, $4, $5::uuid, $6)",
-                           job_id, epoch, stage_index, image_index, org_id,
-                           cost)[0].as<std::string>();
+                           image.job_id.str(), image.epoch, image.stage_index,
+                           image.image_index, org_param(image),
+                           image.cost)[0].as<std::string>();
   });
   if (s == "held")
     return hold_outcome::held;
@@ -186,14 +192,13 @@ hold_outcome pg_store::hold(const std::string& job_id, int64_t epoch, int stage_
   throw std::logic_error("quel_worker_hold returned an unknown outcome: " + s);
 }
 
-void pg_store::release_hold(const std::string& job_id, int64_t epoch, int stage_index,
-                            int image_index) {
+void pg_store::release_hold(const image_identity& image) {
   db_->run([&](pqxx::nontransaction& tx) {
     tx.exec_params("DELETE FROM quel_worker_credit_hold h"
                    " WHERE h.job_id = $1::uuid AND h.stage_index = $3 AND h.image_index = $4"
                    "   AND EXISTS (SELECT 1 FROM quel_worker_job w"
                    "                WHERE w.job_id = h.job_id AND w.epoch = $2)",
-                   job_id, epoch, stage_index, image_index);
+                   image.job_id.str(), image.epoch, image.stage_index, image.image_index);
   });
 }
 
@@ -202,8 +207,9 @@ commit_result pg_store::commit_image(const image_commit& c) {
     auto row = tx.exec_params1(
       "SELECT * FROM quel_worker_commit_image($1::uuid, $2, $3, $4, $5, $6, $7, $8,"
       " $9::uuid, $10)",
-      c.job_id, c.epoch, c.stage_index, c.image_index, c.object_key, c.file_name,
-      c.mime_type, c.size_bytes, c.org_id, c.cost);
+      c.image.job_id.str(), c.image.epoch, c.image.stage_index, c.image.image_index,
+      c.object_key, c.file_name, c.mime_type, c.size_bytes, org_param(c.image),
+      c.image.cost);
     commit_result r;
     r.result = commit_outcome(row["o_outcome"].as<std::string>());
     r.attach_id = row["o_attach_id"].as<int64_t>(0);

@@ -34,11 +34,8 @@ public:
   start(const std::string& job_id, int64_t epoch, int total_images) override;
   bool finish(const job_finish& f) override;
 
-  hold_outcome hold(const std::string& job_id, int64_t epoch, int stage_index,
-                    int image_index, const std::optional<std::string>& org_id,
-                    int64_t cost) override;
-  void release_hold(const std::string& job_id, int64_t epoch, int stage_index,
-                    int image_index) override;
+  hold_outcome hold(const image_identity& image) override;
+  void release_hold(const image_identity& image) override;
   commit_result commit_image(const image_commit& c) override;
 
   /// The server process id of the open connection, 0 when none is open

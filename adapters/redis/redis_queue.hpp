@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "domain/dead_letter.hpp"
+
 struct redisContext;
 struct redisReply;
 
@@ -53,17 +55,6 @@ struct redis_keys {
   static std::string node_lease(const std::string& node);
   static std::string nodes();        // set of nodes that ever took ids
   static std::string dead_letter();  // jobs:dead (contract)
-};
-
-/// One entry of jobs:dead (CONTRACT rule 3).
-struct dead_letter_entry {
-  std::string id;
-  std::string queue;
-  std::string reason;
-  std::string at;  // ISO-8601 UTC
-
-  /// Exactly {"id","queue","reason","at"}; invalid UTF-8 is replaced.
-  std::string to_json() const;
 };
 
 /// Owns a hiredis context (redisFree); defined in redis_queue.cpp.

@@ -173,14 +173,11 @@ TEST_CASE("a job claimed max_attempts times is quarantined by the next claim",
   REQUIRE(first.result == claimed_job::outcome::claimed);
   REQUIRE(store.start(job, first.epoch, 4));
   quel::image_commit ic;
-  ic.job_id = job;
-  ic.epoch = first.epoch;
+  ic.image = first.image(0, 0, 1);
   ic.object_key = "generated/" + job + "/s0-i0.webp";
   ic.file_name = "s0-i0.webp";
   ic.mime_type = "image/webp";
   ic.size_bytes = 100;
-  ic.org_id = org;
-  ic.cost = 1;
   auto made = store.commit_image(ic);
   REQUIRE(made.result == quel::commit_result::outcome::committed);
   REQUIRE(store.claim(job, "node-a", ttl, 3).result == claimed_job::outcome::claimed);

@@ -16,19 +16,19 @@ namespace {
 
 constexpr auto ttl = std::chrono::milliseconds(60'000);
 
+quel::image_identity identity(const std::string& job, int64_t epoch, int stage, int index,
+                              const std::optional<std::string>& org, int64_t cost) {
+  return {quel::ids::job{job}, epoch, stage, index, quel::ids::optional_org(org), cost};
+}
+
 quel::image_commit image(const std::string& job, int64_t epoch, int stage, int index,
                          const std::optional<std::string>& org, int64_t cost) {
   quel::image_commit c;
-  c.job_id = job;
-  c.epoch = epoch;
-  c.stage_index = stage;
-  c.image_index = index;
+  c.image = identity(job, epoch, stage, index, org, cost);
   c.file_name = "s" + std::to_string(stage) + "-i" + std::to_string(index) + ".webp";
   c.object_key = "generated/" + job + "/" + c.file_name;
   c.mime_type = "image/webp";
   c.size_bytes = 1000 + index;
-  c.org_id = org;
-  c.cost = cost;
   return c;
 }
 
@@ -93,7 +93,7 @@ TEST_CASE("a job without org charges nobody", "[postgres][commit][credits]") {
   auto bystander = db.create_org(5);
   quel::pg_store store{db.url()};
   auto c = claimed(db, store, std::nullopt, std::nullopt);
-  CHECK(store.hold(c.job_id, c.epoch, 0, 0, std::nullopt, 1) == hold_outcome::held);
+  CHECK(store.hold(identity(c.job_id, c.epoch, 0, 0, std::nullopt, 1)) == hold_outcome::held);
   auto r = store.commit_image(image(c.job_id, c.epoch, 0, 0, std::nullopt, 1));
   REQUIRE(r.result == commit_result::outcome::committed);
   CHECK_FALSE(r.balance_after.has_value());
@@ -118,7 +118,7 @@ TEST_CASE("an old epoch can neither commit, start, finish nor hold after a re-cl
   const auto& job = stale.job_id;
 
   CHECK_FALSE(old_owner.start(job, stale.epoch, 4).has_value());
-  CHECK(old_owner.hold(job, stale.epoch, 0, 0, org, 1) == hold_outcome::lease_lost);
+  CHECK(old_owner.hold(identity(job, stale.epoch, 0, 0, org, 1)) == hold_outcome::lease_lost);
   auto r = old_owner.commit_image(image(job, stale.epoch, 0, 0, org, 1));
   CHECK(r.result == commit_result::outcome::lease_lost);
   quel::job_finish f;
@@ -194,7 +194,7 @@ TEST_CASE("finish appends the job's ids after the production's, once each",
   auto x = store.commit_image(image(c.job_id, c.epoch, 0, 0, org, 1)).attach_id;
   auto y = store.commit_image(image(c.job_id, c.epoch, 0, 1, org, 1)).attach_id;
   auto z = store.commit_image(image(c.job_id, c.epoch, 0, 2, org, 1)).attach_id;
-  REQUIRE(store.hold(c.job_id, c.epoch, 1, 0, org, 1) == hold_outcome::held);
+  REQUIRE(store.hold(identity(c.job_id, c.epoch, 1, 0, org, 1)) == hold_outcome::held);
 
   quel::job_finish f;
   f.job_id = c.job_id;

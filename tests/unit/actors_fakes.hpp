@@ -120,7 +120,7 @@ inline store_actor::behavior_type fake_storer(script_ptr s) {
 
 inline credit_actor::behavior_type fake_credits(script_ptr s) {
   return {
-    [s](hold_atom, const hold_request&) -> caf::result<hold_reply> {
+    [s](hold_atom, const image_identity&) -> caf::result<hold_reply> {
       s->holds++;
       return hold_reply{s->hold_answer};
     },
@@ -132,7 +132,7 @@ inline credit_actor::behavior_type fake_credits(script_ptr s) {
       r.total_images = 0;
       return r;
     },
-    [s](unhold_atom, const std::string&, int64_t, int32_t, int32_t) { s->unholds++; },
+    [s](unhold_atom, const image_identity&) { s->unholds++; },
   };
 }
 
