@@ -41,7 +41,7 @@ void finish(self_ptr self) {
   auto& st = self->state;
   auto& progress = *st.progress;
   job_finish f;
-  f.job_id = job_of(self);
+  f.job_id = self->state.id;
   f.epoch = st.job.epoch;
   f.error_message = progress.error_summary();
   f.completed = !f.error_message.has_value();
@@ -179,7 +179,7 @@ void on_stage_down(self_ptr self, const caf::down_msg& dm) {
 void begin_work(self_ptr self) {
   auto& st = self->state;
   auto total = st.progress->total();
-  self->request(store_of(self), caf::infinite, start_atom::value, job_of(self),
+  self->request(store_of(self), caf::infinite, start_atom::value, st.id,
                 st.job.epoch, static_cast<int32_t>(total))
     .then(
       [self](start_reply& reply) {
@@ -202,7 +202,7 @@ void begin_work(self_ptr self) {
 void fail_invalid(self_ptr self, const std::string& message) {
   auto& st = self->state;
   log::job_warn(job_of(self), "Invalid job input: " + message);
-  self->request(store_of(self), caf::infinite, invalid_atom::value, job_of(self),
+  self->request(store_of(self), caf::infinite, invalid_atom::value, st.id,
                 st.job.epoch, message)
     .then([self](bool) { end(self, action::ack, {}, false, true); },
           [self](caf::error& err) { self->quit(std::move(err)); });
@@ -289,7 +289,7 @@ void check_holder(self_ptr self, const claimed_job& job) {
 
 void claim(self_ptr self) {
   auto sent = lease_clock::now_ms();
-  self->request(store_of(self), caf::infinite, claim_atom::value, job_of(self))
+  self->request(store_of(self), caf::infinite, claim_atom::value, self->state.id)
     .then(
       [self, sent](claimed_job& job) {
         auto& st = self->state;
@@ -328,6 +328,7 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
                     job_ticket ticket, worker_context_ptr ctx, queue_actor queue) {
   auto& st = self->state;
   st.ticket = std::move(ticket);
+  st.id = ids::job{st.ticket.job_id};
   st.ctx = std::move(ctx);
   st.queue = std::move(queue);
   st.module = st.ctx->modules.by_queue(st.ticket.queue);
@@ -372,7 +373,7 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
       if (st.ended)
         return;
       auto sent = lease_clock::now_ms();
-      self->request(store_of(self), caf::infinite, renew_atom::value, job_of(self),
+      self->request(store_of(self), caf::infinite, renew_atom::value, st.id,
                     st.job.epoch)
         .then(
           [self, sent](bool held) {
@@ -419,7 +420,7 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
       auto& st = self->state;
       if (st.job.epoch == 0)
         return end(self, action::requeue, "shutdown");
-      self->request(store_of(self), caf::infinite, release_atom::value, job_of(self),
+      self->request(store_of(self), caf::infinite, release_atom::value, st.id,
                     st.job.epoch)
         .then([self](bool) { end(self, action::requeue, "shutdown"); },
               [self](caf::error&) { end(self, action::requeue, "shutdown"); });

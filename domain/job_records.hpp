@@ -23,10 +23,10 @@ struct claimed_job {
     quarantined,       // claimed too often (crash loop): failed by the claim
   };
   outcome result = outcome::missing;
-  std::string job_id;
+  ids::job job_id;
   std::string job_type;
   std::string input_json;
-  std::optional<std::string> org_id;
+  std::optional<ids::org> org_id;
   std::optional<std::string> production_id;
   std::string status;   // status before the claim
   int64_t epoch = 0;    // fencing token: every later write names it
@@ -40,8 +40,7 @@ struct claimed_job {
   /// Image `image_index` of stage `stage_index` of this job under this
   /// claim's lease, charged `cost` to the job's organisation (if it has one).
   image_identity image(int stage_index, int image_index, int64_t cost) const {
-    return image_identity{ids::job{job_id}, epoch, stage_index, image_index,
-                          ids::optional_org(org_id), cost};
+    return image_identity{job_id, epoch, stage_index, image_index, org_id, cost};
   }
 };
 
@@ -62,7 +61,7 @@ struct committed_image {
 };
 
 struct job_finish {
-  std::string job_id;
+  ids::job job_id;
   int64_t epoch = 0;
   bool completed = false;
   std::optional<std::string> error_message;

@@ -51,6 +51,7 @@ struct housekeeping_report {
 
 } // namespace quel
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::ids::job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::claimed_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::attach_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<quel::attach_row>)

@@ -32,31 +32,31 @@ public:
 
   /// Loads the job and takes its lease (epoch + 1) unless it is finished or
   /// held by another live worker.
-  virtual claimed_job claim(const std::string& job_id, const std::string& node_id,
+  virtual claimed_job claim(const ids::job& job_id, const std::string& node_id,
                             std::chrono::milliseconds lease_ttl,
                             int max_attempts) = 0;
 
   /// Keeps the lease alive; false when it was lost.
-  virtual bool renew(const std::string& job_id, int64_t epoch,
+  virtual bool renew(const ids::job& job_id, int64_t epoch,
                      std::chrono::milliseconds lease_ttl) = 0;
 
   /// Gives the lease back without finishing (shutdown): another worker may
   /// take the job at once.
-  virtual void release(const std::string& job_id, int64_t epoch) = 0;
+  virtual void release(const ids::job& job_id, int64_t epoch) = 0;
 
   /// The attach rows named by a job, in one query (missing ids are absent).
   virtual std::vector<attach_row> attach_rows(const std::vector<int64_t>& ids) = 0;
 
   /// Ends a job whose input is invalid: failed, counters 0, production
   /// failed. False when the lease was lost.
-  virtual bool fail_invalid(const std::string& job_id, int64_t epoch,
+  virtual bool fail_invalid(const ids::job& job_id, int64_t epoch,
                             const std::string& message) = 0;
 
   /// Marks job and production processing, sets total_images and started_at
   /// (once); returns the images already committed, or nullopt when the lease
   /// was lost.
   virtual std::optional<std::vector<committed_image>>
-  start(const std::string& job_id, int64_t epoch, int total_images) = 0;
+  start(const ids::job& job_id, int64_t epoch, int total_images) = 0;
 
   /// Final status of job and production; false when the lease was lost.
   virtual bool finish(const job_finish& f) = 0;

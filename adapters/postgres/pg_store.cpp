@@ -73,18 +73,18 @@ int pg_store::backend_pid() const noexcept {
   return db_->backend_pid();
 }
 
-claimed_job pg_store::claim(const std::string& job_id, const std::string& node_id,
+claimed_job pg_store::claim(const ids::job& job_id, const std::string& node_id,
                             std::chrono::milliseconds lease_ttl, int max_attempts) {
   return db_->run([&](pqxx::nontransaction& tx) {
     auto row = tx.exec_params1("SELECT * FROM quel_worker_claim($1::uuid, $2, $3, $4)",
-                               job_id, node_id, static_cast<int64_t>(lease_ttl.count()),
+                               job_id.str(), node_id, static_cast<int64_t>(lease_ttl.count()),
                                max_attempts);
     claimed_job job;
     job.result = claim_outcome(row["o_outcome"].as<std::string>());
     job.job_id = job_id;
     job.job_type = row["o_job_type"].as<std::string>("");
     job.input_json = row["o_input"].as<std::string>("");
-    job.org_id = optional_text(row["o_org_id"]);
+    job.org_id = ids::optional_org(optional_text(row["o_org_id"]));
     job.production_id = optional_text(row["o_production_id"]);
     job.status = row["o_status"].as<std::string>("");
     job.epoch = row["o_epoch"].as<int64_t>(0);
@@ -95,26 +95,26 @@ claimed_job pg_store::claim(const std::string& job_id, const std::string& node_i
   });
 }
 
-bool pg_store::renew(const std::string& job_id, int64_t epoch,
+bool pg_store::renew(const ids::job& job_id, int64_t epoch,
                      std::chrono::milliseconds lease_ttl) {
   return db_->run([&](pqxx::nontransaction& tx) {
     auto r = tx.exec_params(
       "UPDATE quel_worker_job"
       "   SET lease_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()"
       " WHERE job_id = $1::uuid AND epoch = $2",
-      job_id, epoch, static_cast<int64_t>(lease_ttl.count()));
+      job_id.str(), epoch, static_cast<int64_t>(lease_ttl.count()));
     return r.affected_rows() == 1;
   });
 }
 
-void pg_store::release(const std::string& job_id, int64_t epoch) {
+void pg_store::release(const ids::job& job_id, int64_t epoch) {
   db_->run([&](pqxx::nontransaction& tx) {
     // A graceful handover must not count as a crash towards quarantine.
     tx.exec_params("UPDATE quel_worker_job"
                    "   SET lease_expires_at = now(), attempts = greatest(attempts - 1, 0),"
                    "       updated_at = now()"
                    " WHERE job_id = $1::uuid AND epoch = $2",
-                   job_id, epoch);
+                   job_id.str(), epoch);
   });
 }
 
@@ -139,19 +139,19 @@ std::vector<attach_row> pg_store::attach_rows(const std::vector<int64_t>& ids) {
   });
 }
 
-bool pg_store::fail_invalid(const std::string& job_id, int64_t epoch,
+bool pg_store::fail_invalid(const ids::job& job_id, int64_t epoch,
                             const std::string& message) {
   return db_->run([&](pqxx::nontransaction& tx) {
-    return tx.exec_params1("SELECT quel_worker_fail_invalid($1::uuid, $2, $3)", job_id,
+    return tx.exec_params1("SELECT quel_worker_fail_invalid($1::uuid, $2, $3)", job_id.str(),
                            epoch, message)[0].as<bool>();
   });
 }
 
 std::optional<std::vector<committed_image>>
-pg_store::start(const std::string& job_id, int64_t epoch, int total_images) {
+pg_store::start(const ids::job& job_id, int64_t epoch, int total_images) {
   return db_->run([&](pqxx::nontransaction& tx)
                     -> std::optional<std::vector<committed_image>> {
-    auto f = tx.exec_params1("SELECT quel_worker_start($1::uuid, $2, $3)", job_id, epoch,
+    auto f = tx.exec_params1("SELECT quel_worker_start($1::uuid, $2, $3)", job_id.str(), epoch,
                              total_images)[0];
     if (f.is_null())
       return std::nullopt;
@@ -171,7 +171,7 @@ pg_store::start(const std::string& job_id, int64_t epoch, int total_images) {
 bool pg_store::finish(const job_finish& f) {
   return db_->run([&](pqxx::nontransaction& tx) {
     return tx.exec_params1("SELECT quel_worker_finish($1::uuid, $2, $3, $4, $5::bigint[])",
-                           f.job_id, f.epoch, f.completed, f.error_message,
+                           f.job_id.str(), f.epoch, f.completed, f.error_message,
                            array_literal(f.ordered_attach_ids))[0].as<bool>();
   });
 }

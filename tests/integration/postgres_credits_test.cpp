@@ -25,7 +25,7 @@ quel::image_commit image(const claimed_job& c, int stage, int index, int64_t cos
   quel::image_commit ic;
   ic.image = c.image(stage, index, cost);
   ic.file_name = "s" + std::to_string(stage) + "-i" + std::to_string(index) + ".webp";
-  ic.object_key = "generated/" + c.job_id + "/" + ic.file_name;
+  ic.object_key = "generated/" + c.job_id.str() + "/" + ic.file_name;
   ic.mime_type = "image/webp";
   ic.size_bytes = 10;
   return ic;
@@ -36,7 +36,7 @@ claimed_job claimed(test_database& db, quel::pg_store& store, const std::string&
   auto job = db.create_job(std::nullopt, org, "single_batch",
                            R"({"prompt": "p", "quantity": )" + std::to_string(quantity) +
                              "}");
-  auto c = store.claim(job, "node-a", ttl, 5);
+  auto c = store.claim(quel::ids::job{job}, "node-a", ttl, 5);
   REQUIRE(c.result == claimed_job::outcome::claimed);
   REQUIRE(store.start(c.job_id, c.epoch, quantity));
   return c;
@@ -75,7 +75,7 @@ TEST_CASE("3 credits pay for 3 of 4 images, the 4th hold reports insufficient cr
   auto r = store.commit_image(image(c, 0, 3, 1));
   CHECK(r.result == commit_result::outcome::insufficient_credits);
   CHECK(db.count("SELECT count(*) FROM quel_attach") == 3);
-  CHECK(db.job(c.job_id)["completed_images"] == 3);
+  CHECK(db.job(c.job_id.str())["completed_images"] == 3);
 }
 
 TEST_CASE("holds count against the balance until committed or released",

@@ -37,9 +37,9 @@ TEST_CASE("an image's ledger key is its organisation, or its job when nobody pay
 
 TEST_CASE("a stage's images share everything but their index", "[domain][ids]") {
   claimed_job job;
-  job.job_id = "j";
+  job.job_id = ids::job{"j"};
   job.epoch = 7;
-  job.org_id = "o";
+  job.org_id = ids::org{"o"};
   auto stage = job.image(2, 0, 3);
   auto image = stage.with_image(4);
   CHECK(image.job_id == ids::job{"j"});
