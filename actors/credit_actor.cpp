@@ -6,27 +6,19 @@
 
 namespace quel {
 
-namespace {
-
-const std::string& shard_key(const std::optional<std::string>& org_id,
-                             const std::string& job_id) {
-  return org_id ? *org_id : job_id;
-}
-
-} // namespace
-
 credit_actor::behavior_type credit_actor_impl(credit_actor::pointer self,
                                               actor_pool<credit_actor> shards) {
   return {
-    [self, shards](hold_atom a, const hold_request& r) {
-      return self->delegate(shards.for_key(shard_key(r.org_id, r.job_id)), a, r);
+    // A hold, its release and its commit all go to the shard of the
+    // image's ledger key, so they are serialised in the order they were sent.
+    [self, shards](hold_atom a, const image_identity& image) {
+      return self->delegate(shards.for_key(image.ledger_key()), a, image);
     },
     [self, shards](commit_atom a, const image_commit& c) {
-      return self->delegate(shards.for_key(shard_key(c.org_id, c.job_id)), a, c);
+      return self->delegate(shards.for_key(c.image.ledger_key()), a, c);
     },
-    [self, shards](unhold_atom a, const std::string& job_id, int64_t epoch,
-                   int32_t stage, int32_t image) {
-      self->send(shards.for_key(job_id), a, job_id, epoch, stage, image);
+    [self, shards](unhold_atom a, const image_identity& image) {
+      self->send(shards.for_key(image.ledger_key()), a, image);
     },
   };
 }
@@ -51,21 +43,17 @@ ledger_shard_impl(credit_actor::stateful_pointer<ledger_shard_state> self,
     });
   };
   return {
-    [run](hold_atom, const hold_request& r) -> caf::result<hold_reply> {
-      return run([&](credit_ledger& l) {
-        return hold_reply{l.hold(r.job_id, r.epoch, r.stage_index, r.image_index,
-                                 r.org_id, r.cost)};
-      });
+    [run](hold_atom, const image_identity& image) -> caf::result<hold_reply> {
+      return run([&](credit_ledger& l) { return hold_reply{l.hold(image)}; });
     },
     [run](commit_atom, const image_commit& c) -> caf::result<commit_result> {
       // Safe to retry after a broken connection: the commit is idempotent per
       // (job, stage, image), so an in-doubt commit reports already_committed.
       return run([&](credit_ledger& l) { return l.commit_image(c); });
     },
-    [run](unhold_atom, const std::string& job_id, int64_t epoch, int32_t stage,
-          int32_t image) {
+    [run](unhold_atom, const image_identity& image) {
       run([&](credit_ledger& l) {
-        l.release_hold(job_id, epoch, stage, image);
+        l.release_hold(image);
         return true;
       });
     },

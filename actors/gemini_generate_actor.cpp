@@ -90,11 +90,11 @@ gemini_generate_actor_impl(generate_actor::pointer self, gemini_settings setting
         call = make_gemini_request(settings, request);  // base64 of the inputs
       } catch (...) {
         auto err = failure_from_exception(std::current_exception());
-        log::job_warn(request.job_id, "Gemini request not sent: " + reason_of(err));
+        log::job_warn(request.image.job_id.str(), "Gemini request not sent: " + reason_of(err));
         return err;
       }
-      call_info info{request.job_id, request.stage_index, request.image_index,
-                     request.format, clock_type::now()};
+      call_info info{request.image.job_id.str(), request.image.stage_index,
+                     request.image.image_index, request.format, clock_type::now()};
       auto rp = self->make_response_promise<generated_image>();
       self->request(engine, caf::infinite, http_atom::value, std::move(call))
         .then(

@@ -23,53 +23,42 @@ struct attempt {
   std::string mime;
   blob waiting_upload;  // stored once the lease is known to be held again
 
-  std::string where() const {
-    return "stage " + std::to_string(task.stage_index) + " image "
-           + std::to_string(task.image_index);
-  }
+  const image_identity& image() const { return task.image; }
+  const std::string& job() const { return task.image.job_id.str(); }
 };
 
 using attempt_ptr = std::shared_ptr<attempt>;
 
 void fail(self_ptr self, const attempt_ptr& a, caf::error err) {
   // A hold that will not be captured must not keep credits reserved.
-  self->send(a->ctx->credits, unhold_atom::value, a->task.job_id, a->task.epoch,
-             static_cast<int32_t>(a->task.stage_index),
-             static_cast<int32_t>(a->task.image_index));
+  self->send(a->ctx->credits, unhold_atom::value, a->image());
   self->quit(std::move(err));
 }
 
 void commit(self_ptr self, const attempt_ptr& a, blob bytes) {
-  auto& t = a->task;
   image_commit c;
-  c.job_id = t.job_id;
-  c.epoch = t.epoch;
-  c.stage_index = t.stage_index;
-  c.image_index = t.image_index;
+  c.image = a->image();
   c.object_key = a->key;
   c.file_name = a->key.substr(a->key.rfind('/') + 1);
   c.mime_type = a->mime;
   c.size_bytes = static_cast<int64_t>(bytes.size());
-  c.org_id = t.org_id;
-  c.cost = t.cost;
   self->request(a->ctx->credits, caf::infinite, commit_atom::value, c)
     .then(
       [self, a, bytes](const commit_result& r) {
         fault::crash_point("after_commit");
         using outcome = commit_result::outcome;
-        auto& t = a->task;
         if (r.result == outcome::insufficient_credits)
           return fail(self, a, make_failure(worker_errc::credits_exhausted,
                                             "credits ran out"));
         if (r.result == outcome::lease_lost)
           return fail(self, a, make_failure(worker_errc::lease_lost,
                                             "lease lost to another worker"));
-        log::job_info(t.job_id, "Attach record created: ID=" + std::to_string(r.attach_id));
+        log::job_info(a->job(), "Attach record created: ID=" + std::to_string(r.attach_id));
         if (r.result == outcome::committed)
-          log::job_info(t.job_id, "Updating job progress: "
+          log::job_info(a->job(), "Updating job progress: "
                                     + std::to_string(r.completed_images) + "/"
                                     + std::to_string(r.total_images) + " completed");
-        made_image made{t.stage_index, t.image_index, r.attach_id, a->key, bytes};
+        made_image made{a->image(), r.attach_id, a->key, bytes};
         self->send(a->stage, made_atom::value, std::move(made));
         self->quit();
       },
@@ -83,9 +72,9 @@ void store(self_ptr self, const attempt_ptr& a, blob bytes) {
     // now could overwrite the new owner's object. Wait for the supervisor's
     // next renewal; if the lease is lost, the supervisor ends the job and
     // this actor goes down with its stage.
-    log::limited(log::level::warn, "lease-wait-" + a->task.job_id, 10000,
+    log::limited(log::level::warn, "lease-wait-" + a->job(), 10000,
                  "Upload waits: the job's lease is not known to be held",
-                 {{"job", a->task.job_id}});
+                 {{"job", a->job()}});
     a->waiting_upload = std::move(bytes);
     self->delayed_send(self, std::chrono::milliseconds(250), run_atom::value);
     return;
@@ -100,30 +89,26 @@ void store(self_ptr self, const attempt_ptr& a, blob bytes) {
       [self, a, bytes](caf::error& err) {
         // The model was paid for this image: keep it for the next attempt.
         self->send(a->stage, keep_atom::value,
-                   static_cast<int32_t>(a->task.image_index), bytes);
+                   static_cast<int32_t>(a->image().image_index), bytes);
         fail(self, a, std::move(err));
       });
 }
 
 void generate(self_ptr self, const attempt_ptr& a) {
   auto& t = a->task;
+  auto fields = log::fields{{"stage", std::to_string(t.image.stage_index)},
+                            {"image", std::to_string(t.image.image_index)}};
   if (!t.generated.empty()) {
-    log::job_info(t.job_id, "Uploading the image an earlier attempt generated",
-                  {{"stage", std::to_string(t.stage_index)},
-                   {"image", std::to_string(t.image_index)}});
+    log::job_info(a->job(), "Uploading the image an earlier attempt generated", fields);
     return store(self, a, t.generated);
   }
   generation_request req;
-  req.job_id = t.job_id;
-  req.stage_index = t.stage_index;
-  req.image_index = t.image_index;
+  req.image = t.image;
   req.prompt = t.prompt;
   req.inputs = t.inputs;
   req.aspect_ratio = t.aspect_ratio;
   req.format = a->ctx->settings.format;
-  log::job_info(t.job_id, "Calling Gemini API",
-                {{"stage", std::to_string(t.stage_index)},
-                 {"image", std::to_string(t.image_index)}});
+  log::job_info(a->job(), "Calling Gemini API", fields);
   self->request(a->ctx->generators.next(), caf::infinite, generate_atom::value,
                 std::move(req))
     .then(
@@ -147,7 +132,7 @@ void reuse_or_generate(self_ptr self, const attempt_ptr& a) {
                       int64_t{1} << 40)
           .then(
             [self, a](blob& bytes) {
-              log::job_info(a->task.job_id, "Reusing stored image: " + a->key);
+              log::job_info(a->job(), "Reusing stored image: " + a->key);
               commit(self, a, std::move(bytes));
             },
             [self, a](caf::error&) { generate(self, a); });
@@ -166,18 +151,16 @@ image_actor::behavior_type image_actor_impl(image_actor::pointer self,
   a->ctx = std::move(ctx);
   a->stage = std::move(stage);
   a->mime = mime_type_of(a->ctx->settings.format);
-  a->key = output_key(a->task.job_id, a->task.stage_index, a->task.image_index,
+  a->key = output_key(a->job(), a->image().stage_index, a->image().image_index,
                       extension_of(a->ctx->settings.format));
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
     return failure_from_exception(ep);
   });
-  hold_request hold{a->task.job_id, a->task.epoch, a->task.stage_index,
-                    a->task.image_index, a->task.org_id, a->task.cost};
-  self->request(a->ctx->credits, caf::infinite, hold_atom::value, hold)
+  self->request(a->ctx->credits, caf::infinite, hold_atom::value, a->image())
     .then(
       [self, a](const hold_reply& r) {
         if (r.outcome == hold_outcome::insufficient_credits) {
-          log::job_warn(a->task.job_id, "Credits ran out: " + a->where() + " not generated");
+          log::job_warn(a->job(), "Credits ran out: " + a->image().where() + " not generated");
           return fail(self, a, make_failure(worker_errc::credits_exhausted,
                                             "credits ran out"));
         }

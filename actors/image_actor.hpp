@@ -5,25 +5,19 @@
 #include <vector>
 
 #include "actors/worker_context.hpp"
-#include "adapters/generator/image_generator.hpp"
 #include "messages/actor_types.hpp"
 
 namespace quel {
 
 /// One image to make (a spawn argument, never sent as a message).
 struct image_task {
-  std::string job_id;
-  int64_t epoch = 0;
+  image_identity image;
   lease_clock_ptr lease;
-  int stage_index = 0;
-  int image_index = 0;
   int total_images = 0;
   bool resumed = false;
   std::string prompt;
   std::vector<generation_input> inputs;
   std::optional<std::string> aspect_ratio;
-  std::optional<std::string> org_id;
-  int64_t cost = 0;
   /// An image an earlier attempt generated but could not store: uploaded
   /// as it is, without calling the model again.
   blob generated;

@@ -30,7 +30,7 @@ job_store_actor_impl(job_store_actor::stateful_pointer<job_store_state> self,
     });
   };
   return {
-    [self, run](claim_atom, const std::string& job_id) -> caf::result<claimed_job> {
+    [self, run](claim_atom, const ids::job& job_id) -> caf::result<claimed_job> {
       auto& s = self->state.settings;
       return run([&](job_store& db) {
         return db.claim(job_id, s.node_id, s.lease_ttl, s.max_attempts);
@@ -40,11 +40,11 @@ job_store_actor_impl(job_store_actor::stateful_pointer<job_store_state> self,
       -> caf::result<std::vector<attach_row>> {
       return run([&](job_store& db) { return db.attach_rows(ids); });
     },
-    [run](invalid_atom, const std::string& job_id, int64_t epoch,
+    [run](invalid_atom, const ids::job& job_id, int64_t epoch,
           const std::string& message) -> caf::result<bool> {
       return run([&](job_store& db) { return db.fail_invalid(job_id, epoch, message); });
     },
-    [run](start_atom, const std::string& job_id, int64_t epoch,
+    [run](start_atom, const ids::job& job_id, int64_t epoch,
           int32_t total) -> caf::result<start_reply> {
       return run([&](job_store& db) {
         start_reply reply;
@@ -58,12 +58,12 @@ job_store_actor_impl(job_store_actor::stateful_pointer<job_store_state> self,
     [run](finish_atom, const job_finish& f) -> caf::result<bool> {
       return run([&](job_store& db) { return db.finish(f); });
     },
-    [self, run](renew_atom, const std::string& job_id,
+    [self, run](renew_atom, const ids::job& job_id,
                 int64_t epoch) -> caf::result<bool> {
       auto ttl = self->state.settings.lease_ttl;
       return run([&](job_store& db) { return db.renew(job_id, epoch, ttl); });
     },
-    [run](release_atom, const std::string& job_id,
+    [run](release_atom, const ids::job& job_id,
           int64_t epoch) -> caf::result<bool> {
       return run([&](job_store& db) {
         db.release(job_id, epoch);

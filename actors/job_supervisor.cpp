@@ -5,6 +5,7 @@
 
 #include "actors/job_validation.hpp"
 #include "actors/stage_actor.hpp"
+#include "adapters/redis/redis_queue.hpp"
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "common/uuid.hpp"
@@ -40,7 +41,7 @@ void finish(self_ptr self) {
   auto& st = self->state;
   auto& progress = *st.progress;
   job_finish f;
-  f.job_id = job_of(self);
+  f.job_id = self->state.id;
   f.epoch = st.job.epoch;
   f.error_message = progress.error_summary();
   f.completed = !f.error_message.has_value();
@@ -74,8 +75,8 @@ stage_plan plan_for(self_ptr self, const stage_spec& stage) {
   auto& st = self->state;
   auto& spec = st.progress->spec();
   stage_plan plan;
-  plan.job_id = job_of(self);
-  plan.epoch = st.job.epoch;
+  plan.identity = st.job.image(stage.stage_index, 0,
+                               st.job.org_id ? st.module->credits_per_image : 0);
   plan.lease = st.lease;
   // After a crash or a hand-back at shutdown (of the process or of this
   // stage) an image may already be stored but not committed: its actor then
@@ -84,13 +85,10 @@ stage_plan plan_for(self_ptr self, const stage_spec& stage) {
   auto run = st.stages.find(stage.stage_index);
   plan.resumed = st.job.attempts > 1 || st.job.status == "processing"
                  || (run != st.stages.end() && run->second.restarts > 0);
-  plan.stage_index = stage.stage_index;
   plan.largest_stage_index = spec.largest_stage_index();
   plan.quantity = stage.quantity;
   plan.prompt = build_prompt(*st.module, stage);
   plan.aspect_ratio = spec.aspect_ratio;
-  plan.org_id = st.job.org_id;
-  plan.cost_per_image = st.job.org_id ? st.module->credits_per_image : 0;
   plan.total_images = spec.total_images();
   plan.already_made = st.progress->made_indices(stage.stage_index);
   for (size_t n = 0; n < stage.inputs.size(); ++n) {
@@ -181,7 +179,7 @@ void on_stage_down(self_ptr self, const caf::down_msg& dm) {
 void begin_work(self_ptr self) {
   auto& st = self->state;
   auto total = st.progress->total();
-  self->request(store_of(self), caf::infinite, start_atom::value, job_of(self),
+  self->request(store_of(self), caf::infinite, start_atom::value, st.id,
                 st.job.epoch, static_cast<int32_t>(total))
     .then(
       [self](start_reply& reply) {
@@ -204,7 +202,7 @@ void begin_work(self_ptr self) {
 void fail_invalid(self_ptr self, const std::string& message) {
   auto& st = self->state;
   log::job_warn(job_of(self), "Invalid job input: " + message);
-  self->request(store_of(self), caf::infinite, invalid_atom::value, job_of(self),
+  self->request(store_of(self), caf::infinite, invalid_atom::value, st.id,
                 st.job.epoch, message)
     .then([self](bool) { end(self, action::ack, {}, false, true); },
           [self](caf::error& err) { self->quit(std::move(err)); });
@@ -291,7 +289,7 @@ void check_holder(self_ptr self, const claimed_job& job) {
 
 void claim(self_ptr self) {
   auto sent = lease_clock::now_ms();
-  self->request(store_of(self), caf::infinite, claim_atom::value, job_of(self))
+  self->request(store_of(self), caf::infinite, claim_atom::value, self->state.id)
     .then(
       [self, sent](claimed_job& job) {
         auto& st = self->state;
@@ -330,6 +328,7 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
                     job_ticket ticket, worker_context_ptr ctx, queue_actor queue) {
   auto& st = self->state;
   st.ticket = std::move(ticket);
+  st.id = ids::job{st.ticket.job_id};
   st.ctx = std::move(ctx);
   st.queue = std::move(queue);
   st.module = st.ctx->modules.by_queue(st.ticket.queue);
@@ -348,14 +347,15 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
   return {
     [self](made_atom, made_image& made) {
       auto& st = self->state;
-      st.progress->mark_made(made.stage_index, made.image_index, made.attach_id,
+      auto& at = made.image;
+      st.progress->mark_made(at.stage_index, at.image_index, made.attach_id,
                              made.object_key);
-      st.outputs[{made.stage_index, made.image_index}] = made.bytes;
+      st.outputs[{at.stage_index, at.image_index}] = made.bytes;
     },
     [self](stage_end_atom, stage_report& report) {
       auto& st = self->state;
       for (auto& f : report.failures)
-        st.progress->mark_failed(f.stage_index, f.image_index, f.reason);
+        st.progress->mark_failed(f.image.stage_index, f.image.image_index, f.reason);
       st.progress->mark_done(report.stage_index);
       advance(self);
     },
@@ -373,7 +373,7 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
       if (st.ended)
         return;
       auto sent = lease_clock::now_ms();
-      self->request(store_of(self), caf::infinite, renew_atom::value, job_of(self),
+      self->request(store_of(self), caf::infinite, renew_atom::value, st.id,
                     st.job.epoch)
         .then(
           [self, sent](bool held) {
@@ -420,7 +420,7 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
       auto& st = self->state;
       if (st.job.epoch == 0)
         return end(self, action::requeue, "shutdown");
-      self->request(store_of(self), caf::infinite, release_atom::value, job_of(self),
+      self->request(store_of(self), caf::infinite, release_atom::value, st.id,
                     st.job.epoch)
         .then([self](bool) { end(self, action::requeue, "shutdown"); },
               [self](caf::error&) { end(self, action::requeue, "shutdown"); });

@@ -18,6 +18,7 @@ struct stage_run {
 
 struct job_supervisor_state {
   job_ticket ticket;
+  ids::job id;              // the ticket's job id, as the job store takes it
   worker_context_ptr ctx;
   queue_actor queue;
   claimed_job job;

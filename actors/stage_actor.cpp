@@ -12,7 +12,9 @@ namespace {
 using self_ptr = stage_actor::stateful_pointer<stage_state>;
 using status = image_slot_state::status;
 
-const std::string& job_of(self_ptr self) { return self->state.plan.job_id; }
+const std::string& job_of(self_ptr self) { return self->state.plan.identity.job_id.str(); }
+
+int stage_of(self_ptr self) { return self->state.plan.identity.stage_index; }
 
 /// Quits with `err` (the supervisor restarts the stage), stopping the image
 /// actors first: left running, their images would be unknown to the
@@ -32,11 +34,11 @@ void finish_if_settled(self_ptr self) {
   for (auto& img : st.images)
     if (img.state == status::waiting || img.state == status::running)
       return;
-  log::job_info(job_of(self), "Stage " + std::to_string(st.plan.stage_index)
+  log::job_info(job_of(self), "Stage " + std::to_string(stage_of(self))
                                 + " completed: " + std::to_string(st.made) + "/"
                                 + std::to_string(st.plan.quantity)
                                 + " images generated");
-  stage_report report{st.plan.stage_index, st.failures};
+  stage_report report{stage_of(self), st.failures};
   self->send(st.supervisor, stage_end_atom::value, std::move(report));
   self->quit();
 }
@@ -47,10 +49,10 @@ void give_up(self_ptr self, int index, const std::string& reason) {
   if (img.state == status::made || img.state == status::failed)
     return;
   img.state = status::failed;
-  st.failures.push_back(failed_image{st.plan.stage_index, index, reason});
+  auto image = st.plan.identity.with_image(index);
+  log::job_warn(job_of(self), "Image failed: " + image.where() + ": " + reason);
+  st.failures.push_back(failed_image{std::move(image), reason});
   st.ctx->metrics->images_failed++;
-  log::job_warn(job_of(self), "Image failed: stage " + std::to_string(st.plan.stage_index)
-                                + " image " + std::to_string(index) + ": " + reason);
 }
 
 void fail_all(self_ptr self, const std::string& reason) {
@@ -67,18 +69,13 @@ void launch(self_ptr self, int index) {
       [self, index](bool) {
         auto& st = self->state;
         image_task task;
-        task.job_id = st.plan.job_id;
-        task.epoch = st.plan.epoch;
+        task.image = st.plan.identity.with_image(index);
         task.lease = st.plan.lease;
-        task.stage_index = st.plan.stage_index;
-        task.image_index = index;
         task.total_images = st.plan.total_images;
         task.resumed = st.plan.resumed || st.images[index].retries.failures > 0;
         task.prompt = st.plan.prompt;
         task.inputs = st.inputs;
         task.aspect_ratio = st.plan.aspect_ratio;
-        task.org_id = st.plan.org_id;
-        task.cost = st.plan.cost_per_image;
         if (auto kept = st.kept.find(index); kept != st.kept.end())
           task.generated = kept->second;
         auto child = self->spawn<caf::monitored>(image_actor_impl, std::move(task),
@@ -115,7 +112,7 @@ void on_image_down(self_ptr self, const caf::down_msg& dm) {
   img.state = status::waiting;
   st.ctx->metrics->image_restarts++;
   log::job_warn(job_of(self), "Restarting image after failure",
-                {{"stage", std::to_string(st.plan.stage_index)},
+                {{"stage", std::to_string(stage_of(self))},
                  {"image", std::to_string(index)},
                  {"attempt", std::to_string(img.retries.failures + 1)},
                  {"delay_ms", std::to_string(delay->count())},
@@ -204,7 +201,7 @@ stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan pla
   });
   self->set_down_handler([self](caf::down_msg& dm) { on_image_down(self, dm); });
 
-  log::job_info(st.plan.job_id, "\xF0\x9F\x8E\xAC Stage " + std::to_string(st.plan.stage_index)
+  log::job_info(job_of(self), "\xF0\x9F\x8E\xAC Stage " + std::to_string(stage_of(self))
                                   + "/" + std::to_string(st.plan.largest_stage_index)
                                   + ": Processing " + std::to_string(st.plan.quantity)
                                   + " images");
@@ -217,12 +214,12 @@ stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan pla
   return {
     [self](made_atom, made_image& made) {
       auto& st = self->state;
-      auto& img = st.images[made.image_index];
+      auto& img = st.images[made.image.image_index];
       if (img.state == status::made)
         return;
       img.state = status::made;
       st.made++;
-      st.kept.erase(made.image_index);
+      st.kept.erase(made.image.image_index);
       st.ctx->metrics->images_made++;
       self->send(st.supervisor, made_atom::value, std::move(made));
       // The slot is given back when the image actor's down message arrives.

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "actors/worker_context.hpp"
-#include "adapters/generator/image_generator.hpp"
 #include "adapters/http/retry_policy.hpp"
 #include "messages/actor_types.hpp"
 

@@ -12,7 +12,7 @@ worker_job_runner::worker_job_runner(const std::string& url, bool with_holds)
 
 void worker_job_runner::connect() {
   // Renewing a lease nobody holds matches no row: one harmless round trip.
-  store_.renew("00000000-0000-0000-0000-000000000000", 0, std::chrono::seconds(1));
+  store_.renew(ids::job{"00000000-0000-0000-0000-000000000000"}, 0, std::chrono::seconds(1));
 }
 
 int worker_job_runner::run_job(const bench_job& job) {
@@ -21,7 +21,8 @@ int worker_job_runner::run_job(const bench_job& job) {
     throw std::runtime_error("job " + job.job_id + ": " + what);
   };
 
-  auto claimed = store_.claim(job.job_id, "bench-node", std::chrono::minutes(10), 5);
+  const ids::job id{job.job_id};
+  auto claimed = store_.claim(id, "bench-node", std::chrono::minutes(10), 5);
   ++trips;
   if (claimed.result != claimed_job::outcome::claimed)
     fail("claim did not claim");
@@ -29,34 +30,30 @@ int worker_job_runner::run_job(const bench_job& job) {
   ++trips;
   if (rows.size() != job.inputs.size())
     fail("attach rows missing");
-  auto started = store_.start(job.job_id, claimed.epoch, 4);
+  auto started = store_.start(id, claimed.epoch, 4);
   ++trips;
   if (!started)
     fail("start lost the lease");
 
   job_finish finish;
-  finish.job_id = job.job_id;
+  finish.job_id = id;
   finish.epoch = claimed.epoch;
   finish.completed = true;
   for (int stage = 0; stage < 2; ++stage) {
     for (int image = 0; image < 2; ++image) {
+      auto image_id = claimed.image(stage, image, 1);
       if (with_holds_) {
-        auto h = store_.hold(job.job_id, claimed.epoch, stage, image, job.org_id, 1);
+        auto h = store_.hold(image_id);
         ++trips;
         if (h != hold_outcome::held)
           fail("hold refused");
       }
       image_commit c;
-      c.job_id = job.job_id;
-      c.epoch = claimed.epoch;
-      c.stage_index = stage;
-      c.image_index = image;
+      c.image = image_id;
       c.file_name = "s" + std::to_string(stage) + "-i" + std::to_string(image) + ".webp";
       c.object_key = "generated/" + job.job_id + "/" + c.file_name;
       c.mime_type = "image/webp";
       c.size_bytes = 20480;
-      c.org_id = job.org_id;
-      c.cost = 1;
       auto r = store_.commit_image(c);
       ++trips;
       if (r.result != commit_result::outcome::committed)

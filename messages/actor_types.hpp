@@ -41,19 +41,20 @@ using redis_ops_actor = caf::typed_actor<
 
 /// Job rows in PostgreSQL (detached; one connection each, used as a pool).
 using job_store_actor = caf::typed_actor<
-  caf::replies_to<claim_atom, std::string>::with<claimed_job>,
+  caf::replies_to<claim_atom, ids::job>::with<claimed_job>,
   caf::replies_to<attach_atom, std::vector<int64_t>>::with<std::vector<attach_row>>,
-  caf::replies_to<invalid_atom, std::string, int64_t, std::string>::with<bool>,
-  caf::replies_to<start_atom, std::string, int64_t, int32_t>::with<start_reply>,
+  caf::replies_to<invalid_atom, ids::job, int64_t, std::string>::with<bool>,
+  caf::replies_to<start_atom, ids::job, int64_t, int32_t>::with<start_reply>,
   caf::replies_to<finish_atom, job_finish>::with<bool>,
-  caf::replies_to<renew_atom, std::string, int64_t>::with<bool>,
-  caf::replies_to<release_atom, std::string, int64_t>::with<bool>>;
+  caf::replies_to<renew_atom, ids::job, int64_t>::with<bool>,
+  caf::replies_to<release_atom, ids::job, int64_t>::with<bool>>;
 
 /// The only writer of balances: holds, charges with their image, releases.
+/// Each names its image by its identity, which also picks the ledger shard.
 using credit_actor = caf::typed_actor<
-  caf::replies_to<hold_atom, hold_request>::with<hold_reply>,
+  caf::replies_to<hold_atom, image_identity>::with<hold_reply>,
   caf::replies_to<commit_atom, image_commit>::with<commit_result>,
-  caf::reacts_to<unhold_atom, std::string, int64_t, int32_t, int32_t>>;
+  caf::reacts_to<unhold_atom, image_identity>>;
 
 /// Reads input images from object storage.
 using fetch_actor = caf::typed_actor<

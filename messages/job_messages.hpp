@@ -11,6 +11,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 
 #include "common/blob.hpp"
+#include "domain/image_identity.hpp"
 
 /// Messages between the QueueActor, JobSupervisors and StageActors.
 ///
@@ -77,18 +78,16 @@ struct stage_input {
 
 /// Everything a StageActor needs to make its images.
 struct stage_plan {
-  std::string job_id;
-  int64_t epoch = 0;
+  /// What every image of the stage shares: job, epoch, stage, organisation,
+  /// cost. Image `i` is `identity.with_image(i)`.
+  image_identity identity;
   lease_clock_ptr lease;       // see lease_clock
   bool resumed = false;        // the job was claimed before (crash recovery)
-  int stage_index = 0;
   int largest_stage_index = 0;
   int quantity = 0;
   std::string prompt;          // full text part for the model
   std::optional<std::string> aspect_ratio;
   std::vector<stage_input> inputs;
-  std::optional<std::string> org_id;
-  int64_t cost_per_image = 0;
   int total_images = 0;
   /// Image indexes already committed (skipped on resume or stage restart).
   std::vector<int> already_made;
@@ -99,8 +98,7 @@ struct stage_plan {
 
 /// An image that is made: committed, charged, stored.
 struct made_image {
-  int stage_index = 0;
-  int image_index = 0;
+  image_identity image;
   int64_t attach_id = 0;
   std::string object_key;
   blob bytes;                  // kept for stages that use it (fromStage)
@@ -108,8 +106,7 @@ struct made_image {
 
 /// An image given up on, with the reason shown in error_message.
 struct failed_image {
-  int stage_index = 0;
-  int image_index = 0;
+  image_identity image;
   std::string reason;
 };
 

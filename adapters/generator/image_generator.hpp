@@ -1,39 +1,13 @@
 #pragma once
 
 #include <optional>
+#include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "adapters/adapter_failure.hpp"
-#include "common/blob.hpp"
-#include "domain/image_format.hpp"
+#include "domain/generation.hpp"
 
 namespace quel {
-
-/// One input image of a generation request, in the order of the stage's
-/// individualImageAttachIds.
-struct generation_input {
-  std::string category;     // model, top, ...
-  std::string description;  // the module's description of the category
-  std::string mime_type;    // what the bytes show
-  blob bytes;
-};
-
-struct generation_request {
-  std::string job_id;
-  int stage_index = 0;
-  int image_index = 0;
-  std::string prompt;                       // full text part (build_prompt)
-  std::vector<generation_input> inputs;
-  std::optional<std::string> aspect_ratio;  // e.g. "3:4"
-  output_format format = output_format::webp;
-};
-
-struct generated_image {
-  blob bytes;              // encoded in request.format
-  std::string mime_type;   // mime_type_of(request.format)
-  std::string model_version;
-};
 
 /// How a generation failed: `retryable` failures are tried again with
 /// backoff; the others fail the image at once. `reason` ends up in the job's

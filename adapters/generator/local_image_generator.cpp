@@ -237,7 +237,7 @@ VImage background(int w, int h, const rgb& from, const rgb& to, bool rings,
 // The collage of inputs in a grid; the order rotates with the image index.
 VImage collage(const generation_request& request, int w, int h, const rgb& tint) {
   const auto& inputs = request.inputs;
-  const int variant = std::max(0, request.image_index);
+  const int variant = std::max(0, request.image.image_index);
   const rgb& from = palette[static_cast<size_t>(variant) % palette.size()];
   const rgb& to = palette[static_cast<size_t>(variant + 3) % palette.size()];
   auto canvas = background(w, h, from, to, inputs.empty(), variant);
@@ -271,8 +271,8 @@ VImage caption_band(const generation_request& request, int w, int band_h) {
   auto band = VImage::black(w, band_h).new_from_image(std::vector<double>{24, 24, 30});
   const int pad = std::max(2, band_h / 10);
   const int font_px = std::clamp(std::min(band_h / 3, w / 48), 9, 24);
-  std::string text = "stage " + std::to_string(request.stage_index) + " · image "
-                     + std::to_string(request.image_index) + " — "
+  std::string text = "stage " + std::to_string(request.image.stage_index) + " · image "
+                     + std::to_string(request.image.image_index) + " — "
                      + first_code_points(request.prompt, caption_code_points);
   try {
     auto mask = VImage::text(markup_escape(text).c_str(),
@@ -315,8 +315,8 @@ generated_image local_image_generator::generate(const generation_request& reques
   const auto size = canvas_for(request.aspect_ratio, long_side_);
   const int band_h = std::max(16, size.height / 8);
   const int content_h = std::max(1, size.height - band_h);
-  const rgb& tint = palette[static_cast<size_t>(std::max(0, request.stage_index * 3
-                                                            + request.image_index))
+  const rgb& tint = palette[static_cast<size_t>(std::max(0, request.image.stage_index * 3
+                                                            + request.image.image_index))
                             % palette.size()];
   generated_image result;
   try {

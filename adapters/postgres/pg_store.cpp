@@ -27,6 +27,13 @@ std::optional<std::string> optional_text(const pqxx::field& f) {
   return f.as<std::string>();
 }
 
+/// The paying organisation as a nullable uuid parameter.
+std::optional<std::string> org_param(const image_identity& image) {
+  if (!image.org_id)
+    return std::nullopt;
+  return image.org_id->str();
+}
+
 claimed_job::outcome claim_outcome(const std::string& s) {
   if (s == "claimed")
     return claimed_job::outcome::claimed;
@@ -66,18 +73,18 @@ int pg_store::backend_pid() const noexcept {
   return db_->backend_pid();
 }
 
-claimed_job pg_store::claim(const std::string& job_id, const std::string& node_id,
+claimed_job pg_store::claim(const ids::job& job_id, const std::string& node_id,
                             std::chrono::milliseconds lease_ttl, int max_attempts) {
   return db_->run([&](pqxx::nontransaction& tx) {
     auto row = tx.exec_params1("SELECT * FROM quel_worker_claim($1::uuid, $2, $3, $4)",
-                               job_id, node_id, static_cast<int64_t>(lease_ttl.count()),
+                               job_id.str(), node_id, static_cast<int64_t>(lease_ttl.count()),
                                max_attempts);
     claimed_job job;
     job.result = claim_outcome(row["o_outcome"].as<std::string>());
     job.job_id = job_id;
     job.job_type = row["o_job_type"].as<std::string>("");
     job.input_json = row["o_input"].as<std::string>("");
-    job.org_id = optional_text(row["o_org_id"]);
+    job.org_id = ids::optional_org(optional_text(row["o_org_id"]));
     job.production_id = optional_text(row["o_production_id"]);
     job.status = row["o_status"].as<std::string>("");
     job.epoch = row["o_epoch"].as<int64_t>(0);
@@ -88,26 +95,26 @@ claimed_job pg_store::claim(const std::string& job_id, const std::string& node_i
   });
 }
 
-bool pg_store::renew(const std::string& job_id, int64_t epoch,
+bool pg_store::renew(const ids::job& job_id, int64_t epoch,
                      std::chrono::milliseconds lease_ttl) {
   return db_->run([&](pqxx::nontransaction& tx) {
     auto r = tx.exec_params(
       "UPDATE quel_worker_job"
       "   SET lease_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()"
       " WHERE job_id = $1::uuid AND epoch = $2",
-      job_id, epoch, static_cast<int64_t>(lease_ttl.count()));
+      job_id.str(), epoch, static_cast<int64_t>(lease_ttl.count()));
     return r.affected_rows() == 1;
   });
 }
 
-void pg_store::release(const std::string& job_id, int64_t epoch) {
+void pg_store::release(const ids::job& job_id, int64_t epoch) {
   db_->run([&](pqxx::nontransaction& tx) {
     // A graceful handover must not count as a crash towards quarantine.
     tx.exec_params("UPDATE quel_worker_job"
                    "   SET lease_expires_at = now(), attempts = greatest(attempts - 1, 0),"
                    "       updated_at = now()"
                    " WHERE job_id = $1::uuid AND epoch = $2",
-                   job_id, epoch);
+                   job_id.str(), epoch);
   });
 }
 
@@ -132,19 +139,19 @@ std::vector<attach_row> pg_store::attach_rows(const std::vector<int64_t>& ids) {
   });
 }
 
-bool pg_store::fail_invalid(const std::string& job_id, int64_t epoch,
+bool pg_store::fail_invalid(const ids::job& job_id, int64_t epoch,
                             const std::string& message) {
   return db_->run([&](pqxx::nontransaction& tx) {
-    return tx.exec_params1("SELECT quel_worker_fail_invalid($1::uuid, $2, $3)", job_id,
+    return tx.exec_params1("SELECT quel_worker_fail_invalid($1::uuid, $2, $3)", job_id.str(),
                            epoch, message)[0].as<bool>();
   });
 }
 
 std::optional<std::vector<committed_image>>
-pg_store::start(const std::string& job_id, int64_t epoch, int total_images) {
+pg_store::start(const ids::job& job_id, int64_t epoch, int total_images) {
   return db_->run([&](pqxx::nontransaction& tx)
                     -> std::optional<std::vector<committed_image>> {
-    auto f = tx.exec_params1("SELECT quel_worker_start($1::uuid, $2, $3)", job_id, epoch,
+    auto f = tx.exec_params1("SELECT quel_worker_start($1::uuid, $2, $3)", job_id.str(), epoch,
                              total_images)[0];
     if (f.is_null())
       return std::nullopt;
@@ -164,18 +171,17 @@ pg_store::start(const std::string& job_id, int64_t epoch, int total_images) {
 bool pg_store::finish(const job_finish& f) {
   return db_->run([&](pqxx::nontransaction& tx) {
     return tx.exec_params1("SELECT quel_worker_finish($1::uuid, $2, $3, $4, $5::bigint[])",
-                           f.job_id, f.epoch, f.completed, f.error_message,
+                           f.job_id.str(), f.epoch, f.completed, f.error_message,
                            array_literal(f.ordered_attach_ids))[0].as<bool>();
   });
 }
 
-hold_outcome pg_store::hold(const std::string& job_id, int64_t epoch, int stage_index,
-                            int image_index, const std::optional<std::string>& org_id,
-                            int64_t cost) {
+hold_outcome pg_store::hold(const image_identity& image) {
   auto s = db_->run([&](pqxx::nontransaction& tx) {
     return tx.exec_params1("SELECT quel_worker_hold($1::uuid, $2, $3, $4, $5::uuid, $6)",
-                           job_id, epoch, stage_index, image_index, org_id,
-                           cost)[0].as<std::string>();
+                           image.job_id.str(), image.epoch, image.stage_index,
+                           image.image_index, org_param(image),
+                           image.cost)[0].as<std::string>();
   });
   if (s == "held")
     return hold_outcome::held;
@@ -186,14 +192,13 @@ hold_outcome pg_store::hold(const std::string& job_id, int64_t epoch, int stage_
   throw std::logic_error("quel_worker_hold returned an unknown outcome: " + s);
 }
 
-void pg_store::release_hold(const std::string& job_id, int64_t epoch, int stage_index,
-                            int image_index) {
+void pg_store::release_hold(const image_identity& image) {
   db_->run([&](pqxx::nontransaction& tx) {
     tx.exec_params("DELETE FROM quel_worker_credit_hold h"
                    " WHERE h.job_id = $1::uuid AND h.stage_index = $3 AND h.image_index = $4"
                    "   AND EXISTS (SELECT 1 FROM quel_worker_job w"
                    "                WHERE w.job_id = h.job_id AND w.epoch = $2)",
-                   job_id, epoch, stage_index, image_index);
+                   image.job_id.str(), image.epoch, image.stage_index, image.image_index);
   });
 }
 
@@ -202,8 +207,9 @@ commit_result pg_store::commit_image(const image_commit& c) {
     auto row = tx.exec_params1(
       "SELECT * FROM quel_worker_commit_image($1::uuid, $2, $3, $4, $5, $6, $7, $8,"
       " $9::uuid, $10)",
-      c.job_id, c.epoch, c.stage_index, c.image_index, c.object_key, c.file_name,
-      c.mime_type, c.size_bytes, c.org_id, c.cost);
+      c.image.job_id.str(), c.image.epoch, c.image.stage_index, c.image.image_index,
+      c.object_key, c.file_name, c.mime_type, c.size_bytes, org_param(c.image),
+      c.image.cost);
     commit_result r;
     r.result = commit_outcome(row["o_outcome"].as<std::string>());
     r.attach_id = row["o_attach_id"].as<int64_t>(0);

@@ -22,23 +22,20 @@ public:
   pg_store(const pg_store&) = delete;
   pg_store& operator=(const pg_store&) = delete;
 
-  claimed_job claim(const std::string& job_id, const std::string& node_id,
+  claimed_job claim(const ids::job& job_id, const std::string& node_id,
                     std::chrono::milliseconds lease_ttl, int max_attempts) override;
-  bool renew(const std::string& job_id, int64_t epoch,
+  bool renew(const ids::job& job_id, int64_t epoch,
              std::chrono::milliseconds lease_ttl) override;
-  void release(const std::string& job_id, int64_t epoch) override;
+  void release(const ids::job& job_id, int64_t epoch) override;
   std::vector<attach_row> attach_rows(const std::vector<int64_t>& ids) override;
-  bool fail_invalid(const std::string& job_id, int64_t epoch,
+  bool fail_invalid(const ids::job& job_id, int64_t epoch,
                     const std::string& message) override;
   std::optional<std::vector<committed_image>>
-  start(const std::string& job_id, int64_t epoch, int total_images) override;
+  start(const ids::job& job_id, int64_t epoch, int total_images) override;
   bool finish(const job_finish& f) override;
 
-  hold_outcome hold(const std::string& job_id, int64_t epoch, int stage_index,
-                    int image_index, const std::optional<std::string>& org_id,
-                    int64_t cost) override;
-  void release_hold(const std::string& job_id, int64_t epoch, int stage_index,
-                    int image_index) override;
+  hold_outcome hold(const image_identity& image) override;
+  void release_hold(const image_identity& image) override;
   commit_result commit_image(const image_commit& c) override;
 
   /// The server process id of the open connection, 0 when none is open

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "domain/dead_letter.hpp"
+
 /// Redis holds the queues (owned by producers) and this worker's own
 /// bookkeeping: one processing list per (node, queue) and a lease per node.
 /// queue_store is what the actors need from it; redis_queue implements it
@@ -26,17 +28,6 @@ struct redis_keys {
   static std::string node_lease(const std::string& node);
   static std::string nodes();        // set of nodes that ever took ids
   static std::string dead_letter();  // jobs:dead (contract)
-};
-
-/// One entry of jobs:dead (CONTRACT rule 3).
-struct dead_letter_entry {
-  std::string id;
-  std::string queue;
-  std::string reason;
-  std::string at;  // ISO-8601 UTC
-
-  /// Exactly {"id","queue","reason","at"}; invalid UTF-8 is replaced.
-  std::string to_json() const;
 };
 
 /// The port to the queues, processing lists and node leases. One instance

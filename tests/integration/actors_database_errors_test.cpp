@@ -70,18 +70,13 @@ ending ending_of(const caf::error& err) {
   return is_retryable(err) ? ending::retryable : ending::permanent;
 }
 
-image_commit image(const claimed_job& job, int index, const std::string& org) {
+image_commit image(const claimed_job& job, int index) {
   image_commit c;
-  c.job_id = job.job_id;
-  c.epoch = job.epoch;
-  c.stage_index = 0;
-  c.image_index = index;
+  c.image = job.image(0, index, 1);
   c.file_name = "s0-i" + std::to_string(index) + ".webp";
-  c.object_key = "generated/" + job.job_id + "/" + c.file_name;
+  c.object_key = "generated/" + job.job_id.str() + "/" + c.file_name;
   c.mime_type = "image/webp";
   c.size_bytes = 100;
-  c.org_id = org;
-  c.cost = 1;
   return c;
 }
 
@@ -102,9 +97,9 @@ TEST_CASE("no SQL error kills a ledger shard: the organisation's next commit suc
   pg_store direct{db.url()};
   auto job = db.create_job(std::nullopt, org, "single_batch",
                            R"({"prompt": "p", "quantity": 40})");
-  auto claimed = direct.claim(job, "node-a", 60s, 5);
+  auto claimed = direct.claim(ids::job{job}, "node-a", 60s, 5);
   REQUIRE(claimed.result == claimed_job::outcome::claimed);
-  REQUIRE(direct.start(job, claimed.epoch, 40));
+  REQUIRE(direct.start(ids::job{job}, claimed.epoch, 40));
   install_fault(db, "quel_worker_image");
 
   actor_world w;
@@ -117,7 +112,7 @@ TEST_CASE("no SQL error kills a ledger shard: the organisation's next commit suc
     arm_fault(db, c.sqlstate);
     std::optional<ending> first;
     std::string reason;
-    self->request(shard, 30s, commit_atom::value, image(claimed, index++, org))
+    self->request(shard, 30s, commit_atom::value, image(claimed, index++))
       .receive([&](const commit_result&) { first = ending::succeeded; },
                [&](const caf::error& err) {
                  first = ending_of(err);
@@ -129,7 +124,7 @@ TEST_CASE("no SQL error kills a ledger shard: the organisation's next commit suc
       CHECK_THAT(reason, Catch::Contains(c.sqlstate));
     // The same shard, the same organisation: the next image commits.
     std::optional<commit_result> next;
-    self->request(shard, 30s, commit_atom::value, image(claimed, index++, org))
+    self->request(shard, 30s, commit_atom::value, image(claimed, index++))
       .receive([&](const commit_result& r) { next = r; },
                [&](const caf::error& err) { FAIL("next commit failed: " << reason_of(err)); });
     REQUIRE(next);
@@ -159,14 +154,14 @@ TEST_CASE("no SQL error kills a job store actor: the next claim succeeds",
     arm_fault(db, c.sqlstate);
     auto hit = db.create_job(std::nullopt, std::nullopt, "single_batch", R"({"prompt": "p"})");
     std::optional<ending> first;
-    self->request(store, 30s, claim_atom::value, hit)
+    self->request(store, 30s, claim_atom::value, ids::job{hit})
       .receive([&](const claimed_job&) { first = ending::succeeded; },
                [&](const caf::error& err) { first = ending_of(err); });
     REQUIRE(first);
     CHECK(*first == c.first_request);
     auto next = db.create_job(std::nullopt, std::nullopt, "single_batch", R"({"prompt": "p"})");
     std::optional<claimed_job> claimed;
-    self->request(store, 30s, claim_atom::value, next)
+    self->request(store, 30s, claim_atom::value, ids::job{next})
       .receive([&](const claimed_job& j) { claimed = j; },
                [&](const caf::error& err) { FAIL("next claim failed: " << reason_of(err)); });
     REQUIRE(claimed);

@@ -20,7 +20,7 @@ TEST_CASE("commit_image round trips per second", "[.][benchmark][postgres]") {
   quel::pg_store store{db.url()};
   std::vector<quel::claimed_job> jobs;
   for (int j = 0; j < images / per_job; ++j) {
-    auto id = db.create_job(std::nullopt, org, "single_batch", R"({"prompt": "p"})");
+    quel::ids::job id{db.create_job(std::nullopt, org, "single_batch", R"({"prompt": "p"})")};
     jobs.push_back(store.claim(id, "bench", std::chrono::minutes(10), 5));
     REQUIRE(jobs.back().result == quel::claimed_job::outcome::claimed);
     REQUIRE(store.start(id, jobs.back().epoch, per_job));
@@ -30,15 +30,11 @@ TEST_CASE("commit_image round trips per second", "[.][benchmark][postgres]") {
   for (int i = 0; i < images; ++i) {
     const auto& c = jobs[i / per_job];
     quel::image_commit ic;
-    ic.job_id = c.job_id;
-    ic.epoch = c.epoch;
-    ic.image_index = i % per_job;
-    ic.file_name = "s0-i" + std::to_string(ic.image_index) + ".webp";
-    ic.object_key = "generated/" + c.job_id + "/" + ic.file_name;
+    ic.image = c.image(0, i % per_job, 1);
+    ic.file_name = "s0-i" + std::to_string(ic.image.image_index) + ".webp";
+    ic.object_key = "generated/" + c.job_id.str() + "/" + ic.file_name;
     ic.mime_type = "image/webp";
     ic.size_bytes = 1;
-    ic.org_id = org;
-    ic.cost = 1;
     REQUIRE(store.commit_image(ic).result == quel::commit_result::outcome::committed);
   }
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - begin;

@@ -8,6 +8,7 @@
 
 using namespace std::chrono_literals;
 using quel::claimed_job;
+using job_id = quel::ids::job;
 using quel::commit_result;
 using quel::hold_outcome;
 using quel::test::test_database;
@@ -16,19 +17,19 @@ namespace {
 
 constexpr auto ttl = std::chrono::milliseconds(60'000);
 
-quel::image_commit image(const std::string& job, int64_t epoch, int stage, int index,
+quel::image_identity identity(const job_id& job, int64_t epoch, int stage, int index,
+                              const std::optional<std::string>& org, int64_t cost) {
+  return {job, epoch, stage, index, quel::ids::optional_org(org), cost};
+}
+
+quel::image_commit image(const job_id& job, int64_t epoch, int stage, int index,
                          const std::optional<std::string>& org, int64_t cost) {
   quel::image_commit c;
-  c.job_id = job;
-  c.epoch = epoch;
-  c.stage_index = stage;
-  c.image_index = index;
+  c.image = identity(job, epoch, stage, index, org, cost);
   c.file_name = "s" + std::to_string(stage) + "-i" + std::to_string(index) + ".webp";
-  c.object_key = "generated/" + job + "/" + c.file_name;
+  c.object_key = "generated/" + job.str() + "/" + c.file_name;
   c.mime_type = "image/webp";
   c.size_bytes = 1000 + index;
-  c.org_id = org;
-  c.cost = cost;
   return c;
 }
 
@@ -37,7 +38,7 @@ claimed_job claimed(test_database& db, quel::pg_store& store,
                     const std::optional<std::string>& prod,
                     const std::optional<std::string>& org) {
   auto job = db.create_job(prod, org, "single_batch", R"({"prompt": "p", "quantity": 4})");
-  auto c = store.claim(job, "node-a", ttl, 5);
+  auto c = store.claim(job_id{job}, "node-a", ttl, 5);
   REQUIRE(c.result == claimed_job::outcome::claimed);
   return c;
 }
@@ -71,18 +72,18 @@ TEST_CASE("commit_image writes attach, charge, log and progress exactly once",
   CHECK(log[0]["amount"] == -3);
   CHECK(log[0]["balance_after"] == 7);
   CHECK(log[0]["reason"] == "image_generation");
-  CHECK(log[0]["job_id"] == c.job_id);
+  CHECK(log[0]["job_id"] == c.job_id.str());
   CHECK(log[0]["attach_id"] == first.attach_id);
 
   auto a = db.attach(first.attach_id);
-  CHECK(a["attach_file_path"] == "generated/" + c.job_id + "/s0-i1.webp");
+  CHECK(a["attach_file_path"] == "generated/" + c.job_id.str() + "/s0-i1.webp");
   CHECK(a["attach_file_name"] == "s0-i1.webp");
   CHECK(a["attach_original_name"] == "s0-i1.webp");
   CHECK(a["attach_file_type"] == "image/webp");
   CHECK(a["attach_file_size"] == 1001);
   CHECK(a["org_id"] == org);
 
-  auto j = db.job(c.job_id);
+  auto j = db.job(c.job_id.str());
   CHECK(j["completed_images"] == 1);
   CHECK(j["generated_attach_ids"] == nlohmann::json::array({first.attach_id}));
 }
@@ -93,7 +94,7 @@ TEST_CASE("a job without org charges nobody", "[postgres][commit][credits]") {
   auto bystander = db.create_org(5);
   quel::pg_store store{db.url()};
   auto c = claimed(db, store, std::nullopt, std::nullopt);
-  CHECK(store.hold(c.job_id, c.epoch, 0, 0, std::nullopt, 1) == hold_outcome::held);
+  CHECK(store.hold(identity(c.job_id, c.epoch, 0, 0, std::nullopt, 1)) == hold_outcome::held);
   auto r = store.commit_image(image(c.job_id, c.epoch, 0, 0, std::nullopt, 1));
   REQUIRE(r.result == commit_result::outcome::committed);
   CHECK_FALSE(r.balance_after.has_value());
@@ -118,7 +119,7 @@ TEST_CASE("an old epoch can neither commit, start, finish nor hold after a re-cl
   const auto& job = stale.job_id;
 
   CHECK_FALSE(old_owner.start(job, stale.epoch, 4).has_value());
-  CHECK(old_owner.hold(job, stale.epoch, 0, 0, org, 1) == hold_outcome::lease_lost);
+  CHECK(old_owner.hold(identity(job, stale.epoch, 0, 0, org, 1)) == hold_outcome::lease_lost);
   auto r = old_owner.commit_image(image(job, stale.epoch, 0, 0, org, 1));
   CHECK(r.result == commit_result::outcome::lease_lost);
   quel::job_finish f;
@@ -132,7 +133,7 @@ TEST_CASE("an old epoch can neither commit, start, finish nor hold after a re-cl
   CHECK(db.count("SELECT count(*) FROM quel_attach") == 0);
   CHECK(db.count("SELECT count(*) FROM quel_worker_credit_hold") == 0);
   CHECK(db.org_credit(org) == 10);
-  CHECK(db.job(job)["job_status"] == "pending");
+  CHECK(db.job(job.str())["job_status"] == "pending");
   CHECK(db.production(prod)["production_status"] == "pending");
 
   // The new owner's writes go through.
@@ -153,7 +154,7 @@ TEST_CASE("start marks job and production processing and returns committed image
   auto none = store.start(c.job_id, c.epoch, 4);
   REQUIRE(none.has_value());
   CHECK(none->empty());
-  auto j = db.job(c.job_id);
+  auto j = db.job(c.job_id.str());
   CHECK(j["job_status"] == "processing");
   CHECK(j["total_images"] == 4);
   REQUIRE_FALSE(j["started_at"].is_null());
@@ -175,11 +176,11 @@ TEST_CASE("start marks job and production processing and returns committed image
   CHECK((*done)[0].stage_index == 0);
   CHECK((*done)[0].image_index == 1);
   CHECK((*done)[0].attach_id == b.attach_id);
-  CHECK((*done)[0].object_key == "generated/" + c.job_id + "/s0-i1.webp");
+  CHECK((*done)[0].object_key == "generated/" + c.job_id.str() + "/s0-i1.webp");
   CHECK((*done)[1].stage_index == 1);
   CHECK((*done)[1].attach_id == a.attach_id);
-  CHECK(db.job(c.job_id)["started_at"] == started_at);
-  CHECK(db.job(c.job_id)["completed_images"] == 2);
+  CHECK(db.job(c.job_id.str())["started_at"] == started_at);
+  CHECK(db.job(c.job_id.str())["completed_images"] == 2);
 }
 
 TEST_CASE("finish appends the job's ids after the production's, once each",
@@ -194,7 +195,7 @@ TEST_CASE("finish appends the job's ids after the production's, once each",
   auto x = store.commit_image(image(c.job_id, c.epoch, 0, 0, org, 1)).attach_id;
   auto y = store.commit_image(image(c.job_id, c.epoch, 0, 1, org, 1)).attach_id;
   auto z = store.commit_image(image(c.job_id, c.epoch, 0, 2, org, 1)).attach_id;
-  REQUIRE(store.hold(c.job_id, c.epoch, 1, 0, org, 1) == hold_outcome::held);
+  REQUIRE(store.hold(identity(c.job_id, c.epoch, 1, 0, org, 1)) == hold_outcome::held);
 
   quel::job_finish f;
   f.job_id = c.job_id;
@@ -207,7 +208,7 @@ TEST_CASE("finish appends the job's ids after the production's, once each",
   auto p = db.production(prod);
   CHECK(p["attach_ids"] == nlohmann::json::array({900, 901, x, y, z}));
   CHECK(p["production_status"] == "completed");
-  auto j = db.job(c.job_id);
+  auto j = db.job(c.job_id.str());
   CHECK(j["job_status"] == "completed");
   CHECK(j["error_message"].is_null());
   CHECK_FALSE(j["completed_at"].is_null());
@@ -234,7 +235,7 @@ TEST_CASE("finish of a failed job counts every image not made as failed",
   f.error_message = "3 of 4 images failed: stage 0 image 1: IMAGE_SAFETY";
   f.ordered_attach_ids = {x};
   REQUIRE(store.finish(f));
-  auto j = db.job(c.job_id);
+  auto j = db.job(c.job_id.str());
   CHECK(j["job_status"] == "failed");
   CHECK(j["error_message"] == *f.error_message);
   CHECK(j["completed_images"] == 1);
@@ -255,7 +256,7 @@ TEST_CASE("fail_invalid fails job and production with zeroed counters",
           " failed_images = 2");
 
   REQUIRE(store.fail_invalid(c.job_id, c.epoch, "stage 0: quantity must be 1..16"));
-  auto j = db.job(c.job_id);
+  auto j = db.job(c.job_id.str());
   CHECK(j["job_status"] == "failed");
   CHECK(j["total_images"] == 0);
   CHECK(j["completed_images"] == 0);

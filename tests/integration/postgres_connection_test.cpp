@@ -10,6 +10,7 @@
 
 using namespace std::chrono_literals;
 using quel::claimed_job;
+using job_id = quel::ids::job;
 using quel::test::test_database;
 
 namespace {
@@ -25,7 +26,7 @@ TEST_CASE("a terminated backend throws database_unavailable once, then reconnect
   test_database db;
   auto job = db.create_job(std::nullopt, std::nullopt, "single_batch", R"({"prompt": "p"})");
   quel::pg_store store{db.url()};
-  auto c = store.claim(job, "node-a", ttl, 5);
+  auto c = store.claim(job_id{job}, "node-a", ttl, 5);
   REQUIRE(c.result == claimed_job::outcome::claimed);
   int pid = store.backend_pid();
   REQUIRE(pid != 0);
@@ -33,16 +34,16 @@ TEST_CASE("a terminated backend throws database_unavailable once, then reconnect
   // The timeout makes the call wait until the backend has really gone.
   REQUIRE(db.count("SELECT pg_terminate_backend(" + std::to_string(pid) + ", 5000)::int") ==
           1);
-  CHECK_THROWS_AS(store.renew(job, c.epoch, ttl), quel::database_unavailable);
+  CHECK_THROWS_AS(store.renew(job_id{job}, c.epoch, ttl), quel::database_unavailable);
   CHECK(store.backend_pid() == 0);
-  CHECK(store.renew(job, c.epoch, ttl));
+  CHECK(store.renew(job_id{job}, c.epoch, ttl));
   CHECK(store.backend_pid() != pid);
 }
 
 TEST_CASE("an unreachable server throws database_unavailable from every call",
           "[postgres][outage]") {
   quel::pg_store store{unreachable};
-  CHECK_THROWS_AS(store.claim("0b6f1d4e-3c2a-4f7e-9a51-2d7c8e9f0a1b", "n", ttl, 5),
+  CHECK_THROWS_AS(store.claim(job_id{"0b6f1d4e-3c2a-4f7e-9a51-2d7c8e9f0a1b"}, "n", ttl, 5),
                   quel::database_unavailable);
   CHECK_THROWS_AS(store.attach_rows({1}), quel::database_unavailable);
   quel::pg_admin admin{unreachable};
@@ -62,9 +63,9 @@ TEST_CASE("pg_admin lists jobs in flight, modules and abandoned jobs", "[postgre
   db.exec("UPDATE quel_production_jobs SET job_status = 'completed' WHERE job_id = '" + done +
           "'");
   quel::pg_store store{db.url()};
-  auto r = store.claim(running, "node-a", ttl, 5);
-  REQUIRE(store.start(running, r.epoch, 3));
-  REQUIRE(store.claim(abandoned, "node-b", 1ms, 5).result == claimed_job::outcome::claimed);
+  auto r = store.claim(job_id{running}, "node-a", ttl, 5);
+  REQUIRE(store.start(job_id{running}, r.epoch, 3));
+  REQUIRE(store.claim(job_id{abandoned}, "node-b", 1ms, 5).result == claimed_job::outcome::claimed);
   db.exec("UPDATE quel_worker_job SET lease_expires_at = now() - interval '1 second'"
           " WHERE owner_node = 'node-b'");
 

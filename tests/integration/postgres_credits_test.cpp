@@ -23,16 +23,11 @@ constexpr auto ttl = std::chrono::milliseconds(60'000);
 
 quel::image_commit image(const claimed_job& c, int stage, int index, int64_t cost) {
   quel::image_commit ic;
-  ic.job_id = c.job_id;
-  ic.epoch = c.epoch;
-  ic.stage_index = stage;
-  ic.image_index = index;
+  ic.image = c.image(stage, index, cost);
   ic.file_name = "s" + std::to_string(stage) + "-i" + std::to_string(index) + ".webp";
-  ic.object_key = "generated/" + c.job_id + "/" + ic.file_name;
+  ic.object_key = "generated/" + c.job_id.str() + "/" + ic.file_name;
   ic.mime_type = "image/webp";
   ic.size_bytes = 10;
-  ic.org_id = c.org_id;
-  ic.cost = cost;
   return ic;
 }
 
@@ -41,7 +36,7 @@ claimed_job claimed(test_database& db, quel::pg_store& store, const std::string&
   auto job = db.create_job(std::nullopt, org, "single_batch",
                            R"({"prompt": "p", "quantity": )" + std::to_string(quantity) +
                              "}");
-  auto c = store.claim(job, "node-a", ttl, 5);
+  auto c = store.claim(quel::ids::job{job}, "node-a", ttl, 5);
   REQUIRE(c.result == claimed_job::outcome::claimed);
   REQUIRE(store.start(c.job_id, c.epoch, quantity));
   return c;
@@ -60,7 +55,7 @@ TEST_CASE("3 credits pay for 3 of 4 images, and the 4th hold reports insufficien
   int committed = 0;
   std::vector<hold_outcome> holds;
   for (int i = 0; i < 4; ++i) {
-    holds.push_back(store.hold(c.job_id, c.epoch, 0, i, org, 1));
+    holds.push_back(store.hold(c.image(0, i, 1)));
     if (holds.back() != hold_outcome::held)
       continue;
     auto r = store.commit_image(image(c, 0, i, 1));
@@ -80,7 +75,7 @@ TEST_CASE("3 credits pay for 3 of 4 images, and the 4th hold reports insufficien
   auto r = store.commit_image(image(c, 0, 3, 1));
   CHECK(r.result == commit_result::outcome::insufficient_credits);
   CHECK(db.count("SELECT count(*) FROM quel_attach") == 3);
-  CHECK(db.job(c.job_id)["completed_images"] == 3);
+  CHECK(db.job(c.job_id.str())["completed_images"] == 3);
 }
 
 TEST_CASE("holds count against the balance until committed or released",
@@ -92,13 +87,13 @@ TEST_CASE("holds count against the balance until committed or released",
   auto a = claimed(db, store, org, 2);
   auto b = claimed(db, store, org, 1);
 
-  REQUIRE(store.hold(a.job_id, a.epoch, 0, 0, org, 1) == hold_outcome::held);
-  REQUIRE(store.hold(a.job_id, a.epoch, 0, 1, org, 1) == hold_outcome::held);
+  REQUIRE(store.hold(a.image(0, 0, 1)) == hold_outcome::held);
+  REQUIRE(store.hold(a.image(0, 1, 1)) == hold_outcome::held);
   // Holding the same image again reserves nothing more.
-  CHECK(store.hold(a.job_id, a.epoch, 0, 1, org, 1) == hold_outcome::held);
+  CHECK(store.hold(a.image(0, 1, 1)) == hold_outcome::held);
   CHECK(db.count("SELECT count(*) FROM quel_worker_credit_hold") == 2);
 
-  CHECK(store.hold(b.job_id, b.epoch, 0, 0, org, 1) == hold_outcome::insufficient_credits);
+  CHECK(store.hold(b.image(0, 0, 1)) == hold_outcome::insufficient_credits);
   CHECK(store.commit_image(image(b, 0, 0, 1)).result ==
         commit_result::outcome::insufficient_credits);
   CHECK(db.org_credit(org) == 2);
@@ -109,16 +104,18 @@ TEST_CASE("holds count against the balance until committed or released",
   REQUIRE(r.result == commit_result::outcome::committed);
   CHECK(r.balance_after == 1);
   CHECK(db.count("SELECT count(*) FROM quel_worker_credit_hold") == 1);
-  CHECK(store.hold(b.job_id, b.epoch, 0, 0, org, 1) == hold_outcome::insufficient_credits);
+  CHECK(store.hold(b.image(0, 0, 1)) == hold_outcome::insufficient_credits);
   // A committed image needs no new hold.
-  CHECK(store.hold(a.job_id, a.epoch, 0, 0, org, 1) == hold_outcome::held);
+  CHECK(store.hold(a.image(0, 0, 1)) == hold_outcome::held);
   CHECK(db.count("SELECT count(*) FROM quel_worker_credit_hold") == 1);
 
-  store.release_hold(a.job_id, a.epoch + 1, 0, 1);  // a stale epoch: fenced
+  auto stale = a.image(0, 1, 1);
+  stale.epoch++;
+  store.release_hold(stale);  // a stale epoch: fenced
   CHECK(db.count("SELECT count(*) FROM quel_worker_credit_hold") == 1);
-  store.release_hold(a.job_id, a.epoch, 0, 1);
+  store.release_hold(a.image(0, 1, 1));
   CHECK(db.count("SELECT count(*) FROM quel_worker_credit_hold") == 0);
-  CHECK(store.hold(b.job_id, b.epoch, 0, 0, org, 1) == hold_outcome::held);
+  CHECK(store.hold(b.image(0, 0, 1)) == hold_outcome::held);
   CHECK(store.commit_image(image(b, 0, 0, 1)).balance_after == 0);
   CHECK(db.org_credit(org) == 0);
   CHECK(db.count("SELECT count(*) FROM quel_credit_log WHERE amount > 0") == 0);
@@ -154,7 +151,7 @@ TEST_CASE("8 workers on one organisation spend exactly its 50 credits on 100 ima
           const auto& c = jobs[n % 10];
           int index = n / 10;
           if (with_holds &&
-              store.hold(c.job_id, c.epoch, 0, index, org, 1) != hold_outcome::held) {
+              store.hold(c.image(0, index, 1)) != hold_outcome::held) {
             ++refused;
             continue;
           }

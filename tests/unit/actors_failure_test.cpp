@@ -146,7 +146,7 @@ TEST_CASE_METHOD(system_fixture, "Gemini replies reach the stage with their retr
     INFO(r.reason);
     auto generator = sys.spawn(gemini_generate_actor_impl, gemini_settings{}, engine(r.r));
     generation_request req;
-    req.job_id = "job";
+    req.image.job_id = ids::job{"job"};
     auto err = error_of<generated_image>(generator, generate_atom::value, req);
     CHECK(has_code(err, r.code));
     CHECK(reason_of(err) == r.reason);

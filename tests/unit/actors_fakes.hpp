@@ -120,7 +120,7 @@ inline store_actor::behavior_type fake_storer(script_ptr s) {
 
 inline credit_actor::behavior_type fake_credits(script_ptr s) {
   return {
-    [s](hold_atom, const hold_request&) -> caf::result<hold_reply> {
+    [s](hold_atom, const image_identity&) -> caf::result<hold_reply> {
       s->holds++;
       return hold_reply{s->hold_answer};
     },
@@ -132,13 +132,13 @@ inline credit_actor::behavior_type fake_credits(script_ptr s) {
       r.total_images = 0;
       return r;
     },
-    [s](unhold_atom, const std::string&, int64_t, int32_t, int32_t) { s->unholds++; },
+    [s](unhold_atom, const image_identity&) { s->unholds++; },
   };
 }
 
 inline job_store_actor::behavior_type fake_job_store(script_ptr s) {
   return {
-    [s](claim_atom, const std::string& id) -> caf::result<claimed_job> {
+    [s](claim_atom, const ids::job& id) -> caf::result<claimed_job> {
       claimed_job j;
       s->claims++;
       j.result = s->claim_answer;
@@ -153,7 +153,7 @@ inline job_store_actor::behavior_type fake_job_store(script_ptr s) {
       j.job_id = id;
       j.job_type = s->job_type;
       j.input_json = s->input_json;
-      j.org_id = "org";
+      j.org_id = ids::org{"org"};
       j.status = s->status_before_claim;
       j.epoch = 1;
       j.attempts = 1;
@@ -166,19 +166,19 @@ inline job_store_actor::behavior_type fake_job_store(script_ptr s) {
         rows.push_back(attach_row{id, "in/" + std::to_string(id) + ".png", {}});
       return rows;
     },
-    [s](invalid_atom, const std::string&, int64_t,
+    [s](invalid_atom, const ids::job&, int64_t,
         const std::string& message) -> caf::result<bool> {
       s->invalid_messages.push_back(message);
       return true;
     },
-    [](start_atom, const std::string&, int64_t, int32_t) -> caf::result<start_reply> {
+    [](start_atom, const ids::job&, int64_t, int32_t) -> caf::result<start_reply> {
       return start_reply{true, {}};
     },
     [s](finish_atom, const job_finish& f) -> caf::result<bool> {
       s->finishes.push_back(f);
       return true;
     },
-    [s](renew_atom, const std::string&, int64_t) -> caf::result<bool> {
+    [s](renew_atom, const ids::job&, int64_t) -> caf::result<bool> {
       s->renews++;
       if (!s->renew_results.empty()) {
         auto err = s->renew_results.front();
@@ -188,7 +188,7 @@ inline job_store_actor::behavior_type fake_job_store(script_ptr s) {
       }
       return true;
     },
-    [](release_atom, const std::string&, int64_t) -> caf::result<bool> { return true; },
+    [](release_atom, const ids::job&, int64_t) -> caf::result<bool> { return true; },
   };
 }
 

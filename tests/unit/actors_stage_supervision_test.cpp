@@ -12,13 +12,13 @@ namespace {
 
 stage_plan one_stage(int quantity) {
   stage_plan p;
-  p.job_id = "00000000-0000-0000-0000-000000000001";
-  p.epoch = 1;
-  p.stage_index = 0;
+  p.identity.job_id = ids::job{"00000000-0000-0000-0000-000000000001"};
+  p.identity.epoch = 1;
+  p.identity.stage_index = 0;
+  p.identity.org_id = ids::org{"org"};
+  p.identity.cost = 1;
   p.quantity = quantity;
   p.prompt = "a prompt";
-  p.org_id = "org";
-  p.cost_per_image = 1;
   p.total_images = quantity;
   stage_input in;
   in.category = "model";
@@ -133,7 +133,7 @@ TEST_CASE_METHOD(actor_fixture, "images already made are skipped on a restart",
   run_all();
   CHECK(s->generate_calls == 1);
   REQUIRE(s->made.size() == 1);
-  CHECK(s->made[0].image_index == 1);
+  CHECK(s->made[0].image.image_index == 1);
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 

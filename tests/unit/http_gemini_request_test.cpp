@@ -18,7 +18,7 @@ const std::string jpeg_bytes = std::string("\xff\xd8\xff\xe0", 4) + "jfif-ab";
 
 generation_request sample_request() {
   generation_request r;
-  r.job_id = "job";
+  r.image.job_id = quel::ids::job{"job"};
   r.prompt = "Line one \"quoted\"\nPut the person from image 1 into image 2 — café ✓";
   // The declared MIME type is wrong on purpose: the bytes decide (rule 16).
   r.inputs.push_back({"model", "the person", "image/png", blob(jpeg_bytes)});

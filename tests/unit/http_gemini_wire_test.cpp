@@ -44,7 +44,7 @@ gemini_settings settings() {
 
 generation_request request(const std::string& prompt) {
   generation_request r;
-  r.job_id = "00000000-0000-0000-0000-000000000001";
+  r.image.job_id = quel::ids::job{"00000000-0000-0000-0000-000000000001"};
   r.prompt = prompt;
   r.inputs.push_back({"model", "the person", "", blob(jpeg_input)});
   r.inputs.push_back({"top", "the top", "", blob(png_input)});

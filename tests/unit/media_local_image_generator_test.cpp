@@ -56,9 +56,9 @@ generation_request request(std::vector<generation_input> inputs = {}, int image_
                            std::optional<std::string> ratio = std::nullopt,
                            output_format format = output_format::webp) {
   generation_request r;
-  r.job_id = "0b6f3c1e-5a7d-4c1e-9f55-3f1d2a9b7c10";
-  r.stage_index = 0;
-  r.image_index = image_index;
+  r.image.job_id = quel::ids::job{"0b6f3c1e-5a7d-4c1e-9f55-3f1d2a9b7c10"};
+  r.image.stage_index = 0;
+  r.image.image_index = image_index;
   r.prompt = "A model wearing the top & shoes <studio light>, \"editorial\" look — ünïcödé";
   r.inputs = std::move(inputs);
   r.aspect_ratio = std::move(ratio);
