@@ -5,13 +5,14 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <mutex>
 #include <sstream>
 
 #include <catch2/catch.hpp>
+
+#include "common/utc_time.hpp"
 
 namespace quel::test {
 
@@ -36,15 +37,6 @@ void emit(const std::string& text) {
     std::ofstream out(path, std::ios::app);
     out << text;
   }
-}
-
-std::string utc_now() {
-  auto t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 scenario_result total_of(const std::vector<scenario_result>& all) {
@@ -97,7 +89,7 @@ std::string report_row(const scenario_result& r) {
 
 void publish(const scenario_result& r) {
   std::ostringstream out;
-  out << "\nFAULT-SUITE scenario " << r.scenario << " (" << utc_now() << ")\n"
+  out << "\nFAULT-SUITE scenario " << r.scenario << " (" << utc_now_iso() << ")\n"
       << report_header() << "\n" << report_row(r) << "\n";
   for (auto& id : r.quarantined_ids)
     out << "  quarantined: " << id << "\n";
@@ -120,7 +112,7 @@ struct fault_summary_listener : Catch::TestEventListenerBase {
     std::lock_guard<std::mutex> guard{g_mutex};
     if (!g_results.empty()) {
       std::ostringstream out;
-      out << "\nFAULT-SUITE SUMMARY (" << utc_now() << ")\n" << report_header() << "\n";
+      out << "\nFAULT-SUITE SUMMARY (" << utc_now_iso() << ")\n" << report_header() << "\n";
       for (auto& r : g_results)
         out << report_row(r) << "\n";
       out << report_row(total_of(g_results)) << "\n";
