@@ -3,6 +3,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "tests/support/sample_commit.hpp"
+
 namespace quel::bench {
 
 worker_job_runner::worker_job_runner(const std::string& url, bool with_holds)
@@ -46,18 +48,8 @@ int worker_job_runner::run_job(const bench_job& job) {
         if (h != hold_outcome::held)
           fail("hold refused");
       }
-      image_commit c;
-      c.job_id = job.job_id;
-      c.epoch = claimed.epoch;
-      c.stage_index = stage;
-      c.image_index = image;
-      c.file_name = "s" + std::to_string(stage) + "-i" + std::to_string(image) + ".webp";
-      c.object_key = "generated/" + job.job_id + "/" + c.file_name;
-      c.mime_type = "image/webp";
-      c.size_bytes = 20480;
-      c.org_id = job.org_id;
-      c.cost = 1;
-      auto r = store_.commit_image(c);
+      auto r = store_.commit_image(
+        test::sample_commit(job.job_id, claimed.epoch, stage, image, job.org_id, 1, 20480));
       ++trips;
       if (r.result != commit_result::outcome::committed)
         fail("commit_image did not commit");

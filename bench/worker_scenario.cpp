@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "tests/support/process_env.hpp"
+
 namespace quel::bench {
 
 namespace fs = std::filesystem;
@@ -109,14 +111,7 @@ scenario_result worker_scenario::run(const scenario_settings& s,
     push.push_back(j.job_id);
   redis_command(push);
 
-  auto env = clean_environment();
-  env["QUEL_REDIS_URL"] = redis_url_;
-  env["QUEL_DATABASE_URL"] = db_.url();
-  env["QUEL_STORAGE"] = "local";
-  env["QUEL_STORAGE_DIR"] = storage_dir_;
-  env["QUEL_STORAGE_BUCKET"] = "images";
-  env["QUEL_GENERATOR"] = "local";
-  env["QUEL_HTTP_ADDR"] = "off";
+  auto env = test::local_worker_env(redis_url_, db_.url(), storage_dir_);
   // --drain checks for idleness at this interval; the default 1 s would add
   // up to a second to every wall-clock figure.
   env["QUEL_WORKER_HOUSEKEEPING_INTERVAL"] = "0.1";

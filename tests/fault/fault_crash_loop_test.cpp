@@ -40,10 +40,6 @@ uint32_t suite_seed() {
   return std::random_device{}();
 }
 
-std::string tail(const std::string& s, size_t n = 3000) {
-  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
-
 } // namespace
 
 TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then drain",
@@ -79,7 +75,7 @@ TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then 
     if (!p->running()) {
       problems.push_back("worker ended on its own (" + describe(p->end())
                          + ") before random kill " + std::to_string(i) + ": "
-                         + tail(p->log()));
+                         + log_tail(p->log()));
       continue;
     }
     p->kill_now();
@@ -109,7 +105,7 @@ TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then 
         ++kills;
       if (!fired)
         problems.push_back("crash point " + point + ": worker ended with " + describe(*end)
-                           + " without the crash line: " + tail(log));
+                           + " without the crash line: " + log_tail(log));
       break;
     }
     INFO("crash point " << point);
@@ -122,10 +118,10 @@ TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then 
   auto drain = w.start_worker(node, {"run", "--drain"}, base);
   auto end = drain->wait_for(seconds(180));
   if (!end) {
-    problems.push_back("run --drain still running after 180 s: " + tail(drain->log()));
+    problems.push_back("run --drain still running after 180 s: " + log_tail(drain->log()));
     drain->kill_now();
   } else if (!end->exited || end->code != 0) {
-    problems.push_back("run --drain ended with " + describe(*end) + ": " + tail(drain->log()));
+    problems.push_back("run --drain ended with " + describe(*end) + ": " + log_tail(drain->log()));
   }
 
   auto r = w.check("crash-loop");

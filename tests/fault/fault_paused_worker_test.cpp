@@ -20,10 +20,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string tail(const std::string& s, size_t n = 3000) {
-  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
-
 size_t occurrences(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
@@ -74,7 +70,7 @@ TEST_CASE("a worker paused past its lease is fenced out and the other takes over
     auto end = p->wait_for(seconds(120));
     if (!end || !end->exited || end->code != 0)
       problems.push_back(p->log_path() + ": " + (end ? describe(*end) : "still running after 120 s")
-                         + ": " + tail(p->log()));
+                         + ": " + log_tail(p->log()));
   }
   auto log_a = a->log();
   auto log_b = b->log();

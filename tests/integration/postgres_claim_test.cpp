@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "adapters/postgres/pg_store.hpp"
+#include "tests/support/sample_commit.hpp"
 #include "tests/support/test_database.hpp"
 
 using namespace std::chrono_literals;
@@ -167,15 +168,7 @@ TEST_CASE("a job claimed max_attempts times is quarantined by the next claim",
   auto first = store.claim(job, "node-a", ttl, 3);
   REQUIRE(first.result == claimed_job::outcome::claimed);
   REQUIRE(store.start(job, first.epoch, 4));
-  quel::image_commit ic;
-  ic.job_id = job;
-  ic.epoch = first.epoch;
-  ic.object_key = "generated/" + job + "/s0-i0.webp";
-  ic.file_name = "s0-i0.webp";
-  ic.mime_type = "image/webp";
-  ic.size_bytes = 100;
-  ic.org_id = org;
-  ic.cost = 1;
+  auto ic = quel::test::sample_commit(job, first.epoch, 0, 0, org, 1, 100);
   auto made = store.commit_image(ic);
   REQUIRE(made.result == quel::commit_result::outcome::committed);
   REQUIRE(store.claim(job, "node-a", ttl, 3).result == claimed_job::outcome::claimed);

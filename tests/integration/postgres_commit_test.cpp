@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "adapters/postgres/pg_store.hpp"
+#include "tests/support/sample_commit.hpp"
 #include "tests/support/test_database.hpp"
 
 using namespace std::chrono_literals;
@@ -16,20 +17,10 @@ namespace {
 
 constexpr auto ttl = std::chrono::milliseconds(60'000);
 
+// Sizes differ per image so that a check can tell the attach rows apart.
 quel::image_commit image(const std::string& job, int64_t epoch, int stage, int index,
                          const std::optional<std::string>& org, int64_t cost) {
-  quel::image_commit c;
-  c.job_id = job;
-  c.epoch = epoch;
-  c.stage_index = stage;
-  c.image_index = index;
-  c.file_name = "s" + std::to_string(stage) + "-i" + std::to_string(index) + ".webp";
-  c.object_key = "generated/" + job + "/" + c.file_name;
-  c.mime_type = "image/webp";
-  c.size_bytes = 1000 + index;
-  c.org_id = org;
-  c.cost = cost;
-  return c;
+  return quel::test::sample_commit(job, epoch, stage, index, org, cost, 1000 + index);
 }
 
 /// A pending job claimed by `store` on node-a.

@@ -22,6 +22,8 @@
 #include <catch2/catch.hpp>
 #include <hiredis/hiredis.h>
 
+#include "tests/support/process_env.hpp"
+
 namespace quel::test {
 
 namespace {
@@ -111,15 +113,6 @@ bool ping(int port) {
 }
 
 } // namespace
-
-bool running_in_ci() {
-  const char* ci = std::getenv("CI");
-  if (ci == nullptr)
-    return false;
-  std::string v = ci;
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
-  return v == "true" || v == "1";
-}
 
 std::string test_redis_url() {
   const char* url = std::getenv("QUEL_TEST_REDIS_URL");
@@ -236,10 +229,7 @@ int free_tcp_port() {
 
 redis_server_process::redis_server_process(std::vector<std::string> extra_args)
     : extra_args_(std::move(extra_args)) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "quel-redis-XXXXXX").string();
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    FAIL("mkdtemp failed: " << std::strerror(errno));
-  dir_ = tmpl;
+  dir_ = make_temp_dir("quel-redis-");
   port_ = free_tcp_port();
   try {
     start();

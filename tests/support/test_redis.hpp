@@ -21,9 +21,6 @@ namespace quel::test {
 /// QUEL_TEST_REDIS_URL; "" (after a WARN) when unset outside CI; FAILs in CI.
 std::string test_redis_url();
 
-/// True when CI=true (or 1): missing services are failures, not skips.
-bool running_in_ci();
-
 /// A raw connection to the test Redis for setting up and inspecting state,
 /// independent of the adapter under test. Every call FAILs the test on error.
 class test_redis {
