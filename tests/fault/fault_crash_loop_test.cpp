@@ -116,22 +116,15 @@ TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then 
   REQUIRE(next_job == w.jobs().size());
 
   auto drain = w.start_worker(node, {"run", "--drain"}, base);
-  auto end = drain->wait_for(seconds(180));
-  if (!end) {
-    problems.push_back("run --drain still running after 180 s: " + log_tail(drain->log()));
+  if (auto p = unclean_exit(*drain, seconds(180), "run --drain"); !p.empty()) {
+    problems.push_back(p);
     drain->kill_now();
-  } else if (!end->exited || end->code != 0) {
-    problems.push_back("run --drain ended with " + describe(*end) + ": " + log_tail(drain->log()));
   }
 
   auto r = w.check("crash-loop");
   r.kills = kills;
   r.faults = points_fired;
-  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  publish(r);
-  for (auto& p : r.problems)
-    UNSCOPED_INFO(p);
+  conclude(r, problems, started);
   CHECK(kills >= random_kills + 8);
   CHECK(r.quarantined == 0);
   REQUIRE(r.clean());

@@ -66,12 +66,9 @@ TEST_CASE("a worker paused past its lease is fenced out and the other takes over
   if (a_jobs_at_pause == 0)
     problems.push_back("node-a owned no job when it was paused: nothing to take over");
 
-  for (auto* p : {a.get(), b.get()}) {
-    auto end = p->wait_for(seconds(120));
-    if (!end || !end->exited || end->code != 0)
-      problems.push_back(p->log_path() + ": " + (end ? describe(*end) : "still running after 120 s")
-                         + ": " + log_tail(p->log()));
-  }
+  for (auto* p : {a.get(), b.get()})
+    if (auto problem = unclean_exit(*p, seconds(120), p->log_path()); !problem.empty())
+      problems.push_back(problem);
   auto log_a = a->log();
   auto log_b = b->log();
   std::cout << "fault suite: paused: node-b took back expired ids "
@@ -83,11 +80,7 @@ TEST_CASE("a worker paused past its lease is fenced out and the other takes over
 
   auto r = w.check("paused-worker");
   r.faults = 1;
-  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  publish(r);
-  for (auto& p : r.problems)
-    UNSCOPED_INFO(p);
+  conclude(r, problems, started);
   REQUIRE(r.clean());
 }
 

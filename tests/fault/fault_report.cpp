@@ -87,6 +87,15 @@ std::string report_row(const scenario_result& r) {
          + (r.clean() ? "PASS   " : "FAIL   ") + " |";
 }
 
+void conclude(scenario_result& r, const std::vector<std::string>& problems,
+              std::chrono::steady_clock::time_point started) {
+  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  publish(r);
+  for (auto& p : r.problems)
+    UNSCOPED_INFO(p);
+}
+
 void publish(const scenario_result& r) {
   std::ostringstream out;
   out << "\nFAULT-SUITE scenario " << r.scenario << " (" << utc_now_iso() << ")\n"

@@ -68,25 +68,17 @@ TEST_CASE("Redis and PostgreSQL restarted mid-run", "[fault]") {
                        + "): " + log_tail(worker->log()));
   } else {
     worker->signal(SIGTERM);
-    auto end = worker->wait_for(seconds(40));
-    if (!end || !end->exited || end->code != 0)
-      problems.push_back("SIGTERM after the outages: " + (end ? describe(*end) : "still running")
-                         + ": " + log_tail(worker->log()));
+    if (auto p = unclean_exit(*worker, seconds(40), "SIGTERM after the outages"); !p.empty())
+      problems.push_back(p);
   }
 
   auto drain = w.start_worker("fault-restart-node", {"run", "--drain"}, env);
-  auto end = drain->wait_for(seconds(120));
-  if (!end || !end->exited || end->code != 0)
-    problems.push_back("run --drain: " + (end ? describe(*end) : "still running after 120 s")
-                       + ": " + log_tail(drain->log()));
+  if (auto p = unclean_exit(*drain, seconds(120), "run --drain"); !p.empty())
+    problems.push_back(p);
 
   auto r = w.check("redis+postgres-restart");
   r.faults = faults;
-  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  publish(r);
-  for (auto& p : r.problems)
-    UNSCOPED_INFO(p);
+  conclude(r, problems, started);
   REQUIRE(r.clean());
 }
 

@@ -117,6 +117,16 @@ int shell_status(const process_end& e) {
   return e.exited ? e.code : 128 + e.signal;
 }
 
+std::string unclean_exit(child_process& p, std::chrono::seconds timeout,
+                         const std::string& what) {
+  auto end = p.wait_for(timeout);
+  if (end && end->exited && end->code == 0)
+    return "";
+  auto how = end ? describe(*end)
+                 : "still running after " + std::to_string(timeout.count()) + " s";
+  return what + ": " + how + ": " + log_tail(p.log());
+}
+
 std::string describe(const process_end& e) {
   if (e.exited)
     return "exit " + std::to_string(e.code);

@@ -72,4 +72,10 @@ private:
   process_end end_;
 };
 
+/// Waits up to `timeout` for `p` to end. "" when it exited with 0; else a
+/// problem line: "<what>: exit 1: <log tail>", "<what>: signal 9 (Killed):
+/// ...", or "<what>: still running after 120 s: ...".
+std::string unclean_exit(child_process& p, std::chrono::seconds timeout,
+                         const std::string& what);
+
 } // namespace quel::test

@@ -112,6 +112,10 @@ std::string make_temp_dir(const std::string& prefix) {
   return tmpl;
 }
 
+std::string log_tail(const std::string& text, size_t n) {
+  return text.size() <= n ? text : "..." + text.substr(text.size() - n);
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream ss;

@@ -56,6 +56,9 @@ std::map<std::string, int> thread_names(const std::string& pid);
 /// made.
 std::string make_temp_dir(const std::string& prefix);
 
+/// The last `n` characters of `text` (a log) behind "...", or all of it.
+std::string log_tail(const std::string& text, size_t n = 3000);
+
 /// A whole file's bytes ("" when it cannot be read).
 std::string read_file(const std::string& path);
 

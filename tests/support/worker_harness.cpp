@@ -255,10 +255,6 @@ std::vector<std::string> worker_harness::non_empty_lists() {
   return lists;
 }
 
-std::string log_tail(const std::string& text, size_t n) {
-  return text.size() <= n ? text : "..." + text.substr(text.size() - n);
-}
-
 bool contains_nocase(const std::string& haystack, const std::string& needle) {
   auto lower = [](std::string s) {
     for (auto& c : s)

@@ -110,9 +110,6 @@ private:
   int64_t inputs_created_ = 0;
 };
 
-/// The last `n` characters of `text` (a log) behind "...", or all of it.
-std::string log_tail(const std::string& text, size_t n = 3000);
-
 /// Whether `haystack` contains `needle`, ignoring ASCII case.
 bool contains_nocase(const std::string& haystack, const std::string& needle);
 
