@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "adapters/redis/redis_queue.hpp"
 #include "tests/support/process_env.hpp"
 
 namespace quel::bench {
@@ -16,30 +17,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int orgs = 5;
-
-struct redis_address {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  int db = 0;
-};
-
-/// redis://host:port/db (no auth: the throwaway server has none).
-redis_address parse_redis_url(const std::string& url) {
-  redis_address a;
-  auto rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
-  auto at = rest.rfind('@');
-  if (at != std::string::npos)
-    rest = rest.substr(at + 1);
-  auto slash = rest.find('/');
-  auto hostport = rest.substr(0, slash);
-  if (slash != std::string::npos && slash + 1 < rest.size())
-    a.db = std::stoi(rest.substr(slash + 1));
-  auto colon = hostport.rfind(':');
-  a.host = hostport.substr(0, colon);
-  if (colon != std::string::npos)
-    a.port = std::stoi(hostport.substr(colon + 1));
-  return a;
-}
 
 int count_files(const fs::path& dir) {
   if (!fs::exists(dir))
@@ -57,10 +34,14 @@ worker_scenario::worker_scenario(const std::string& database_url,
                                  std::string work_dir)
   : db_(database_url), redis_url_(redis_url), worker_bin_(std::move(worker_bin)),
     work_dir_(std::move(work_dir)), storage_dir_(work_dir_ + "/storage") {
-  auto a = parse_redis_url(redis_url_);
+  // The worker's own parser: the benchmark reaches the server the worker does.
+  auto a = redis_endpoint::parse(redis_url_);
   redis_ = redisConnect(a.host.c_str(), a.port);
   if (redis_ == nullptr || redis_->err != 0)
     throw std::runtime_error("cannot connect to Redis at " + redis_url_);
+  if (!a.password.empty())
+    redis_command(a.username.empty() ? std::vector<std::string>{"AUTH", a.password}
+                                     : std::vector<std::string>{"AUTH", a.username, a.password});
   redis_command({"SELECT", std::to_string(a.db)});
   // The inputs bench_database::reset names: inputs/<org>/in<k>.png, small
   // real PNGs made once with the vips CLI (as the tests' sample images are).
