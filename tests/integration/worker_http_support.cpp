@@ -1,21 +1,14 @@
 #include "tests/integration/worker_http_support.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <dirent.h>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <thread>
 
 #include <catch2/catch.hpp>
 
