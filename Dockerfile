@@ -17,11 +17,14 @@ RUN QUEL_BUILD_DIR=/src/build scripts/build.sh -DBUILD_TESTING=OFF \
       /out/quel-worker
 
 # --- runtime stage: shared libraries only ------------------------------------
+# The packages of the libraries the binary names (readelf -d: NEEDED), plus
+# the CA certificates libcurl needs for HTTPS; what those libraries need in
+# turn (libssl3, ...) comes with them.
 FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcaf-core0.17 libcaf-io0.17 libhiredis0.14 libpqxx-6.4 libcurl4 \
-      libvips42 libglib2.0-0 libcpp-httplib0.11 libssl3 ca-certificates \
+      libcaf-core0.17 libhiredis0.14 libpqxx-6.4 libcurl4 libvips42 libglib2.0-0 \
+      libcpp-httplib0.11 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/quel-worker /usr/local/bin/quel-worker
 # Fail the image build, not the first start, if a shared library is missing.

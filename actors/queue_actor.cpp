@@ -1,11 +1,11 @@
 #include "actors/queue_actor.hpp"
 
 #include <algorithm>
-#include <ctime>
 
 #include "actors/job_supervisor.hpp"
 #include "actors/queue_taker.hpp"
 #include "common/log.hpp"
+#include "common/utc_time.hpp"
 #include "messages/errors.hpp"
 
 namespace quel {
@@ -14,15 +14,6 @@ namespace {
 
 using self_ptr = queue_actor::stateful_pointer<queue_actor_state>;
 using action = job_disposition::action;
-
-std::string utc_now_iso() {
-  auto t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::vector<std::string> queue_names(self_ptr self) {
   std::vector<std::string> out;

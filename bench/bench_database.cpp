@@ -1,28 +1,15 @@
 #include "bench/bench_database.hpp"
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
 #include <thread>
 
-#include "adapters/postgres/migrations.hpp"
-#include "adapters/postgres/pg_connection.hpp"
+#include "tests/support/worker_schema.hpp"
 
 namespace quel::bench {
 
 namespace {
 
 constexpr const char* bench_db_name = "quel_bench";
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::runtime_error("cannot read " + path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 /// `url` pointed at database `name`: libpq lets a later dbname override the
 /// one in the URI path (URI) or before it (key=value).
@@ -44,13 +31,8 @@ bench_database::bench_database(const std::string& admin_url)
     tx.exec(std::string("DROP DATABASE IF EXISTS ") + bench_db_name + " WITH (FORCE)");
     tx.exec(std::string("CREATE DATABASE ") + bench_db_name);
   }
-  {
-    pqxx::connection conn{url_};
-    pqxx::nontransaction tx{conn};
-    tx.exec("SET client_min_messages = warning");
-    tx.exec(read_file(QUEL_BENCH_SOURCE_DIR "/scripts/sql/production_schema.sql"));
-  }
-  apply_migrations(url_);
+  pqxx::connection conn{url_};
+  test::install_worker_schema(conn, url_);
 }
 
 bench_database::~bench_database() = default;

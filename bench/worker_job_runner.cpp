@@ -3,6 +3,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "tests/support/sample_commit.hpp"
+
 namespace quel::bench {
 
 worker_job_runner::worker_job_runner(const std::string& url, bool with_holds)
@@ -48,13 +50,7 @@ int worker_job_runner::run_job(const bench_job& job) {
         if (h != hold_outcome::held)
           fail("hold refused");
       }
-      image_commit c;
-      c.image = image_id;
-      c.file_name = "s" + std::to_string(stage) + "-i" + std::to_string(image) + ".webp";
-      c.object_key = "generated/" + job.job_id + "/" + c.file_name;
-      c.mime_type = "image/webp";
-      c.size_bytes = 20480;
-      auto r = store_.commit_image(c);
+      auto r = store_.commit_image(test::sample_commit(image_id, 20480));
       ++trips;
       if (r.result != commit_result::outcome::committed)
         fail("commit_image did not commit");

@@ -14,8 +14,7 @@
 #include <thread>
 
 #include "bench/bench_stats.hpp"
-
-extern char** environ;
+#include "tests/support/process_env.hpp"
 
 namespace quel::bench {
 
@@ -34,34 +33,10 @@ void sample_status(pid_t pid, long& hwm_kb, int& threads) {
 
 } // namespace
 
-std::map<std::string, std::string> clean_environment() {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || kv.compare(0, 5, "QUEL_") == 0)
-      continue;
-    env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return env;
-}
-
 process_usage run_and_measure(const std::vector<std::string>& argv,
                               const std::map<std::string, std::string>& env,
                               const std::string& log_path, double timeout_seconds) {
-  std::vector<std::string> env_s;
-  for (const auto& [k, v] : env)
-    env_s.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& s : env_s)
-    envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_s = argv;
-  std::vector<char*> args;
-  for (auto& s : argv_s)
-    args.push_back(s.data());
-  args.push_back(nullptr);
-
+  test::exec_arrays args{argv, env};
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0)
     throw std::runtime_error("cannot open " + log_path);
@@ -71,7 +46,7 @@ process_usage run_and_measure(const std::vector<std::string>& argv,
   posix_spawn_file_actions_adddup2(&actions, log_fd, STDERR_FILENO);
   pid_t pid = -1;
   double start = now_seconds();
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+  int rc = posix_spawn(&pid, args.argv()[0], &actions, nullptr, args.argv(), args.envp());
   posix_spawn_file_actions_destroy(&actions);
   ::close(log_fd);
   if (rc != 0)

@@ -23,8 +23,4 @@ process_usage run_and_measure(const std::vector<std::string>& argv,
                               const std::map<std::string, std::string>& env,
                               const std::string& log_path, double timeout_seconds);
 
-/// The current environment without QUEL_* variables, so the host's settings
-/// never leak into the worker under test.
-std::map<std::string, std::string> clean_environment();
-
 } // namespace quel::bench

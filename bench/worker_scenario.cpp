@@ -7,6 +7,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include "adapters/redis/redis_queue.hpp"
+#include "tests/support/process_env.hpp"
+
 namespace quel::bench {
 
 namespace fs = std::filesystem;
@@ -14,30 +17,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int orgs = 5;
-
-struct redis_address {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  int db = 0;
-};
-
-/// redis://host:port/db (no auth: the throwaway server has none).
-redis_address parse_redis_url(const std::string& url) {
-  redis_address a;
-  auto rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
-  auto at = rest.rfind('@');
-  if (at != std::string::npos)
-    rest = rest.substr(at + 1);
-  auto slash = rest.find('/');
-  auto hostport = rest.substr(0, slash);
-  if (slash != std::string::npos && slash + 1 < rest.size())
-    a.db = std::stoi(rest.substr(slash + 1));
-  auto colon = hostport.rfind(':');
-  a.host = hostport.substr(0, colon);
-  if (colon != std::string::npos)
-    a.port = std::stoi(hostport.substr(colon + 1));
-  return a;
-}
 
 int count_files(const fs::path& dir) {
   if (!fs::exists(dir))
@@ -55,10 +34,14 @@ worker_scenario::worker_scenario(const std::string& database_url,
                                  std::string work_dir)
   : db_(database_url), redis_url_(redis_url), worker_bin_(std::move(worker_bin)),
     work_dir_(std::move(work_dir)), storage_dir_(work_dir_ + "/storage") {
-  auto a = parse_redis_url(redis_url_);
+  // The worker's own parser: the benchmark reaches the server the worker does.
+  auto a = redis_endpoint::parse(redis_url_);
   redis_ = redisConnect(a.host.c_str(), a.port);
   if (redis_ == nullptr || redis_->err != 0)
     throw std::runtime_error("cannot connect to Redis at " + redis_url_);
+  if (!a.password.empty())
+    redis_command(a.username.empty() ? std::vector<std::string>{"AUTH", a.password}
+                                     : std::vector<std::string>{"AUTH", a.username, a.password});
   redis_command({"SELECT", std::to_string(a.db)});
   // The inputs bench_database::reset names: inputs/<org>/in<k>.png, small
   // real PNGs made once with the vips CLI (as the tests' sample images are).
@@ -109,14 +92,7 @@ scenario_result worker_scenario::run(const scenario_settings& s,
     push.push_back(j.job_id);
   redis_command(push);
 
-  auto env = clean_environment();
-  env["QUEL_REDIS_URL"] = redis_url_;
-  env["QUEL_DATABASE_URL"] = db_.url();
-  env["QUEL_STORAGE"] = "local";
-  env["QUEL_STORAGE_DIR"] = storage_dir_;
-  env["QUEL_STORAGE_BUCKET"] = "images";
-  env["QUEL_GENERATOR"] = "local";
-  env["QUEL_HTTP_ADDR"] = "off";
+  auto env = test::local_worker_env(redis_url_, db_.url(), storage_dir_);
   // --drain checks for idleness at this interval; the default 1 s would add
   // up to a second to every wall-clock figure.
   env["QUEL_WORKER_HOUSEKEEPING_INTERVAL"] = "0.1";

@@ -14,6 +14,7 @@
 
 #include "bench/bench_stats.hpp"
 #include "bench/worker_scenario.hpp"
+#include "tests/support/process_env.hpp"
 #include "tests/standins/standin_process.hpp"
 
 namespace {
@@ -130,10 +131,8 @@ int main(int argc, char** argv) {
     if (db_url.empty() || redis_url.empty())
       throw std::invalid_argument("set QUEL_DATABASE_URL and QUEL_REDIS_URL"
                                   " (scripts/bench.sh starts throwaway servers)");
-    auto bin = env_or("QUEL_WORKER_BIN", QUEL_BENCH_BINARY_DIR "/quel-worker");
-    std::string tmpl = env_or("TMPDIR", "/tmp") + "/quel-worker-bench.XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr)
-      throw std::runtime_error("mkdtemp failed");
+    auto bin = quel::test::worker_binary();
+    auto tmpl = quel::test::make_temp_dir("quel-worker-bench.");
     std::cerr << "worker_throughput_bench: " << bin << ", work dir " << tmpl << '\n';
     worker_scenario sc{db_url, redis_url, bin, tmpl};
     const auto latency = std::to_string(opt.latency_ms);

@@ -4,16 +4,26 @@
 # so it is cheap to call from build/test/demo scripts on every run.
 set -euo pipefail
 
+# Each package is here because something in the tree uses it; what uses it
+# is said beside it. Packages only other packages need (libssl-dev for the
+# HTTPS part of cpp-httplib's header) come with those through apt.
 packages=(
-  # toolchain
+  # toolchain (scripts/build.sh: cmake, make, g++, pkg-config for the .pc files)
   build-essential g++ cmake pkg-config
-  # libraries the worker links against
+  # libraries CMakeLists.txt finds: CAF, hiredis, libpqxx, libcurl (the HTTP
+  # engine), nlohmann-json, vips-cpp (local generator, image conversion),
+  # cpp-httplib (the metrics/health endpoint)
   libcaf-dev libhiredis-dev libpqxx-dev libcurl4-openssl-dev nlohmann-json3-dev
-  libvips-dev libspdlog-dev libcpp-httplib-dev libssl-dev
-  # tests
+  libvips-dev libcpp-httplib-dev
+  # tests: Catch2; redis-server and the PostgreSQL 15 server (initdb, pg_ctl)
+  # for local-services.sh and the tests' private servers; redis-cli (waiting
+  # for Redis in local-services.sh); psql (demo.sh)
   catch2 redis-server redis-tools postgresql-15 postgresql-client-15
-  # scripts (local-services, demo, sample images)
-  python3 iproute2 procps ca-certificates libvips-tools webp curl file
+  # scripts and tests: python3 (stand-ins, fault proxy, free ports), the
+  # vips CLI (sample images, contact sheet, test inputs), curl and file
+  # (demo.sh against the storage stand-in), CA certificates (HTTPS to the real
+  # Gemini and Supabase, docs/REAL_BACKENDS.md)
+  python3 libvips-tools curl file ca-certificates
 )
 
 missing=()

@@ -33,16 +33,6 @@ double probability_of(const std::string& point) {
   return 0.5;
 }
 
-uint32_t suite_seed() {
-  if (const char* s = std::getenv("QUEL_FAULT_SEED"))
-    return static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
-  return std::random_device{}();
-}
-
-std::string tail(const std::string& s, size_t n = 3000) {
-  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
-
 } // namespace
 
 TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then drain",
@@ -50,9 +40,7 @@ TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then 
   QUEL_REQUIRE_TEST_DATABASE();
   QUEL_REQUIRE_TEST_REDIS();
   auto started = std::chrono::steady_clock::now();
-  auto seed = suite_seed();
-  std::cout << "fault suite: crash loop seed " << seed << " (QUEL_FAULT_SEED)\n";
-  std::mt19937 rng{seed};
+  std::mt19937 rng{fault_seed("crash loop")};
 
   fault_world w{"crash-loop", "", ""};
   w.create_orgs(3, 100000);
@@ -76,7 +64,7 @@ TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then 
     if (!p->running()) {
       problems.push_back("worker ended on its own (" + describe(p->end())
                          + ") before random kill " + std::to_string(i) + ": "
-                         + tail(p->log()));
+                         + log_tail(p->log()));
       continue;
     }
     p->kill_now();
@@ -104,7 +92,7 @@ TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then 
         ++kills;
         if (probability == 1.0)
           problems.push_back("crash point " + point + ", armed for sure with a new job queued,"
-                             " was not reached within 90 s: " + tail(p->log()));
+                             " was not reached within 90 s: " + log_tail(p->log()));
         continue;
       }
       auto log = p->log();
@@ -114,7 +102,7 @@ TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then 
         ++kills;
       if (!fired)
         problems.push_back("crash point " + point + ": worker ended with " + describe(*end)
-                           + " without the crash line: " + tail(log));
+                           + " without the crash line: " + log_tail(log));
       break;
     }
     INFO("crash point " << point);
@@ -124,22 +112,15 @@ TEST_CASE("crash loop: SIGKILL at random moments and at every crash point, then 
   }
 
   auto drain = w.start_worker(node, {"run", "--drain"}, base);
-  auto end = drain->wait_for(seconds(180));
-  if (!end) {
-    problems.push_back("run --drain still running after 180 s: " + tail(drain->log()));
+  if (auto p = unclean_exit(*drain, seconds(180), "run --drain"); !p.empty()) {
+    problems.push_back(p);
     drain->kill_now();
-  } else if (!end->exited || end->code != 0) {
-    problems.push_back("run --drain ended with " + describe(*end) + ": " + tail(drain->log()));
   }
 
   auto r = w.check("crash-loop");
   r.kills = kills;
   r.faults = points_fired;
-  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  publish(r);
-  for (auto& p : r.problems)
-    UNSCOPED_INFO(p);
+  conclude(r, problems, started);
   CHECK(kills >= random_kills + static_cast<int>(fault::crash_point_names().size()));
   CHECK(r.quarantined == 0);
   REQUIRE(r.clean());

@@ -23,10 +23,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string tail(const std::string& s, size_t n = 3000) {
-  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
-
 size_t occurrences(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
@@ -124,12 +120,9 @@ TEST_CASE("a worker paused past its lease is fenced out and the other takes over
     problems.push_back("node-b claimed none of node-a's jobs within 60 s while node-a was"
                        " paused");
 
-  for (auto* p : {a.get(), b.get()}) {
-    auto end = p->wait_for(seconds(120));
-    if (!end || !end->exited || end->code != 0)
-      problems.push_back(p->log_path() + ": " + (end ? describe(*end) : "still running after 120 s")
-                         + ": " + tail(p->log()));
-  }
+  for (auto* p : {a.get(), b.get()})
+    if (auto problem = unclean_exit(*p, seconds(120), p->log_path()); !problem.empty())
+      problems.push_back(problem);
   auto log_a = a->log();
   auto log_b = b->log();
   std::cout << "fault suite: paused: node-b took back expired ids "
@@ -138,11 +131,7 @@ TEST_CASE("a worker paused past its lease is fenced out and the other takes over
 
   auto r = w.check("paused-worker");
   r.faults = 1;
-  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  publish(r);
-  for (auto& p : r.problems)
-    UNSCOPED_INFO(p);
+  conclude(r, problems, started);
   REQUIRE(r.clean());
 }
 

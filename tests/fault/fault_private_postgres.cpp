@@ -50,9 +50,7 @@ env_map plain_env() {
 } // namespace
 
 private_postgres::private_postgres() : bin_(newest_pg_bin()) {
-  std::string tmpl = (fs::temp_directory_path() / "quel-fault-pg-XXXXXX").string();
-  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-  dir_ = tmpl;
+  dir_ = make_temp_dir("quel-fault-pg-");
   if (::geteuid() == 0) {
     passwd* pw = ::getpwnam("postgres");
     REQUIRE(pw != nullptr);

@@ -23,10 +23,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string tail(const std::string& s, size_t n = 3000) {
-  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
-
 /// host:port of a redis:// or postgresql:// URL, and the URL with another port.
 struct url_parts {
   std::string prefix;  // scheme://[userinfo@]
@@ -103,7 +99,7 @@ TEST_CASE("TCP proxy cuts, stalls and delays Redis and PostgreSQL connections", 
       if (!met || !worker->running()) {
         problems.push_back("before phase " + what + ": no progress with work in flight within"
                            " 90 s (" + before.describe() + ", " + std::to_string(w.jobs().size())
-                           + " jobs added); log: " + tail(worker->log()));
+                           + " jobs added); log: " + log_tail(worker->log()));
         aborted = true;
         return;
       }
@@ -146,31 +142,25 @@ TEST_CASE("TCP proxy cuts, stalls and delays Redis and PostgreSQL connections", 
   if (!finished)
     problems.push_back("jobs still unfinished 90 s after the proxy phases: "
                        + std::to_string(w.unfinished_jobs()) + "; log: "
-                       + tail(worker->log()));
+                       + log_tail(worker->log()));
   if (!worker->running()) {
     problems.push_back("the worker ended during the network faults ("
-                       + describe(worker->end()) + "): " + tail(worker->log()));
+                       + describe(worker->end()) + "): " + log_tail(worker->log()));
   } else {
     worker->signal(SIGTERM);
     auto end = worker->wait_for(seconds(40));
     if (!end || !end->exited || end->code != 0)
       problems.push_back("SIGTERM after the network faults: "
                          + (end ? describe(*end) : "still running") + ": "
-                         + tail(worker->log()));
+                         + log_tail(worker->log()));
   }
   auto drain = w.start_worker(node, {"run", "--drain"});
-  auto end = drain->wait_for(seconds(120));
-  if (!end || !end->exited || end->code != 0)
-    problems.push_back("run --drain: " + (end ? describe(*end) : "still running after 120 s")
-                       + ": " + tail(drain->log()));
+  if (auto problem = unclean_exit(*drain, seconds(120), "run --drain"); !problem.empty())
+    problems.push_back(problem);
 
   auto r = w.check("tcp-proxy-faults");
   r.faults = faults;
-  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  publish(r);
-  for (auto& p : r.problems)
-    UNSCOPED_INFO(p);
+  conclude(r, problems, started);
   REQUIRE(r.clean());
 }
 

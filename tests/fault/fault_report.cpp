@@ -5,13 +5,15 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <random>
 #include <sstream>
 
 #include <catch2/catch.hpp>
+
+#include "common/utc_time.hpp"
 
 namespace quel::test {
 
@@ -36,15 +38,6 @@ void emit(const std::string& text) {
     std::ofstream out(path, std::ios::app);
     out << text;
   }
-}
-
-std::string utc_now() {
-  auto t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 scenario_result total_of(const std::vector<scenario_result>& all) {
@@ -95,9 +88,18 @@ std::string report_row(const scenario_result& r) {
          + (r.clean() ? "PASS   " : "FAIL   ") + " |";
 }
 
+void conclude(scenario_result& r, const std::vector<std::string>& problems,
+              std::chrono::steady_clock::time_point started) {
+  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  publish(r);
+  for (auto& p : r.problems)
+    UNSCOPED_INFO(p);
+}
+
 void publish(const scenario_result& r) {
   std::ostringstream out;
-  out << "\nFAULT-SUITE scenario " << r.scenario << " (" << utc_now() << ")\n"
+  out << "\nFAULT-SUITE scenario " << r.scenario << " (" << utc_now_iso() << ")\n"
       << report_header() << "\n" << report_row(r) << "\n";
   for (auto& id : r.quarantined_ids)
     out << "  quarantined: " << id << "\n";
@@ -120,7 +122,7 @@ struct fault_summary_listener : Catch::TestEventListenerBase {
     std::lock_guard<std::mutex> guard{g_mutex};
     if (!g_results.empty()) {
       std::ostringstream out;
-      out << "\nFAULT-SUITE SUMMARY (" << utc_now() << ")\n" << report_header() << "\n";
+      out << "\nFAULT-SUITE SUMMARY (" << utc_now_iso() << ")\n" << report_header() << "\n";
       for (auto& r : g_results)
         out << report_row(r) << "\n";
       out << report_row(total_of(g_results)) << "\n";
@@ -131,5 +133,13 @@ struct fault_summary_listener : Catch::TestEventListenerBase {
 };
 
 CATCH_REGISTER_LISTENER(fault_summary_listener)
+
+uint32_t fault_seed(const std::string& scenario) {
+  uint32_t seed = std::random_device{}();
+  if (const char* s = std::getenv("QUEL_FAULT_SEED"))
+    seed = static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
+  std::cout << "fault suite: " << scenario << " seed " << seed << " (QUEL_FAULT_SEED)\n";
+  return seed;
+}
 
 } // namespace quel::test

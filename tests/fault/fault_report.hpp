@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,17 @@ std::string report_row(const scenario_result& r);
 /// Prints `r` (header, row, problems, quarantined jobs) to stdout, appends the
 /// same to $QUEL_FAULT_REPORT when set, and keeps it for the run's summary.
 void publish(const scenario_result& r);
+
+/// Ends a scenario: adds the scenario's own `problems` to what the invariant
+/// check found in `r`, records the seconds since `started`, publishes `r`
+/// and attaches every problem to the test's next assertion (the caller's
+/// REQUIRE(r.clean())).
+void conclude(scenario_result& r, const std::vector<std::string>& problems,
+              std::chrono::steady_clock::time_point started);
+
+/// The random seed of a scenario: $QUEL_FAULT_SEED when set (to replay a
+/// run), else a fresh one; printed with the scenario's name either way.
+uint32_t fault_seed(const std::string& scenario);
 
 /// Every result published so far in this process.
 const std::vector<scenario_result>& published_results();

@@ -24,10 +24,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string tail(const std::string& s, size_t n = 3000) {
-  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
-
 } // namespace
 
 TEST_CASE("Redis and PostgreSQL restarted mid-run", "[fault]") {
@@ -65,7 +61,7 @@ TEST_CASE("Redis and PostgreSQL restarted mid-run", "[fault]") {
     met = met && worker->running();
     if (!met)
       problems.push_back("before " + what + ": no progress with work in flight within 90 s ("
-                         + c.describe() + "); log: " + tail(worker->log()));
+                         + c.describe() + "); log: " + log_tail(worker->log()));
     return met;
   };
 
@@ -120,31 +116,23 @@ TEST_CASE("Redis and PostgreSQL restarted mid-run", "[fault]") {
   if (!finished)
     problems.push_back("jobs still unfinished 90 s after the restarts (same worker): "
                        + std::to_string(w.unfinished_jobs()) + "; log: "
-                       + tail(worker->log()));
+                       + log_tail(worker->log()));
   if (!worker->running()) {
     problems.push_back("the worker ended during the outages (" + describe(worker->end())
-                       + "): " + tail(worker->log()));
+                       + "): " + log_tail(worker->log()));
   } else {
     worker->signal(SIGTERM);
-    auto end = worker->wait_for(seconds(40));
-    if (!end || !end->exited || end->code != 0)
-      problems.push_back("SIGTERM after the outages: " + (end ? describe(*end) : "still running")
-                         + ": " + tail(worker->log()));
+    if (auto p = unclean_exit(*worker, seconds(40), "SIGTERM after the outages"); !p.empty())
+      problems.push_back(p);
   }
 
   auto drain = w.start_worker("fault-restart-node", {"run", "--drain"}, env);
-  auto end = drain->wait_for(seconds(120));
-  if (!end || !end->exited || end->code != 0)
-    problems.push_back("run --drain: " + (end ? describe(*end) : "still running after 120 s")
-                       + ": " + tail(drain->log()));
+  if (auto p = unclean_exit(*drain, seconds(120), "run --drain"); !p.empty())
+    problems.push_back(p);
 
   auto r = w.check("redis+postgres-restart");
   r.faults = faults;
-  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  publish(r);
-  for (auto& p : r.problems)
-    UNSCOPED_INFO(p);
+  conclude(r, problems, started);
   REQUIRE(r.clean());
 }
 

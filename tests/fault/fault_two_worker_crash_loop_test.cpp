@@ -5,8 +5,6 @@
 // neither drop them (nobody would finish the job) nor work on them before
 // the lease expires. The reconciler is off, so it cannot hide a lost id.
 #include <chrono>
-#include <cstdlib>
-#include <iostream>
 #include <random>
 #include <thread>
 
@@ -24,16 +22,6 @@ using std::chrono::seconds;
 constexpr int job_count = 40;
 constexpr int kill_rounds = 12;
 
-uint32_t scenario_seed() {
-  if (const char* s = std::getenv("QUEL_FAULT_SEED"))
-    return static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
-  return std::random_device{}();
-}
-
-std::string tail(const std::string& s, size_t n = 3000) {
-  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
-
 } // namespace
 
 TEST_CASE("two nodes crash-looping under SIGKILL with stable ids lose no id and then drain",
@@ -41,9 +29,7 @@ TEST_CASE("two nodes crash-looping under SIGKILL with stable ids lose no id and 
   QUEL_REQUIRE_TEST_DATABASE();
   QUEL_REQUIRE_TEST_REDIS();
   auto started = std::chrono::steady_clock::now();
-  auto seed = scenario_seed();
-  std::cout << "fault suite: two-node crash loop seed " << seed << " (QUEL_FAULT_SEED)\n";
-  std::mt19937 rng{seed};
+  std::mt19937 rng{fault_seed("two-node crash loop")};
 
   fault_world w{"two-node-crash-loop", "", ""};
   w.create_orgs(3, 100000);
@@ -74,7 +60,7 @@ TEST_CASE("two nodes crash-looping under SIGKILL with stable ids lose no id and 
     if (!p->running())
       problems.push_back(nodes[victim] + " ended on its own (" + describe(p->end())
                          + ") before kill round " + std::to_string(round) + ": "
-                         + tail(p->log()));
+                         + log_tail(p->log()));
     else {
       p->kill_now();
       ++kills;
@@ -94,26 +80,15 @@ TEST_CASE("two nodes crash-looping under SIGKILL with stable ids lose no id and 
   std::vector<std::unique_ptr<fault_process>> drains;
   for (auto& node : nodes)
     drains.push_back(w.start_worker(node, {"run", "--drain"}, base));
-  for (size_t i = 0; i < drains.size(); ++i) {
-    auto end = drains[i]->wait_for(seconds(180));
-    if (!end) {
-      problems.push_back(nodes[i] + ": run --drain still running after 180 s: "
-                         + tail(drains[i]->log()));
-      drains[i]->kill_now();
-    } else if (!end->exited || end->code != 0) {
-      problems.push_back(nodes[i] + ": run --drain ended with " + describe(*end) + ": "
-                         + tail(drains[i]->log()));
-    }
-  }
+  for (size_t i = 0; i < drains.size(); ++i)
+    if (auto problem = unclean_exit(*drains[i], seconds(180), nodes[i] + ": run --drain");
+        !problem.empty())
+      problems.push_back(problem);
 
   auto r = w.check("two-node-crash-loop");
   r.kills = kills;
   r.faults = restarts;
-  r.problems.insert(r.problems.end(), problems.begin(), problems.end());
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  publish(r);
-  for (auto& p : r.problems)
-    UNSCOPED_INFO(p);
+  conclude(r, problems, started);
   CHECK(kills >= kill_rounds);
   CHECK(r.quarantined == 0);
   CHECK(r.completed == job_count);

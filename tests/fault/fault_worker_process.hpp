@@ -1,65 +1,11 @@
 #pragma once
 
-#include <sys/types.h>
-
-#include <chrono>
-#include <optional>
-#include <string>
-#include <vector>
-
-#include "tests/support/worker_harness.hpp"
+#include "tests/support/child_process.hpp"
 
 namespace quel::test {
 
-/// How a child process ended.
-struct process_end {
-  bool exited = false;    // exit() was called
-  int code = -1;          // exit code when exited
-  int signal = 0;         // terminating signal otherwise
-};
-
-/// A child process (the worker binary, a proxy) started in the background
-/// with its stdout and stderr appended to a log file; it is SIGKILLed and
-/// reaped when the object goes away, so a failing test leaves nothing behind.
-class fault_process {
-public:
-  /// Starts argv[0] with `env` as its whole environment.
-  fault_process(const std::vector<std::string>& argv, const env_map& env,
-                std::string log_path);
-  ~fault_process();
-  fault_process(const fault_process&) = delete;
-  fault_process& operator=(const fault_process&) = delete;
-
-  pid_t pid() const { return pid_; }
-  const std::string& log_path() const { return log_path_; }
-
-  /// True while the process has not been reaped.
-  bool running();
-
-  /// Sends `sig` (no-op once reaped).
-  void signal(int sig);
-
-  /// SIGKILLs the process (continuing it first if stopped) and reaps it.
-  process_end kill_now();
-
-  /// Waits up to `timeout` for the process to end; nullopt if it still runs.
-  std::optional<process_end> wait_for(std::chrono::milliseconds timeout);
-
-  /// How it ended (only after running() turned false).
-  const process_end& end() const { return end_; }
-
-  /// The log file's content so far.
-  std::string log() const;
-
-private:
-  void reap(int status);
-
-  pid_t pid_ = -1;
-  std::string log_path_;
-  process_end end_;
-};
-
-/// "exit N" or "signal N (NAME)" for messages.
-std::string describe(const process_end& e);
+/// The fault suite's name for a background child (the worker binary, the TCP
+/// proxy); one implementation for every test, in tests/support.
+using fault_process = child_process;
 
 } // namespace quel::test

@@ -16,7 +16,9 @@
 
 #include "adapters/postgres/migrations.hpp"
 #include "adapters/postgres/pg_connection.hpp"
+#include "tests/support/process_env.hpp"
 #include "tests/support/test_redis.hpp"
+#include "tests/support/worker_schema.hpp"
 
 extern char** environ;
 
@@ -45,10 +47,7 @@ fault_world::fault_world(std::string name, std::string redis_url, std::string da
     database_url_ = shared_db_->url();
   } else {
     auto c = connect(database_url_);
-    pqxx::nontransaction tx{c};
-    tx.exec("SET client_min_messages = warning");
-    tx.exec(read_file(QUEL_SOURCE_DIR "/scripts/sql/production_schema.sql"));
-    apply_migrations(database_url_);
+    install_worker_schema(c, database_url_);
   }
   if (redis_url_.empty()) {
     test_redis shared; // flushes the shared test database
@@ -156,21 +155,7 @@ const world_job& fault_world::enqueue_new_job() {
 }
 
 env_map fault_world::worker_env(const std::string& node, const env_map& extra) const {
-  env_map env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || kv.compare(0, 5, "QUEL_") == 0)
-      continue;
-    env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  env["QUEL_REDIS_URL"] = redis_url_;
-  env["QUEL_DATABASE_URL"] = database_url_;
-  env["QUEL_STORAGE"] = "local";
-  env["QUEL_STORAGE_DIR"] = storage_dir_;
-  env["QUEL_STORAGE_BUCKET"] = "images";
-  env["QUEL_GENERATOR"] = "local";
-  env["QUEL_HTTP_ADDR"] = "off";
+  auto env = local_worker_env(redis_url_, database_url_, storage_dir_);
   env["QUEL_NODE_ID"] = node;
   env["QUEL_CREDITS_PER_IMAGE"] = std::to_string(cost_per_image);
   env["QUEL_MISSING_JOB_RECHECK_SECONDS"] = "0.5";

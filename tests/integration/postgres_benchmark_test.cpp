@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "adapters/postgres/pg_store.hpp"
+#include "tests/support/sample_commit.hpp"
 #include "tests/support/test_database.hpp"
 
 TEST_CASE("commit_image round trips per second", "[.][benchmark][postgres]") {
@@ -29,12 +30,7 @@ TEST_CASE("commit_image round trips per second", "[.][benchmark][postgres]") {
   auto begin = std::chrono::steady_clock::now();
   for (int i = 0; i < images; ++i) {
     const auto& c = jobs[i / per_job];
-    quel::image_commit ic;
-    ic.image = c.image(0, i % per_job, 1);
-    ic.file_name = "s0-i" + std::to_string(ic.image.image_index) + ".webp";
-    ic.object_key = "generated/" + c.job_id.str() + "/" + ic.file_name;
-    ic.mime_type = "image/webp";
-    ic.size_bytes = 1;
+    auto ic = quel::test::sample_commit(c.image(0, i % per_job, 1), 1);
     REQUIRE(store.commit_image(ic).result == quel::commit_result::outcome::committed);
   }
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - begin;

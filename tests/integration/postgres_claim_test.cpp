@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "adapters/postgres/pg_store.hpp"
+#include "tests/support/sample_commit.hpp"
 #include "tests/support/test_database.hpp"
 
 using namespace std::chrono_literals;
@@ -173,12 +174,7 @@ TEST_CASE("a job claimed max_attempts times is quarantined by the next claim",
   auto first = store.claim(job_id{job}, "node-a", ttl, 3);
   REQUIRE(first.result == claimed_job::outcome::claimed);
   REQUIRE(store.start(job_id{job}, first.epoch, 4));
-  quel::image_commit ic;
-  ic.image = first.image(0, 0, 1);
-  ic.object_key = "generated/" + job + "/s0-i0.webp";
-  ic.file_name = "s0-i0.webp";
-  ic.mime_type = "image/webp";
-  ic.size_bytes = 100;
+  auto ic = quel::test::sample_commit(first.image(0, 0, 1), 100);
   auto made = store.commit_image(ic);
   REQUIRE(made.result == quel::commit_result::outcome::committed);
   REQUIRE(store.claim(job_id{job}, "node-a", ttl, 3).result == claimed_job::outcome::claimed);

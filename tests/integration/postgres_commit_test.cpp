@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "adapters/postgres/pg_store.hpp"
+#include "tests/support/sample_commit.hpp"
 #include "tests/support/test_database.hpp"
 
 using namespace std::chrono_literals;
@@ -22,15 +23,10 @@ quel::image_identity identity(const job_id& job, int64_t epoch, int stage, int i
   return {job, epoch, stage, index, quel::ids::optional_org(org), cost};
 }
 
+// Sizes differ per image so that a check can tell the attach rows apart.
 quel::image_commit image(const job_id& job, int64_t epoch, int stage, int index,
                          const std::optional<std::string>& org, int64_t cost) {
-  quel::image_commit c;
-  c.image = identity(job, epoch, stage, index, org, cost);
-  c.file_name = "s" + std::to_string(stage) + "-i" + std::to_string(index) + ".webp";
-  c.object_key = "generated/" + job.str() + "/" + c.file_name;
-  c.mime_type = "image/webp";
-  c.size_bytes = 1000 + index;
-  return c;
+  return quel::test::sample_commit(identity(job, epoch, stage, index, org, cost), 1000 + index);
 }
 
 /// A pending job claimed by `store` on node-a.

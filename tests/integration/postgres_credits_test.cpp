@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "adapters/postgres/pg_store.hpp"
+#include "tests/support/sample_commit.hpp"
 #include "tests/support/test_database.hpp"
 
 using quel::claimed_job;
@@ -22,13 +23,7 @@ namespace {
 constexpr auto ttl = std::chrono::milliseconds(60'000);
 
 quel::image_commit image(const claimed_job& c, int stage, int index, int64_t cost) {
-  quel::image_commit ic;
-  ic.image = c.image(stage, index, cost);
-  ic.file_name = "s" + std::to_string(stage) + "-i" + std::to_string(index) + ".webp";
-  ic.object_key = "generated/" + c.job_id.str() + "/" + ic.file_name;
-  ic.mime_type = "image/webp";
-  ic.size_bytes = 10;
-  return ic;
+  return quel::test::sample_commit(c.image(stage, index, cost), 10);
 }
 
 claimed_job claimed(test_database& db, quel::pg_store& store, const std::string& org,

@@ -1,36 +1,20 @@
 #include "tests/integration/worker_http_support.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <dirent.h>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <thread>
 
 #include <catch2/catch.hpp>
-
-extern char** environ;
 
 namespace quel::test {
 
 namespace {
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 nlohmann::json parse_ok(const plain_reply& r, const std::string& what) {
   INFO(what << " answered " << r.status << ": " << r.body.substr(0, 500));
@@ -244,102 +228,47 @@ std::string sha256_hex(const std::string& bytes) {
   return r.out.substr(0, 64);
 }
 
+namespace {
+
+std::vector<std::string> worker_argv(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{worker_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+} // namespace
+
 background_worker::background_worker(const std::vector<std::string>& args,
-                                      const env_map& env) {
-  char tmpl[] = "/tmp/quel-http-worker-XXXXXX";
-  int log_fd = ::mkstemp(tmpl);
-  REQUIRE(log_fd >= 0);
-  log_path_ = tmpl;
-  std::vector<std::string> argv_s{worker_binary()};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<std::string> env_s;
-  for (auto& [k, v] : env)
-    env_s.push_back(k + "=" + v);
-  std::vector<char*> argv, envp;
-  for (auto& a : argv_s)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env_s)
-    envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_ = ::fork();
-  REQUIRE(pid_ >= 0);
-  if (pid_ == 0) {
-    ::dup2(log_fd, STDERR_FILENO);
-    ::dup2(log_fd, STDOUT_FILENO);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0)
-      ::dup2(devnull, STDIN_FILENO);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
+                                     const env_map& env)
+  : dir_(make_temp_dir("quel-http-worker-")),
+    process_(std::make_unique<child_process>(worker_argv(args), env, dir_ + "/worker.log")) {
 }
 
 background_worker::~background_worker() {
-  if (pid_ > 0)
+  if (process_->running())
     stop(std::chrono::seconds{10});
-  ::unlink(log_path_.c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+pid_t background_worker::pid() const {
+  return process_->pid();
 }
 
 int background_worker::thread_count() const {
-  auto dir = "/proc/" + std::to_string(pid_) + "/task";
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr)
-    return -1;
-  int n = 0;
-  while (auto* e = ::readdir(d))
-    if (e->d_name[0] != '.')
-      ++n;
-  ::closedir(d);
-  return n;
+  return test::thread_count(std::to_string(pid()));
 }
 
 std::map<std::string, int> background_worker::thread_names() const {
-  std::map<std::string, int> names;
-  auto dir = "/proc/" + std::to_string(pid_) + "/task";
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr)
-    return names;
-  while (auto* e = ::readdir(d)) {
-    if (e->d_name[0] == '.')
-      continue;
-    auto comm = read_all(dir + "/" + e->d_name + "/comm");
-    while (!comm.empty() && comm.back() == '\n')
-      comm.pop_back();
-    names[comm]++;
-  }
-  ::closedir(d);
-  return names;
+  return test::thread_names(std::to_string(pid()));
 }
 
 int background_worker::stop(std::chrono::seconds deadline) {
-  if (pid_ <= 0)
-    return exit_code_;
-  ::kill(pid_, SIGTERM);
-  auto until = std::chrono::steady_clock::now() + deadline;
-  int status = 0;
-  for (;;) {
-    auto got = ::waitpid(pid_, &status, WNOHANG);
-    if (got == pid_)
-      break;
-    if (std::chrono::steady_clock::now() > until) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  pid_ = -1;
-  if (WIFEXITED(status))
-    exit_code_ = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status))
-    exit_code_ = 128 + WTERMSIG(status);
-  return exit_code_;
+  return shell_status(process_->terminate(deadline));
 }
 
 std::string background_worker::log() const {
-  return read_all(log_path_);
+  return process_->log();
 }
 
 } // namespace quel::test

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/standins/standin_process.hpp"
+#include "tests/support/child_process.hpp"
 #include "tests/support/worker_harness.hpp"
 
 /// The worker against the Gemini and Supabase Storage stand-ins
@@ -114,20 +115,20 @@ public:
   background_worker(const background_worker&) = delete;
   background_worker& operator=(const background_worker&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const;
   /// Entries of /proc/<pid>/task (the process's threads); -1 once it is gone.
   int thread_count() const;
   /// The threads' names (/proc/<pid>/task/*/comm) with a count each.
   std::map<std::string, int> thread_names() const;
-  /// SIGTERM, then waits up to `deadline` (SIGKILL after); the exit code.
+  /// SIGTERM, then waits up to `deadline` (SIGKILL after); the exit code
+  /// (128 + signal when killed).
   int stop(std::chrono::seconds deadline = std::chrono::seconds{60});
   /// What the worker wrote to stderr so far.
   std::string log() const;
 
 private:
-  pid_t pid_ = -1;
-  std::string log_path_;
-  int exit_code_ = -1;
+  std::string dir_;
+  std::unique_ptr<child_process> process_;
 };
 
 } // namespace quel::test

@@ -1,32 +1,17 @@
 #include "tests/support/test_database.hpp"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include <catch2/catch.hpp>
 
-#include "adapters/postgres/migrations.hpp"
 #include "adapters/postgres/pg_connection.hpp"
+#include "tests/support/process_env.hpp"
+#include "tests/support/worker_schema.hpp"
 
 namespace quel::test {
 
 namespace {
-
-bool ci_is_set() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && (std::string(ci) == "true" || std::string(ci) == "1");
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::runtime_error("cannot read " + path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 nlohmann::json parse_or_null(const pqxx::result& r) {
   if (r.empty() || r[0][0].is_null())
@@ -43,7 +28,7 @@ std::string test_database_url() {
   const char* url = std::getenv("QUEL_TEST_DATABASE_URL");
   if (url != nullptr && *url != '\0')
     return url;
-  if (ci_is_set())
+  if (running_in_ci())
     FAIL("QUEL_TEST_DATABASE_URL is not set (required under CI=true)");
   WARN("QUEL_TEST_DATABASE_URL is not set: skipping this PostgreSQL test");
   return "";
@@ -64,9 +49,8 @@ test_database::test_database() : url_(test_database_url()) {
     tx.exec("SET client_min_messages = warning");
     tx.exec("DROP SCHEMA IF EXISTS public CASCADE");
     tx.exec("CREATE SCHEMA public");
-    tx.exec(read_file(QUEL_SOURCE_DIR "/scripts/sql/production_schema.sql"));
   }
-  apply_migrations(url_);
+  install_worker_schema(*conn_, url_);
 }
 
 test_database::~test_database() = default;

@@ -1,26 +1,22 @@
 #include "tests/support/test_redis.hpp"
 
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
 #include <catch2/catch.hpp>
 #include <hiredis/hiredis.h>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/process_env.hpp"
 
 namespace quel::test {
 
@@ -111,15 +107,6 @@ bool ping(int port) {
 }
 
 } // namespace
-
-bool running_in_ci() {
-  const char* ci = std::getenv("CI");
-  if (ci == nullptr)
-    return false;
-  std::string v = ci;
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
-  return v == "true" || v == "1";
-}
 
 std::string test_redis_url() {
   const char* url = std::getenv("QUEL_TEST_REDIS_URL");
@@ -236,10 +223,7 @@ int free_tcp_port() {
 
 redis_server_process::redis_server_process(std::vector<std::string> extra_args)
     : extra_args_(std::move(extra_args)) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "quel-redis-XXXXXX").string();
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    FAIL("mkdtemp failed: " << std::strerror(errno));
-  dir_ = tmpl;
+  dir_ = make_temp_dir("quel-redis-");
   port_ = free_tcp_port();
   try {
     start();
@@ -252,10 +236,7 @@ redis_server_process::redis_server_process(std::vector<std::string> extra_args)
 }
 
 redis_server_process::~redis_server_process() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  process_.reset();  // SIGKILLs and reaps the server
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }
@@ -265,57 +246,32 @@ std::string redis_server_process::url(int db) const {
 }
 
 void redis_server_process::kill() {
-  if (pid_ <= 0)
-    return;
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
-  pid_ = -1;
+  process_.reset();  // SIGKILL, no clean shutdown, then reaped
 }
 
 void redis_server_process::start() {
-  REQUIRE(pid_ <= 0);
-  std::vector<std::string> args{"redis-server", "--bind", "127.0.0.1", "--port",
+  REQUIRE(!process_);
+  // Where Debian's redis-server package (scripts/install-deps.sh) puts it.
+  std::vector<std::string> args{"/usr/bin/redis-server", "--bind", "127.0.0.1", "--port",
                                 std::to_string(port_), "--save", "", "--appendonly", "no",
                                 "--daemonize", "no", "--dir", dir_,
                                 "--logfile", dir_ + "/redis.log"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0)
-    FAIL("fork failed: " << std::strerror(errno));
-  if (pid == 0) {
-    // The server dies with the test binary even if the test crashes, and it
-    // must not hold the test's stdout open (that would hang `| tail`).
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent)
-      ::_exit(127);
-    int devnull = ::open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      ::dup2(devnull, STDIN_FILENO);
-      ::dup2(devnull, STDOUT_FILENO);
-      ::dup2(devnull, STDERR_FILENO);
-    }
-    ::execvp("redis-server", argv.data());
-    ::_exit(127);
-  }
-  pid_ = pid;
+  // A child_process dies with the test binary even if the test crashes, and
+  // its output goes to a file, not the test's stdout (that would hang `| tail`).
+  process_ = std::make_unique<child_process>(args, environment_without_quel(),
+                                             dir_ + "/redis.out");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     bool answered = ping(port_);
-    int status = 0;
     // Checked after the ping: an answer from a stranger on a reused port
     // does not count if our own server has died.
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      std::ifstream log(dir_ + "/redis.log");
-      std::stringstream text;
-      text << log.rdbuf();
-      FAIL("redis-server on port " << port_ << " exited at start (status " << status
-                                   << "):\n" << text.str());
+    if (!process_->running()) {
+      auto end = process_->end();
+      process_.reset();
+      FAIL("redis-server on port " << port_ << " exited at start (" << describe(end)
+                                   << "):\n" << read_file(dir_ + "/redis.log")
+                                   << read_file(dir_ + "/redis.out"));
     }
     if (answered)
       return;

@@ -9,6 +9,10 @@
 
 struct redisContext;
 
+namespace quel::test {
+class child_process;
+}
+
 /// Helpers for tests that need a real Redis. The shared test server is found
 /// through QUEL_TEST_REDIS_URL (scripts/test.sh starts a throwaway one).
 ///
@@ -20,9 +24,6 @@ namespace quel::test {
 
 /// QUEL_TEST_REDIS_URL; "" (after a WARN) when unset outside CI; FAILs in CI.
 std::string test_redis_url();
-
-/// True when CI=true (or 1): missing services are failures, not skips.
-bool running_in_ci();
 
 /// A raw connection to the test Redis for setting up and inspecting state,
 /// independent of the adapter under test. Every call FAILs the test on error.
@@ -69,7 +70,8 @@ public:
   int port() const { return port_; }
   /// redis://127.0.0.1:<port>/<db>
   std::string url(int db = 0) const;
-  bool running() const { return pid_ > 0; }
+  /// Started and not killed since.
+  bool running() const { return process_ != nullptr; }
 
   /// SIGKILLs the server (no clean shutdown) and reaps it.
   void kill();
@@ -78,7 +80,7 @@ public:
 
 private:
   int port_ = 0;
-  pid_t pid_ = -1;
+  std::unique_ptr<child_process> process_;
   std::string dir_;
   std::vector<std::string> extra_args_;
 };

@@ -10,11 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <sstream>
 
 #include <catch2/catch.hpp>
 
-extern char** environ;
+#include "tests/support/child_process.hpp"
 
 namespace fs = std::filesystem;
 
@@ -48,44 +47,7 @@ std::string make_ppm(int variant) {
   return ppm;
 }
 
-std::string tail(const std::string& s, size_t n = 4000) {
-  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
-
 } // namespace
-
-exec_arrays::exec_arrays(const std::vector<std::string>& argv, const env_map& env)
-  : args_(argv) {
-  for (auto& [k, v] : env)
-    env_strings_.push_back(k + "=" + v);
-  for (auto& a : args_)
-    argv_.push_back(const_cast<char*>(a.c_str()));
-  argv_.push_back(nullptr);
-  for (auto& e : env_strings_)
-    envp_.push_back(const_cast<char*>(e.c_str()));
-  envp_.push_back(nullptr);
-}
-
-std::string make_temp_dir(const std::string& prefix) {
-  std::string tmpl = (fs::temp_directory_path() / (prefix + "XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    FAIL("mkdtemp failed for " << tmpl);
-  return tmpl;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string worker_binary() {
-  auto from_env = env_or_empty("QUEL_WORKER_BIN");
-  if (!from_env.empty())
-    return from_env;
-  return std::string{QUEL_BINARY_DIR} + "/quel-worker";
-}
 
 bool e2e_services_available() {
   // Both helpers WARN (and return "") outside CI, and FAIL under CI.
@@ -149,10 +111,7 @@ run_result run_process(const std::vector<std::string>& argv, const env_map& env,
       ::close(f.fd);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  if (WIFEXITED(status))
-    r.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status))
-    r.exit_code = 128 + WTERMSIG(status);
+  r.exit_code = shell_status(process_end_of(status));
   return r;
 }
 
@@ -243,22 +202,7 @@ int64_t worker_harness::add_legacy_input(const std::string& key, const std::stri
 }
 
 env_map worker_harness::worker_env(const env_map& extra) const {
-  env_map env;
-  // The host's QUEL_* settings must not leak into the worker under test.
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || kv.compare(0, 5, "QUEL_") == 0)
-      continue;
-    env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  env["QUEL_REDIS_URL"] = test_redis_url();
-  env["QUEL_DATABASE_URL"] = test_database_url();
-  env["QUEL_STORAGE"] = "local";
-  env["QUEL_STORAGE_DIR"] = storage_dir_;
-  env["QUEL_STORAGE_BUCKET"] = "images";
-  env["QUEL_GENERATOR"] = "local";
-  env["QUEL_HTTP_ADDR"] = "off";
+  auto env = local_worker_env(test_redis_url(), test_database_url(), storage_dir_);
   env["QUEL_MISSING_JOB_RECHECK_SECONDS"] = "0.2";
   for (auto& [k, v] : extra)
     env[k] = v;
@@ -279,7 +223,7 @@ run_result worker_harness::run_worker(const std::vector<std::string>& args,
     for (auto& a : args)
       cmd += " " + a;
     FAIL("quel-worker" << cmd << " still running after " << timeout.count()
-                       << " s; killed. stderr tail:\n" << tail(r.err));
+                       << " s; killed. stderr tail:\n" << log_tail(r.err, 4000));
   }
   return r;
 }
@@ -289,7 +233,7 @@ run_result worker_harness::drain(const env_map& extra_env,
   std::vector<std::string> args{"run", "--drain"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto r = run_worker(args, extra_env);
-  INFO("run --drain stderr tail:\n" << tail(r.err));
+  INFO("run --drain stderr tail:\n" << log_tail(r.err, 4000));
   REQUIRE(r.exit_code == 0);
   return r;
 }

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/process_env.hpp"
 #include "tests/support/test_database.hpp"
 #include "tests/support/test_redis.hpp"
 
@@ -27,35 +28,9 @@ struct run_result {
   bool timed_out = false;
 };
 
-using env_map = std::map<std::string, std::string>;
-
-/// Path of the worker binary: $QUEL_WORKER_BIN, else QUEL_BINARY_DIR/quel-worker.
-std::string worker_binary();
-
 /// Checks that QUEL_TEST_REDIS_URL and QUEL_TEST_DATABASE_URL are set; FAILs
 /// when they are not and CI=true, otherwise WARNs and returns false.
 bool e2e_services_available();
-
-/// argv and environment as the arrays execve() takes, built before fork():
-/// a child of a multi-threaded process must not allocate.
-class exec_arrays {
-public:
-  exec_arrays(const std::vector<std::string>& argv, const env_map& env);
-  char* const* argv() { return argv_.data(); }
-  char* const* envp() { return envp_.data(); }
-
-private:
-  std::vector<std::string> args_;
-  std::vector<std::string> env_strings_;
-  std::vector<char*> argv_;
-  std::vector<char*> envp_;
-};
-
-/// A new directory under the system's temporary directory.
-std::string make_temp_dir(const std::string& prefix);
-
-/// A whole file's bytes ("" when it cannot be read).
-std::string read_file(const std::string& path);
 
 /// Runs argv[0] with `env` as its whole environment, captures its output and
 /// SIGKILLs it after `timeout` (the result then says timed_out).

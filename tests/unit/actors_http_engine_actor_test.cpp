@@ -2,8 +2,6 @@
 // transfers in flight on the actor's one thread.
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
-
 #include <chrono>
 #include <memory>
 
@@ -12,6 +10,7 @@
 
 #include "actors/http_engine_actor.hpp"
 #include "tests/standins/standin_process.hpp"
+#include "tests/support/process_env.hpp"
 
 using namespace quel;
 using namespace std::chrono_literals;
@@ -19,17 +18,6 @@ using quel::test::standin_process;
 using json = nlohmann::json;
 
 namespace {
-
-int own_thread_count() {
-  DIR* d = ::opendir("/proc/self/task");
-  REQUIRE(d != nullptr);
-  int n = 0;
-  while (auto* e = ::readdir(d))
-    if (e->d_name[0] != '.')
-      ++n;
-  ::closedir(d);
-  return n;
-}
 
 http_request get(const std::string& url) {
   http_request r;
@@ -88,7 +76,7 @@ TEST_CASE("engine actor: 2,000 slow requests in flight on no extra thread",
   caf::scoped_actor self{sys};
   // One request first: the engine's thread and libcurl are up.
   ask(self, engine, get(server.base_url() + "/__echo"));
-  int before = own_thread_count();
+  int before = test::thread_count("self");
 
   auto t = std::make_shared<tally>();
   auto url = server.base_url() + "/storage/v1/object/images/missing.png";
@@ -101,7 +89,7 @@ TEST_CASE("engine actor: 2,000 slow requests in flight on no extra thread",
       req.headers = {{"apikey", "k"}};
       c->request(engine, caf::infinite, http_atom::value, std::move(req))
         .then([=](const http_response& r) {
-          t->peak_threads = std::max(t->peak_threads, own_thread_count());
+          t->peak_threads = std::max(t->peak_threads, test::thread_count("self"));
           if (r.failure == http_failure::none && r.status == 400)
             ++t->ok;
           if (++t->finished == total)

@@ -1,4 +1,4 @@
-#include "tests/fault/fault_worker_process.hpp"
+#include "tests/support/child_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -7,15 +7,13 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <catch2/catch.hpp>
 
 namespace quel::test {
 
-fault_process::fault_process(const std::vector<std::string>& argv, const env_map& env,
+child_process::child_process(const std::vector<std::string>& argv, const env_map& env,
                              std::string log_path)
     : log_path_(std::move(log_path)) {
   REQUIRE(!argv.empty());
@@ -46,23 +44,17 @@ fault_process::fault_process(const std::vector<std::string>& argv, const env_map
   pid_ = pid;
 }
 
-fault_process::~fault_process() {
+child_process::~child_process() {
   if (pid_ > 0)
     kill_now();
 }
 
-void fault_process::reap(int status) {
+void child_process::reap(int status) {
   pid_ = -1;
-  end_ = {};
-  if (WIFEXITED(status)) {
-    end_.exited = true;
-    end_.code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    end_.signal = WTERMSIG(status);
-  }
+  end_ = process_end_of(status);
 }
 
-bool fault_process::running() {
+bool child_process::running() {
   if (pid_ <= 0)
     return false;
   int status = 0;
@@ -71,12 +63,12 @@ bool fault_process::running() {
   return pid_ > 0;
 }
 
-void fault_process::signal(int sig) {
+void child_process::signal(int sig) {
   if (running())
     ::kill(pid_, sig);
 }
 
-process_end fault_process::kill_now() {
+process_end child_process::kill_now() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     ::kill(pid_, SIGCONT);
@@ -89,7 +81,7 @@ process_end fault_process::kill_now() {
   return end_;
 }
 
-std::optional<process_end> fault_process::wait_for(std::chrono::milliseconds timeout) {
+std::optional<process_end> child_process::wait_for(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (running()) {
     if (std::chrono::steady_clock::now() >= deadline)
@@ -99,11 +91,40 @@ std::optional<process_end> fault_process::wait_for(std::chrono::milliseconds tim
   return end_;
 }
 
-std::string fault_process::log() const {
-  std::ifstream in(log_path_, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+process_end child_process::terminate(std::chrono::milliseconds grace) {
+  signal(SIGTERM);
+  if (auto e = wait_for(grace))
+    return *e;
+  return kill_now();
+}
+
+std::string child_process::log() const {
+  return read_file(log_path_);
+}
+
+process_end process_end_of(int wait_status) {
+  process_end e;
+  if (WIFEXITED(wait_status)) {
+    e.exited = true;
+    e.code = WEXITSTATUS(wait_status);
+  } else if (WIFSIGNALED(wait_status)) {
+    e.signal = WTERMSIG(wait_status);
+  }
+  return e;
+}
+
+int shell_status(const process_end& e) {
+  return e.exited ? e.code : 128 + e.signal;
+}
+
+std::string unclean_exit(child_process& p, std::chrono::seconds timeout,
+                         const std::string& what) {
+  auto end = p.wait_for(timeout);
+  if (end && end->exited && end->code == 0)
+    return "";
+  auto how = end ? describe(*end)
+                 : "still running after " + std::to_string(timeout.count()) + " s";
+  return what + ": " + how + ": " + log_tail(p.log());
 }
 
 std::string describe(const process_end& e) {
