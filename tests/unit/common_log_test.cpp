@@ -1,9 +1,6 @@
 // The logger makes every line safe whatever its callers pass: one line per
 // event (no forged lines), no control characters, no secrets, bounded size,
 // valid JSON in the JSON format.
-#include <unistd.h>
-
-#include <cstdio>
 #include <sstream>
 
 #include <catch2/catch.hpp>
@@ -11,30 +8,20 @@
 
 #include "common/log.hpp"
 #include "common/secret_text.hpp"
+#include "tests/support/captured_stderr.hpp"
 
 using namespace quel;
 
 namespace {
 
-/// What `fn` writes to stderr (fd 2), in `f` format.
+/// What `fn` writes to stderr in `f` format.
 template <class Fn>
 std::string captured_log(log::format f, Fn fn) {
-  std::FILE* tmp = std::tmpfile();
-  REQUIRE(tmp != nullptr);
-  int saved = ::dup(STDERR_FILENO);
-  ::dup2(::fileno(tmp), STDERR_FILENO);
-  log::set_format(f);
-  fn();
-  log::set_format(log::format::human);
-  ::dup2(saved, STDERR_FILENO);
-  ::close(saved);
-  std::string out;
-  std::rewind(tmp);
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, tmp)) > 0;)
-    out.append(buf, n);
-  std::fclose(tmp);
-  return out;
+  return test::captured_stderr([&] {
+    log::set_format(f);
+    fn();
+    log::set_format(log::format::human);
+  });
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

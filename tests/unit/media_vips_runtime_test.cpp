@@ -1,8 +1,5 @@
 // libvips as a process-wide service: its messages go through the worker's
 // logger (JSON logs stay JSON) and its error state never outlives a call.
-#include <unistd.h>
-
-#include <cstdio>
 #include <sstream>
 
 #include <catch2/catch.hpp>
@@ -11,6 +8,7 @@
 
 #include "adapters/generator/vips_runtime.hpp"
 #include "common/log.hpp"
+#include "tests/support/captured_stderr.hpp"
 
 using namespace quel;
 
@@ -19,22 +17,11 @@ namespace {
 /// What `fn` writes to stderr while the log format is JSON.
 template <class Fn>
 std::string json_log_of(Fn fn) {
-  std::FILE* tmp = std::tmpfile();
-  REQUIRE(tmp != nullptr);
-  int saved = ::dup(STDERR_FILENO);
-  ::dup2(::fileno(tmp), STDERR_FILENO);
-  log::set_format(log::format::json);
-  fn();
-  log::set_format(log::format::human);
-  ::dup2(saved, STDERR_FILENO);
-  ::close(saved);
-  std::string out;
-  std::rewind(tmp);
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, tmp)) > 0;)
-    out.append(buf, n);
-  std::fclose(tmp);
-  return out;
+  return test::captured_stderr([&] {
+    log::set_format(log::format::json);
+    fn();
+    log::set_format(log::format::human);
+  });
 }
 
 } // namespace
