@@ -10,7 +10,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iomanip>
 #include <sstream>
+#include <string_view>
 
 #include "adapters/redis/redis_queue.hpp"
 #include "common/embedded_files.hpp"
@@ -95,8 +97,24 @@ ini_file parse_ini(const std::string& path) {
 
 std::string number_text(double v) {
   std::ostringstream out;
-  out << v;
+  out << std::setprecision(12) << v;
   return out.str();
+}
+
+/// A decimal written as digits with an optional fraction ("2.5"): no sign,
+/// spaces, exponent, hexadecimal, "inf" or unit, which strtod would take.
+std::optional<double> decimal(const std::string& text) {
+  auto digits = [](std::string_view t) {
+    return !t.empty() && t.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  std::string_view t = text;
+  auto dot = t.find('.');
+  bool well_formed = dot == std::string_view::npos
+                       ? digits(t)
+                       : digits(t.substr(0, dot)) && digits(t.substr(dot + 1));
+  if (!well_formed)
+    return std::nullopt;
+  return std::strtod(text.c_str(), nullptr);
 }
 
 // Collects values with their origin so errors say where a bad value came from.
@@ -127,29 +145,21 @@ public:
   /// Seconds, written as digits with an optional decimal fraction ("2.5").
   std::chrono::milliseconds seconds(const std::string& key, double min, double max) const {
     auto& [text, origin] = at(key);
-    auto dot = text.find('.');
-    auto digits = [](const std::string& t) {
-      return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
-    };
-    bool well_formed = dot == std::string::npos
-                         ? digits(text)
-                         : digits(text.substr(0, dot)) && digits(text.substr(dot + 1));
-    double v = well_formed ? std::strtod(text.c_str(), nullptr) : -1;
-    if (!well_formed || !(v >= min && v <= max))
+    auto v = decimal(text);
+    if (!v || !(*v >= min && *v <= max))
       throw config_error(key + " = \"" + text + "\" (" + origin
                          + ") is not a number of seconds in " + number_text(min) + ".."
                          + number_text(max));
-    return std::chrono::milliseconds(static_cast<int64_t>(std::llround(v * 1000)));
+    return std::chrono::milliseconds(static_cast<int64_t>(std::llround(*v * 1000)));
   }
 
   double fraction(const std::string& key) const {
     auto& [text, origin] = at(key);
-    char* end = nullptr;
-    auto v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !(v >= 0.0 && v <= 1.0))
+    auto v = decimal(text);
+    if (!v || !(*v >= 0.0 && *v <= 1.0))
       throw config_error(key + " = \"" + text + "\" (" + origin
                          + ") is not a number in 0..1");
-    return v;
+    return *v;
   }
 
   const std::pair<std::string, std::string>& at(const std::string& key) const {

@@ -67,6 +67,8 @@ TEST_CASE("numbers and durations must be whole and in range", "[e2e][config]") {
     {"QUEL_HTTP_ADDR", "127.0.0.1:80x", "http.addr"},
     {"QUEL_REDIS_URL", "redis://127.0.0.1:65536/0", "redis.url"},
     {"QUEL_REDIS_URL", "http://127.0.0.1:6379", "redis.url"},
+    {"QUEL_FAULTS_CRASH_PROBABILITY", "1e-1", "faults.crash_probability"},
+    {"QUEL_FAULTS_REDIS_FAILURE_RATE", " 0.5", "faults.redis_failure_rate"},
   };
   for (auto& r : rows) {
     INFO(r.variable << "=" << r.value);
@@ -113,6 +115,7 @@ TEST_CASE("documented forms stay accepted", "[e2e][config]") {
   // Decimal seconds (rule 27) and the limits of each range pass the check:
   // status then fails only on the missing servers (exit 1, not 2).
   auto r = status_with({{"QUEL_LEASE_TTL", "2.5"},
+                        {"QUEL_FAULTS_CRASH_PROBABILITY", "0.300000"},
                         {"QUEL_WORKER_TAKE_TIMEOUT", "60"},
                         {"QUEL_HTTP_ADDR", "127.0.0.1:65535"},
                         {"QUEL_WORKER_RECONCILE_INTERVAL", "0"}});
