@@ -2,6 +2,7 @@
 
 #include "actors/image_actor.hpp"
 #include "common/log.hpp"
+#include "common/log_text.hpp"
 #include "domain/image_format.hpp"
 #include "messages/errors.hpp"
 
@@ -154,7 +155,7 @@ void fetch_input(self_ptr self, size_t n) {
     return input_ready(self, n, in.preloaded);
   if (in.attach_id)
     log::job_info(job_of(self), "Downloading image: AttachID=" + std::to_string(*in.attach_id)
-                                  + ", Type=" + in.category);
+                                  + ", Type=" + clip_text(in.category, max_id_chars));
   auto max_bytes = st.ctx->settings.limits.max_input_bytes;
   self->request(st.ctx->fetchers.next(), caf::infinite, fetch_atom::value,
                 in.object_key, max_bytes)

@@ -15,6 +15,7 @@
 #include "actors/supabase_storage_actors.hpp"
 #include "adapters/gemini/image_convert.hpp"
 #include "adapters/generator/local_image_generator.hpp"
+#include "adapters/generator/vips_runtime.hpp"
 #include "adapters/storage/local_object_store.hpp"
 #include "common/log.hpp"
 
@@ -73,8 +74,7 @@ gemini_settings gemini_settings_of(const worker_config& c) {
 void warm_up_conversion(int parallel, output_format format) {
   std::string png;
   try {
-    if (VIPS_INIT("quel-worker") != 0)
-      return;
+    start_vips();
     vips_concurrency_set(1);
     auto image = vips::VImage::gaussnoise(512, 512).bandjoin({vips::VImage::xyz(512, 512)})
                    .cast(VIPS_FORMAT_UCHAR);
@@ -84,6 +84,7 @@ void warm_up_conversion(int parallel, output_format format) {
     png.assign(static_cast<const char*>(out), size);
     g_free(out);
   } catch (const std::exception& e) {
+    vips_error_clear();  // the next conversion must not report this failure
     log::warn("libvips warm-up skipped", {{"error", e.what()}});
     return;
   }

@@ -1,15 +1,24 @@
 #include "app/worker_config.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
+#include <iomanip>
 #include <sstream>
+#include <string_view>
 
+#include "adapters/redis/redis_queue.hpp"
 #include "common/embedded_files.hpp"
 #include "common/ini_file.hpp"
+#include "common/log_text.hpp"
+#include "common/secret_text.hpp"
 #include "common/uuid.hpp"
 
 namespace quel {
@@ -47,13 +56,65 @@ std::string env_name_of(const std::string& key) {
   return out;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in{path};
-  if (!in)
-    throw config_error("cannot read configuration file " + path);
+// A configuration file is small text: a directory, a FIFO or a device (which
+// could block start-up for good or feed it without end) is refused, and so is
+// anything over 1 MiB. O_NONBLOCK keeps the open itself from waiting on a FIFO.
+constexpr off_t max_config_file_bytes = 1 << 20;
+
+std::string read_file(const std::string& what, const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    throw config_error("cannot read " + what + " " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  std::string text;
+  bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (regular && st.st_size <= max_config_file_bytes) {
+    text.resize(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < text.size()) {
+      auto n = ::read(fd, text.data() + done, text.size() - done);
+      if (n <= 0)
+        break;
+      done += static_cast<size_t>(n);
+    }
+    text.resize(done);
+  }
+  ::close(fd);
+  if (!regular)
+    throw config_error(what + " " + path + " is not a regular file");
+  if (st.st_size > max_config_file_bytes)
+    throw config_error(what + " " + path + " is larger than 1 MiB");
+  return text;
+}
+
+ini_file parse_ini(const std::string& path) {
+  try {
+    return ini_file::parse(read_file("configuration file", path));
+  } catch (const std::invalid_argument& e) {
+    throw config_error("configuration file " + path + ": " + e.what());
+  }
+}
+
+std::string number_text(double v) {
   std::ostringstream out;
-  out << in.rdbuf();
+  out << std::setprecision(12) << v;
   return out.str();
+}
+
+/// A decimal written as digits with an optional fraction ("2.5"): no sign,
+/// spaces, exponent, hexadecimal, "inf" or unit, which strtod would take.
+std::optional<double> decimal(const std::string& text) {
+  auto digits = [](std::string_view t) {
+    return !t.empty() && t.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  std::string_view t = text;
+  auto dot = t.find('.');
+  bool well_formed = dot == std::string_view::npos
+                       ? digits(t)
+                       : digits(t.substr(0, dot)) && digits(t.substr(dot + 1));
+  if (!well_formed)
+    return std::nullopt;
+  return std::strtod(text.c_str(), nullptr);
 }
 
 // Collects values with their origin so errors say where a bad value came from.
@@ -66,36 +127,39 @@ public:
 
   const std::string& str(const std::string& key) const { return at(key).first; }
 
+  // Values must parse whole: no sign, spaces, exponent or trailing text
+  // ("30s"), and a range that keeps every later computation (milliseconds,
+  // SQL intervals) far from overflow.
   int64_t integer(const std::string& key, int64_t min, int64_t max) const {
     auto& [text, origin] = at(key);
-    char* end = nullptr;
-    errno = 0;
-    auto v = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || errno != 0 || v < min || v > max)
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || v < min
+        || v > max)
       throw config_error(key + " = \"" + text + "\" (" + origin
                          + ") is not a whole number in " + std::to_string(min)
                          + ".." + std::to_string(max));
     return v;
   }
 
-  std::chrono::milliseconds seconds(const std::string& key, double min) const {
+  /// Seconds, written as digits with an optional decimal fraction ("2.5").
+  std::chrono::milliseconds seconds(const std::string& key, double min, double max) const {
     auto& [text, origin] = at(key);
-    char* end = nullptr;
-    auto v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !std::isfinite(v) || v < min)
+    auto v = decimal(text);
+    if (!v || !(*v >= min && *v <= max))
       throw config_error(key + " = \"" + text + "\" (" + origin
-                         + ") is not a number of seconds >= " + std::to_string(min));
-    return std::chrono::milliseconds(static_cast<int64_t>(std::llround(v * 1000)));
+                         + ") is not a number of seconds in " + number_text(min) + ".."
+                         + number_text(max));
+    return std::chrono::milliseconds(static_cast<int64_t>(std::llround(*v * 1000)));
   }
 
   double fraction(const std::string& key) const {
     auto& [text, origin] = at(key);
-    char* end = nullptr;
-    auto v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !(v >= 0.0 && v <= 1.0))
+    auto v = decimal(text);
+    if (!v || !(*v >= 0.0 && *v <= 1.0))
       throw config_error(key + " = \"" + text + "\" (" + origin
                          + ") is not a number in 0..1");
-    return v;
+    return *v;
   }
 
   const std::pair<std::string, std::string>& at(const std::string& key) const {
@@ -124,7 +188,7 @@ layered_values collect(const std::map<std::string, std::string>& options) {
   if (auto i = options.find("config"); i != options.end())
     file = i->second;
   if (!file.empty()) {
-    auto ini = ini_file::parse(read_file(file));
+    auto ini = parse_ini(file);
     for (auto& [key, value] : ini.entries()) {
       if (!v.known(key))
         throw config_error("unknown key " + key + " in " + file + " line "
@@ -153,6 +217,30 @@ layered_values collect(const std::map<std::string, std::string>& options) {
   return v;
 }
 
+// Connection settings are checked at start-up, so a bad one stops the
+// worker naming its key instead of failing later inside an actor.
+void check_redis_url(const std::string& url) {
+  try {
+    redis_endpoint::parse(url);
+  } catch (const std::invalid_argument& e) {
+    // The parser's message never echoes the URL (it may hold a password).
+    throw config_error(std::string{"redis.url (QUEL_REDIS_URL): "} + e.what());
+  }
+}
+
+void check_http_addr(const std::string& addr) {
+  if (addr == "off")
+    return;
+  auto colon = addr.rfind(':');
+  auto port = colon == std::string::npos ? std::string{} : addr.substr(colon + 1);
+  int value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (colon == 0 || port.empty() || ec != std::errc{} || end != port.data() + port.size()
+      || value < 1 || value > 65535)
+    throw config_error("http.addr (QUEL_HTTP_ADDR) \"" + clip_text(addr, max_id_chars)
+                       + "\" is not host:port with a port in 1..65535 (or off)");
+}
+
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   std::string item;
@@ -173,6 +261,14 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   worker_config c;
   c.redis_url = v.str("redis.url");
   c.database_url = v.str("database.url");
+  // Known secrets are registered before anything can fail and be logged, so
+  // the logger and error_message redact them whatever text echoes them.
+  register_connection_secrets(c.redis_url);
+  register_connection_secrets(c.database_url);
+  for (const char* name : {"QUEL_SUPABASE_KEY", "QUEL_GEMINI_API_KEY"})
+    if (auto* key = std::getenv(name))
+      register_secret(key);
+  check_redis_url(c.redis_url);
   c.database_connections = static_cast<int>(v.integer("database.connections", 1, 64));
   c.credit_shards = static_cast<int>(v.integer("database.credit_shards", 1, 64));
 
@@ -186,7 +282,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   if (auto* key = std::getenv("QUEL_SUPABASE_KEY"))
     c.supabase_key = key;
   c.storage_threads = static_cast<int>(v.integer("storage.threads", 1, 256));
-  c.storage_timeout = v.seconds("storage.timeout", 0.1);
+  c.storage_timeout = v.seconds("storage.timeout", 0.1, 3600);
 
   c.generator_backend = v.str("generator.backend");
   if (c.generator_backend != "local" && c.generator_backend != "gemini")
@@ -197,7 +293,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   if (auto* key = std::getenv("QUEL_GEMINI_API_KEY"))
     c.gemini_api_key = key;
   c.generator_threads = static_cast<int>(v.integer("generator.threads", 1, 256));
-  c.generator_timeout = v.seconds("generator.timeout", 0.1);
+  c.generator_timeout = v.seconds("generator.timeout", 0.1, 3600);
   c.local_latency_ms = static_cast<int>(v.integer("generator.local_latency_ms", 0, 600000));
   auto format = parse_output_format(v.str("generator.output_format"));
   if (!format)
@@ -205,6 +301,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
                        "jpeg, not \"" + v.str("generator.output_format") + "\"");
 
   c.http_addr = v.str("http.addr");
+  check_http_addr(c.http_addr);
   c.log_format = v.str("log.format");
   if (c.log_format != "human" && c.log_format != "json")
     throw config_error("log.format must be human or json, not \"" + c.log_format + "\"");
@@ -215,26 +312,29 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   c.modules = split_list(v.str("worker.modules"));
   c.modules_file = v.str("worker.modules_file");
   c.max_inflight_images = static_cast<int>(v.integer("worker.max_inflight_images", 1, 1000000));
-  c.reconcile_interval = v.seconds("worker.reconcile_interval", 0);
-  c.reconcile_age = v.seconds("worker.reconcile_age", 0);
+  c.reconcile_interval = v.seconds("worker.reconcile_interval", 0, 86400);
+  c.reconcile_age = v.seconds("worker.reconcile_age", 0, 30 * 86400);
 
   auto& s = c.settings;
   s.node_id = v.str("worker.node_id");
   if (s.node_id.empty())
     s.node_id = new_node_id();
   else if (!valid_node_id(s.node_id))
-    throw config_error("QUEL_NODE_ID \"" + s.node_id
+    throw config_error("worker.node_id (QUEL_NODE_ID) \"" + clip_text(s.node_id, max_id_chars)
                        + "\" must be 1-64 characters of A-Za-z0-9._-");
-  s.lease_ttl = v.seconds("worker.lease_ttl", 0.5);
-  s.missing_job_recheck = v.seconds("worker.missing_job_recheck", 0);
-  s.take_timeout = v.seconds("worker.take_timeout", 0.05);
-  s.shutdown_deadline = v.seconds("worker.shutdown_deadline", 0);
-  s.housekeeping_interval = v.seconds("worker.housekeeping_interval", 0.05);
+  s.lease_ttl = v.seconds("worker.lease_ttl", 0.5, 86400);
+  s.missing_job_recheck = v.seconds("worker.missing_job_recheck", 0, 3600);
+  s.take_timeout = v.seconds("worker.take_timeout", 0.05, 60);
+  s.shutdown_deadline = v.seconds("worker.shutdown_deadline", 0, 3600);
+  s.housekeeping_interval = v.seconds("worker.housekeeping_interval", 0.05, 3600);
   s.max_jobs = static_cast<int>(v.integer("worker.max_jobs", 1, 100000));
   s.max_attempts = static_cast<int>(v.integer("worker.max_attempts", 1, 1000));
   s.format = *format;
   auto base = std::chrono::milliseconds(v.integer("retry.base_ms", 1, 3600000));
   auto cap = std::chrono::milliseconds(v.integer("retry.cap_ms", 1, 3600000));
+  if (base > cap)
+    throw config_error("retry.base_ms (" + std::to_string(base.count())
+                       + ") must not exceed retry.cap_ms (" + std::to_string(cap.count()) + ")");
   s.image_retry = backoff_policy{base, cap,
                                  static_cast<int>(v.integer("retry.image_attempts", 1, 100))};
   s.stage_retry = backoff_policy{base, cap,
@@ -264,7 +364,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
       throw config_error("faults.crash_points: unknown crash point "" + p + """);
 
   std::string modules_text = c.modules_file.empty() ? std::string{embedded::modules_ini()}
-                                                    : read_file(c.modules_file);
+                                                    : read_file("modules file", c.modules_file);
   try {
     c.known_modules = module_catalog::from_ini(modules_text);
     c.catalog = c.known_modules;
@@ -286,26 +386,13 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
 std::vector<std::pair<std::string, std::string>> worker_config::describe() const {
   return {
     {"node", settings.node_id},
-    {"redis", mask_url_password(redis_url)},
-    {"database", mask_url_password(database_url)},
+    {"redis", mask_connection_string(redis_url)},
+    {"database", mask_connection_string(database_url)},
     {"storage", storage_backend},
     {"generator", generator_backend},
     {"output_format", extension_of(settings.format)},
     {"http", http_addr},
   };
-}
-
-std::string mask_url_password(const std::string& url) {
-  auto scheme = url.find("://");
-  if (scheme == std::string::npos)
-    return url;
-  auto at = url.find('@', scheme + 3);
-  if (at == std::string::npos)
-    return url;
-  auto colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at)
-    return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
 } // namespace quel

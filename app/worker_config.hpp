@@ -69,11 +69,9 @@ struct worker_config {
   /// command-line options (without the leading dashes).
   static worker_config load(const std::map<std::string, std::string>& options);
 
-  /// Keys and values as the worker sees them, secrets masked (for logs).
+  /// Keys and values as the worker sees them, secrets masked
+  /// (mask_connection_string) for logs.
   std::vector<std::pair<std::string, std::string>> describe() const;
 };
-
-/// `postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`.
-std::string mask_url_password(const std::string& url);
 
 } // namespace quel

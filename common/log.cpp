@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/log_text.hpp"
+
 namespace quel::log {
 
 namespace {
@@ -59,18 +61,32 @@ void set_format(format f) { g_format = f; }
 void set_min_level(level l) { g_min_level = l; }
 format current_format() { return g_format; }
 
-void write(level l, std::string_view job_id, std::string_view message,
-           const fields& extra) {
+void write(level l, std::string_view raw_job_id, std::string_view raw_message,
+           const fields& raw_extra) {
   if (static_cast<int>(l) < static_cast<int>(g_min_level.load()))
     return;
+  // Everything logged may hold untrusted text (ids, types, keys, upstream
+  // replies) or a secret echoed by a server: it is redacted and clipped
+  // here, once for every caller, and escaped in the human format.
+  bool human = g_format != format::json;
+  auto safe = [human](std::string_view text, size_t limit) {
+    auto out = redact_and_clip(text, limit);
+    return human ? escape_controls(out) : out;
+  };
+  auto job_id = safe(raw_job_id, max_id_chars);
+  auto message = safe(raw_message, max_message_chars);
+  fields extra;
+  extra.reserve(raw_extra.size());
+  for (auto& [k, v] : raw_extra)
+    extra.emplace_back(safe(k, max_id_chars), safe(v, max_upstream_chars));
   std::string line;
-  if (g_format == format::json) {
+  if (!human) {
     nlohmann::json j;
     j["ts"] = utc_timestamp();
     j["level"] = level_name(l);
     if (!job_id.empty())
-      j["job_id"] = std::string{job_id};
-    j["msg"] = std::string{message};
+      j["job_id"] = job_id;
+    j["msg"] = message;
     for (auto& [k, v] : extra)
       j[k] = v;
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -7,6 +7,7 @@
 
 #include "adapters/postgres/job_store.hpp"
 #include "adapters/redis/queue_store.hpp"
+#include "common/log_text.hpp"
 
 namespace quel {
 
@@ -18,6 +19,8 @@ constexpr caf::atom_value quel_category = caf::atom("quel");
 
 caf::error make_failure(worker_errc code, std::string reason,
                         std::optional<std::chrono::milliseconds> retry_hint) {
+  // Every reason travels to logs and error_message: no secret, bounded size.
+  reason = redact_and_clip(reason, max_upstream_chars);
   if (retry_hint)
     return caf::error{static_cast<uint8_t>(code), quel_category,
                       caf::make_message(std::move(reason),

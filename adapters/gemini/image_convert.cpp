@@ -2,26 +2,15 @@
 
 #include <vips/vips8>
 
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "adapters/generator/image_generator.hpp"
+#include "adapters/generator/vips_runtime.hpp"
 
 namespace quel {
 
 namespace {
-
-std::once_flag vips_once;
-
-void init_vips() {
-  // The local generator may have started vips already; a second VIPS_INIT
-  // is harmless, but one call per process is all that is needed.
-  std::call_once(vips_once, [] {
-    if (VIPS_INIT("quel-worker") != 0)
-      throw generation_error("libvips could not be initialised", false);
-  });
-}
 
 const char* suffix_of(output_format f) {
   switch (f) {
@@ -38,7 +27,7 @@ blob convert_image(const blob& image, output_format target) {
   auto mime = sniff_image_mime(image.bytes());
   if (mime && *mime == mime_type_of(target))
     return image;
-  init_vips();
+  start_vips();
   try {
     auto in = vips::VImage::new_from_buffer(image.bytes().data(), image.size(), "",
                                             vips::VImage::option()->set(
@@ -54,7 +43,7 @@ blob convert_image(const blob& image, output_format target) {
     return blob(std::move(bytes));
   } catch (const vips::VError& e) {
     throw generation_error(std::string("model image could not be converted: ")
-                             + e.what(),
+                             + take_vips_error(e),
                            true);
   }
 }

@@ -11,6 +11,7 @@
 
 #include <vips/vips8>
 
+#include "adapters/generator/vips_runtime.hpp"
 #include "common/log.hpp"
 
 namespace quel {
@@ -58,37 +59,8 @@ const char* save_suffix_of(output_format f) {
   }
 }
 
-// libvips prints its warnings (e.g. "not enough data" for a truncated
-// input) straight to stderr, which would break the JSON log format; they go
-// through the worker's logger instead, rate-limited.
-void forward_vips_message(const gchar* /*domain*/, GLogLevelFlags /*level*/,
-                          const gchar* message, gpointer /*user_data*/) {
-  log::limited(log::level::warn, "libvips-warning", 10000, "libvips warning",
-               {{"detail", message != nullptr ? message : ""}});
-}
-
-// libvips must be initialised once per process before any thread uses it.
-void ensure_vips() {
-  static std::once_flag once;
-  static std::string failure;
-  std::call_once(once, [] {
-    if (VIPS_INIT("quel-worker") != 0) {
-      failure = vips_error_buffer();
-      vips_error_clear();
-      return;
-    }
-    // Input buffers are borrowed only for the duration of one call, so no
-    // operation may outlive it in libvips' cache (a later buffer could reuse
-    // the address and hit a stale entry).
-    vips_cache_set_max(0);
-    g_log_set_handler("VIPS",
-                      static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE
-                                                  | G_LOG_LEVEL_CRITICAL),
-                      forward_vips_message, nullptr);
-  });
-  if (!failure.empty())
-    throw generation_error("libvips could not start: " + failure, false);
-}
+// libvips must be started once per process before any thread uses it.
+void ensure_vips() { start_vips(); }
 
 struct canvas_size {
   int width;
@@ -326,11 +298,7 @@ generated_image local_image_generator::generate(const generation_request& reques
                    .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
     result.bytes = blob(encode(image, request.format));
   } catch (const VError& e) {
-    std::string what = e.what();
-    vips_error_clear();
-    while (!what.empty() && (what.back() == '\n' || what.back() == ' '))
-      what.pop_back();
-    throw generation_error("local generator failed: " + what, true);
+    throw generation_error("local generator failed: " + take_vips_error(e), true);
   }
   result.mime_type = mime_of(request.format);
   result.model_version = std::string("local-vips-") + vips_version_string();

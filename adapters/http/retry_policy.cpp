@@ -1,5 +1,6 @@
 #include "adapters/http/retry_policy.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +19,10 @@ std::optional<std::chrono::milliseconds> parse_proto_duration(std::string_view t
   double seconds = std::strtod(number.c_str(), &end);
   if (end != number.c_str() + number.size() || !std::isfinite(seconds) || seconds < 0)
     return std::nullopt;
+  // A server's number is clamped before it becomes an integer (a huge one
+  // would overflow int64); a day is already far beyond any honoured delay.
+  constexpr double max_seconds = 86400;
+  seconds = std::min(seconds, max_seconds);
   // Round up: waiting slightly longer than asked is harmless, shorter is not.
   return std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000.0)));
 }

@@ -1,6 +1,33 @@
 #include "adapters/postgres/pg_connection.hpp"
 
+#include "common/log.hpp"
+
 namespace quel {
+
+namespace {
+
+// The server's notices and warnings (RAISE NOTICE, "there is no transaction
+// in progress") are library messages like any other: they go through the
+// logger, so they are escaped, redacted and valid JSON in JSON logs.
+class notice_logger final : public pqxx::errorhandler {
+public:
+  explicit notice_logger(pqxx::connection_base& c) : pqxx::errorhandler(c) {}
+
+  bool operator()(const char msg[]) noexcept override {
+    try {
+      std::string text = msg != nullptr ? msg : "";
+      while (!text.empty() && text.back() == '\n')
+        text.pop_back();
+      log::limited(log::level::warn, "database-notice", 1000, "database notice",
+                   {{"detail", text}});
+    } catch (...) {
+      // A notice that cannot be logged is dropped, as libpqxx would.
+    }
+    return false;
+  }
+};
+
+} // namespace
 
 pg_connection::pg_connection(std::string database_url)
   : url_(with_connect_timeout(database_url)) {
@@ -10,9 +37,11 @@ pg_connection::pg_connection(std::string database_url)
 pqxx::connection& pg_connection::open() {
   if (conn_ && conn_->is_open())
     return *conn_;
+  notices_.reset();
   conn_.reset();
   try {
     conn_ = std::make_unique<pqxx::connection>(url_);
+    notices_ = std::make_unique<notice_logger>(*conn_);
   } catch (const pqxx::broken_connection& e) {
     throw database_unavailable(std::string("cannot connect to the database: ") + e.what());
   } catch (const pqxx::sql_error& e) {
@@ -25,6 +54,7 @@ pqxx::connection& pg_connection::open() {
 }
 
 void pg_connection::drop() noexcept {
+  notices_.reset();
   conn_.reset();
 }
 

@@ -74,6 +74,8 @@ private:
 
   std::string url_;
   std::unique_ptr<pqxx::connection> conn_;
+  // Declared after conn_: a handler must go before its connection.
+  std::unique_ptr<pqxx::errorhandler> notices_;
 };
 
 } // namespace quel

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/postgres/pg_connection.hpp"
+#include "common/log_text.hpp"
 
 namespace quel {
 
@@ -58,6 +59,19 @@ commit_result::outcome commit_outcome(const std::string& s) {
   if (s == "insufficient_credits")
     return commit_result::outcome::insufficient_credits;
   throw std::logic_error("quel_worker_commit_image returned an unknown outcome: " + s);
+}
+
+// error_message is read by people and the web app: whatever path a reason
+// took (an upstream body, a customer's id or type), no known secret and no
+// unbounded text is stored.
+std::string stored_message(const std::string& text) {
+  return redact_and_clip(text, max_message_chars);
+}
+
+std::optional<std::string> stored_message(const std::optional<std::string>& text) {
+  if (!text)
+    return std::nullopt;
+  return stored_message(*text);
 }
 
 } // namespace
@@ -143,7 +157,7 @@ bool pg_store::fail_invalid(const ids::job& job_id, int64_t epoch,
                             const std::string& message) {
   return db_->run([&](pqxx::nontransaction& tx) {
     return tx.exec_params1("SELECT quel_worker_fail_invalid($1::uuid, $2, $3)", job_id.str(),
-                           epoch, message)[0].as<bool>();
+                           epoch, stored_message(message))[0].as<bool>();
   });
 }
 
@@ -171,7 +185,7 @@ pg_store::start(const ids::job& job_id, int64_t epoch, int total_images) {
 bool pg_store::finish(const job_finish& f) {
   return db_->run([&](pqxx::nontransaction& tx) {
     return tx.exec_params1("SELECT quel_worker_finish($1::uuid, $2, $3, $4, $5::bigint[])",
-                           f.job_id.str(), f.epoch, f.completed, f.error_message,
+                           f.job_id.str(), f.epoch, f.completed, stored_message(f.error_message),
                            array_literal(f.ordered_attach_ids))[0].as<bool>();
   });
 }

@@ -18,7 +18,8 @@ must not be sent as Bearer (it is not a JWT). Without --key any key passes.
 
 Scripted outcomes ("match" is a substring of "bucket/path"): missing,
 conflict, too_large, mime, server_error, slow_down, db_timeout,
-gateway_401, timeout [sleep_ms], slow [delay_ms].
+gateway_401, timeout [sleep_ms], slow [delay_ms], error [status, code, error,
+message].
 GET /__objects lists what is stored (size, type, cache control, sha256).
 """
 
@@ -162,6 +163,12 @@ class SupabaseApp:
                 return denied
         if rule and rule.get("respond") in FAULTS:
             return FAULTS[rule["respond"]]()
+        if rule and rule.get("respond") == "error":
+            # A scripted error body, e.g. one that echoes the request's key.
+            status = int(rule.get("status", 403))
+            return storage_error(400 if status < 500 else status, status,
+                                 rule.get("code", "AccessDenied"),
+                                 rule.get("error", "Unauthorized"), rule.get("message", ""))
         if self.buckets is not None and bucket not in self.buckets or (
                 mode == "public" and bucket not in self.public_buckets):
             return storage_error(400, 404, "NoSuchBucket", "Bucket not found",

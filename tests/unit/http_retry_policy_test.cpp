@@ -121,3 +121,13 @@ TEST_CASE("custom limits apply", "[http][retry]") {
   CHECK(*d <= milliseconds(10));
   CHECK_FALSE(o.fail(retry_class::retryable));
 }
+
+TEST_CASE("a server's huge RetryInfo delay is clamped before it becomes an integer",
+          "[retry]") {
+  using std::chrono::milliseconds;
+  // 10^25 s would overflow int64 milliseconds (undefined behaviour): it is
+  // clamped to a day, which is still far beyond any delay that is honoured.
+  CHECK(quel::parse_proto_duration("10000000000000000000000000s") == milliseconds(86400000));
+  CHECK(quel::parse_proto_duration(std::string(300, '9') + "s") == milliseconds(86400000));
+  CHECK(quel::parse_proto_duration("86399.5s") == milliseconds(86399500));
+}
