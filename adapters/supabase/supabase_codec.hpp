@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,12 @@ std::string encode_object_path(std::string_view key);
 /// `{base}/object/{bucket}/{key}` with bucket and key segments encoded.
 std::string object_url(std::string_view base_url, std::string_view bucket,
                        std::string_view key);
+
+/// Why no request may be sent for `key` (docs/SECURITY.md, "Paths"): the key
+/// fails object_key_problem(), the base URL is not http(s), or the URL built
+/// would leave the configured base URL. nullopt when the request may go.
+std::optional<std::string> storage_request_problem(const supabase_settings& settings,
+                                                   const std::string& key);
 
 /// `apikey` only for an sb_secret_ key; `apikey` plus `Authorization:
 /// Bearer` for any other key (rule 14).
