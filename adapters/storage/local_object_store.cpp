@@ -77,15 +77,13 @@ const char* file_kind(mode_t mode) {
   return "not a regular file";
 }
 
-// The part of a key before its last '/', "" for a key without one.
-std::string parent_of(const std::string& key) {
+// A key split at its last '/': the parent ("" for a key without one) and
+// the file name.
+std::pair<std::string, std::string> split_key(const std::string& key) {
   auto slash = key.rfind('/');
-  return slash == std::string::npos ? std::string() : key.substr(0, slash);
-}
-
-std::string leaf_of(const std::string& key) {
-  auto slash = key.rfind('/');
-  return slash == std::string::npos ? key : key.substr(slash + 1);
+  if (slash == std::string::npos)
+    return {std::string(), key};
+  return {key.substr(0, slash), key.substr(slash + 1)};
 }
 
 void check_bucket(const std::string& bucket) {
@@ -237,13 +235,13 @@ void local_object_store::put(const std::string& key, const blob& bytes,
   fd_guard bucket(open_bucket(true));
   // The parent is opened without following symlinks and the file renamed
   // into that descriptor, so a symlinked directory cannot redirect a write.
-  fd_guard parent(open_dir_beneath(bucket.get(), parent_of(key), true));
+  const auto [parent_key, leaf] = split_key(key);
+  fd_guard parent(open_dir_beneath(bucket.get(), parent_key, true));
   if (parent.get() < 0) {
     if (errno == ELOOP)
       refuse_symlink(key);
     throw_errno("cannot create directory", target.parent_path(), errno);
   }
-  const auto leaf = leaf_of(key);
   std::error_code ec;
   fs::create_directories(staging_dir_, ec);
   auto temp = ec ? fs::path() : temp_path();

@@ -28,13 +28,15 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-/// `quel-worker run` in the background, with its output in a file; SIGKILLed
-/// by the destructor if still running.
+/// `quel-worker run` in the background with its HTTP endpoint on a free
+/// loopback port and its output in a file; SIGKILLed by the destructor if
+/// still running.
 class background_worker {
 public:
-  background_worker(worker_harness& h, const env_map& extra) {
+  explicit background_worker(worker_harness& h) : port_(free_tcp_port()) {
     log_path_ = make_temp_dir("quel-endpoint") + "/worker.log";
-    exec_arrays args({worker_binary(), "run"}, h.worker_env(extra));
+    exec_arrays args({worker_binary(), "run"},
+                     h.worker_env({{"QUEL_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)}}));
     int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     REQUIRE(log >= 0);
     pid_ = ::fork();
@@ -70,8 +72,10 @@ public:
   }
 
   std::string log() const { return read_file(log_path_); }
+  int port() const { return port_; }
 
 private:
+  int port_;
   pid_t pid_ = -1;
   std::string log_path_;
 };
@@ -134,8 +138,8 @@ TEST_CASE("stalled and many clients cannot starve /healthz", "[e2e][http][endpoi
   if (!e2e_services_available())
     return;
   worker_harness h;
-  int port = free_tcp_port();
-  background_worker worker(h, {{"QUEL_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)}});
+  background_worker worker(h);
+  int port = worker.port();
   REQUIRE(wait_for_health(port));
 
   // 50 clients send half a request line and stall; 100 more only connect.
@@ -184,8 +188,8 @@ TEST_CASE("the endpoint answers only GET and HEAD of its three paths", "[e2e][ht
   if (!e2e_services_available())
     return;
   worker_harness h;
-  int port = free_tcp_port();
-  background_worker worker(h, {{"QUEL_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)}});
+  background_worker worker(h);
+  int port = worker.port();
   REQUIRE(wait_for_health(port));
   CHECK(get(port, "/nope", 2000ms).rfind("HTTP/1.1 404", 0) == 0);
   CHECK(get(port, "/healthz?x=1", 2000ms).rfind("HTTP/1.1 200", 0) == 0);
@@ -219,8 +223,7 @@ TEST_CASE("a FIFO where an input object should be fails the job at once, SIGTERM
                                          {attach_entry(std::to_string(model), "model"),
                                           attach_entry(std::to_string(pipe), "top")})});
   auto job = h.db().create_job(production, org, "pipeline_stage", input);
-  int port = free_tcp_port();
-  background_worker worker(h, {{"QUEL_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)}});
+  background_worker worker(h);
   h.enqueue(job);
 
   std::optional<std::string> status;
@@ -238,6 +241,6 @@ TEST_CASE("a FIFO where an input object should be fails the job at once, SIGTERM
   CHECK(row["error_message"].value_or("").find("not a regular file") != std::string::npos);
   CHECK(h.db().org_credit(org) == 20);
   // The /healthz probe still answers, and SIGTERM ends the worker.
-  CHECK(get(port, "/healthz", 2000ms).rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(get(worker.port(), "/healthz", 2000ms).rfind("HTTP/1.1 200", 0) == 0);
   CHECK(worker.terminate_within(30s));
 }

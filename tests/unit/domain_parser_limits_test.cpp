@@ -46,7 +46,7 @@ TEST_CASE("number texts are read exactly, not through a double", "[parser][numbe
   CHECK(n.value == r.value);
 }
 
-TEST_CASE("numbers are whole only when exactly whole; ids beyond 2^53 are named",
+TEST_CASE("numbers are whole only when exactly whole, ids beyond 2^53 are named",
           "[parser][numbers]") {
   struct row { std::string raw; std::string message; };
   auto r = GENERATE(values<row>({

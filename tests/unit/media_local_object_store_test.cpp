@@ -12,29 +12,16 @@
 #include <unistd.h>
 
 #include "adapters/storage/local_object_store.hpp"
+#include "tests/unit/media_store_support.hpp"
 
 namespace fs = std::filesystem;
 using quel::blob;
 using quel::local_object_store;
 using quel::storage_error;
+using quel::test::read_file;
+using quel::test::temp_root;
 
 namespace {
-
-// A fresh directory per test, removed afterwards.
-struct temp_root {
-  fs::path path;
-  temp_root() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path()
-           / ("quel-media-store-" + std::to_string(::getpid()) + "-"
-              + std::to_string(counter++) + "-" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~temp_root() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::set<std::string> regular_files_under(const fs::path& dir) {
   std::set<std::string> out;
@@ -44,11 +31,6 @@ std::set<std::string> regular_files_under(const fs::path& dir) {
     if (e.is_regular_file())
       out.insert(fs::relative(e.path(), dir).generic_string());
   return out;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 constexpr int64_t mb20 = 20 * 1024 * 1024;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "adapters/storage/local_object_store.hpp"
+#include "tests/unit/media_store_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -23,30 +24,19 @@ using quel::beneath_mode;
 using quel::blob;
 using quel::local_object_store;
 using quel::storage_error;
+using quel::test::read_file;
 
 namespace {
 
-struct temp_root {
-  fs::path path;
-  temp_root() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path()
-           / ("quel-store-paths-" + std::to_string(::getpid()) + "-"
-              + std::to_string(counter++) + "-" + std::to_string(std::random_device{}()));
+// A temporary root with an "images" bucket, and beside it a secret file and
+// a directory that nothing may reach through the bucket.
+struct bucket_root : quel::test::temp_root {
+  bucket_root() {
     fs::create_directories(path / "images");
     std::ofstream(path / "secret.txt") << "secret";
     fs::create_directories(path / "outside");
   }
-  ~temp_root() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
 };
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 constexpr int64_t mb20 = 20 * 1024 * 1024;
 
@@ -70,7 +60,7 @@ bool mentions(const storage_error& e, const std::string& text) {
 
 TEST_CASE("local store refuses a symlink out of the bucket", "[media][store][paths]") {
   auto mode = GENERATE(beneath_mode::automatic, beneath_mode::component_walk);
-  temp_root root;
+  bucket_root root;
   auto bucket = root.path / "images";
   fs::create_symlink(root.path / "secret.txt", bucket / "leak.png");
   fs::create_directories(bucket / "in");
@@ -98,7 +88,7 @@ TEST_CASE("local store refuses a symlink to another object inside the bucket",
   // Decided: objects are regular files, so even a link that stays inside is
   // refused; one rule is simpler to reason about than "inside is fine".
   auto mode = GENERATE(beneath_mode::automatic, beneath_mode::component_walk);
-  temp_root root;
+  bucket_root root;
   auto bucket = root.path / "images";
   std::ofstream(bucket / "real.png") << "real";
   fs::create_symlink("real.png", bucket / "alias.png");
@@ -122,7 +112,7 @@ TEST_CASE("local store refuses a symlink to another object inside the bucket",
 TEST_CASE("local store refuses a FIFO where an object should be, at once",
           "[media][store][paths]") {
   auto mode = GENERATE(beneath_mode::automatic, beneath_mode::component_walk);
-  temp_root root;
+  bucket_root root;
   auto fifo = root.path / "images" / "pipe.png";
   REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
   local_object_store store(root.path, "images", mode);
@@ -153,7 +143,7 @@ TEST_CASE("local store refuses a FIFO where an object should be, at once",
 
 TEST_CASE("local store refuses a directory where an object should be",
           "[media][store][paths]") {
-  temp_root root;
+  bucket_root root;
   fs::create_directories(root.path / "images" / "dir.png");
   local_object_store store(root.path, "images");
   CHECK(mentions(error_of([&] { store.get("dir.png", mb20); }), "a directory"));
