@@ -28,9 +28,11 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
+bool wait_for_health(int port);
+
 /// `quel-worker run` in the background with its HTTP endpoint on a free
-/// loopback port and its output in a file; SIGKILLed by the destructor if
-/// still running.
+/// loopback port and its output in a file, started once /healthz answers;
+/// SIGKILLed by the destructor if still running.
 class background_worker {
 public:
   explicit background_worker(worker_harness& h) : port_(free_tcp_port()) {
@@ -48,6 +50,7 @@ public:
       ::_exit(127);
     }
     ::close(log);
+    REQUIRE(wait_for_health(port_));
   }
   ~background_worker() {
     if (pid_ > 0) {
@@ -134,76 +137,68 @@ bool wait_for_health(int port) {
 
 } // namespace
 
-TEST_CASE("stalled and many clients cannot starve /healthz", "[e2e][http][endpoint]") {
+TEST_CASE("hostile clients cannot starve /healthz", "[e2e][http][endpoint]") {
   if (!e2e_services_available())
     return;
   worker_harness h;
   background_worker worker(h);
-  int port = worker.port();
-  REQUIRE(wait_for_health(port));
-
-  // 50 clients send half a request line and stall; 100 more only connect.
-  std::vector<int> stalled;
-  for (int i = 0; i < 150; ++i) {
-    int fd = connect_to(port);
-    REQUIRE(fd >= 0);
-    if (i < 50)
-      (void)!::send(fd, "GET /heal", 9, MSG_NOSIGNAL);
-    stalled.push_back(fd);
-  }
-  for (int round = 0; round < 5; ++round) {
-    auto start = steady::now();
-    auto reply = get(port, "/healthz", 3000ms);
-    auto took = steady::now() - start;
-    INFO("round " << round << ": " << reply);
-    CHECK(reply.rfind("HTTP/1.1 200 OK", 0) == 0);
-    CHECK(reply.find("\r\n\r\nok\n") != std::string::npos);
-    CHECK(took < 1000ms);
-  }
-  auto metrics = get(port, "/metrics", 3000ms);
-  CHECK(metrics.rfind("HTTP/1.1 200 OK", 0) == 0);
-
-  // A client that trickles its head is cut off at the header deadline (2 s).
-  int slow = connect_to(port);
-  REQUIRE(slow >= 0);
-  auto start = steady::now();
-  bool closed = false;
-  for (int i = 0; i < 80 && !closed; ++i) {
-    closed = ::send(slow, "X", 1, MSG_NOSIGNAL) < 0;
-    pollfd p{slow, POLLIN, 0};
-    if (::poll(&p, 1, 100) > 0) {
-      char c;
-      closed = ::recv(slow, &c, 1, 0) <= 0;
+  const int port = worker.port();
+  SECTION("stalled and many clients") {
+    // 50 clients send half a request line and stall; 100 more only connect.
+    std::vector<int> stalled;
+    for (int i = 0; i < 150; ++i) {
+      int fd = connect_to(port);
+      REQUIRE(fd >= 0);
+      if (i < 50)
+        (void)!::send(fd, "GET /heal", 9, MSG_NOSIGNAL);
+      stalled.push_back(fd);
     }
-  }
-  CHECK(closed);
-  CHECK(steady::now() - start < 4s);
-  ::close(slow);
-  for (int fd : stalled)
-    ::close(fd);
-  CHECK(worker.terminate_within(30s));
-}
+    for (int round = 0; round < 5; ++round) {
+      auto start = steady::now();
+      auto reply = get(port, "/healthz", 3000ms);
+      auto took = steady::now() - start;
+      INFO("round " << round << ": " << reply);
+      CHECK(reply.rfind("HTTP/1.1 200 OK", 0) == 0);
+      CHECK(reply.find("\r\n\r\nok\n") != std::string::npos);
+      CHECK(took < 1000ms);
+    }
+    auto metrics = get(port, "/metrics", 3000ms);
+    CHECK(metrics.rfind("HTTP/1.1 200 OK", 0) == 0);
 
-TEST_CASE("the endpoint answers only GET and HEAD of its three paths", "[e2e][http][endpoint]") {
-  if (!e2e_services_available())
-    return;
-  worker_harness h;
-  background_worker worker(h);
-  int port = worker.port();
-  REQUIRE(wait_for_health(port));
-  CHECK(get(port, "/nope", 2000ms).rfind("HTTP/1.1 404", 0) == 0);
-  CHECK(get(port, "/healthz?x=1", 2000ms).rfind("HTTP/1.1 200", 0) == 0);
-  int fd = connect_to(port);
-  std::string post = "POST /healthz HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
-  (void)!::send(fd, post.data(), post.size(), MSG_NOSIGNAL);
-  CHECK(read_until_closed(fd, 2000ms).rfind("HTTP/1.1 405", 0) == 0);
-  ::close(fd);
-  fd = connect_to(port);
-  std::string huge = "GET /healthz HTTP/1.1\r\nX: " + std::string(20000, 'x');
-  (void)!::send(fd, huge.data(), huge.size(), MSG_NOSIGNAL);
-  auto reply = read_until_closed(fd, 2000ms);
-  CHECK((reply.rfind("HTTP/1.1 431", 0) == 0 || reply == "<reset>"));
-  ::close(fd);
+    // A client that trickles its head is cut off at the header deadline (2 s).
+    int slow = connect_to(port);
+    REQUIRE(slow >= 0);
+    auto start = steady::now();
+    bool closed = false;
+    for (int i = 0; i < 80 && !closed; ++i) {
+      closed = ::send(slow, "X", 1, MSG_NOSIGNAL) < 0;
+      pollfd p{slow, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) {
+        char c;
+        closed = ::recv(slow, &c, 1, 0) <= 0;
+      }
+    }
+    CHECK(closed);
+    CHECK(steady::now() - start < 4s);
+    ::close(slow);
+    for (int fd : stalled)
+      ::close(fd);
+  }
+  SECTION("only GET and HEAD of the three paths") {
+    CHECK(get(port, "/nope", 2000ms).rfind("HTTP/1.1 404", 0) == 0);
+    CHECK(get(port, "/healthz?x=1", 2000ms).rfind("HTTP/1.1 200", 0) == 0);
+    int fd = connect_to(port);
+    std::string post = "POST /healthz HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+    (void)!::send(fd, post.data(), post.size(), MSG_NOSIGNAL);
+    CHECK(read_until_closed(fd, 2000ms).rfind("HTTP/1.1 405", 0) == 0);
+    ::close(fd);
+    fd = connect_to(port);
+    std::string huge = "GET /healthz HTTP/1.1\r\nX: " + std::string(20000, 'x');
+    (void)!::send(fd, huge.data(), huge.size(), MSG_NOSIGNAL);
+    auto reply = read_until_closed(fd, 2000ms);
+    CHECK((reply.rfind("HTTP/1.1 431", 0) == 0 || reply == "<reset>"));
+    ::close(fd);
+  }
   CHECK(worker.terminate_within(30s));
 }
 
