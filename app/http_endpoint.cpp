@@ -197,6 +197,17 @@ void http_endpoint::run() {
     if (fds[1].revents != 0) {
       while (true) {
         int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+          // Out of descriptors: free one so that the listener does not stay
+          // readable in a busy loop, or pause when there is none to free.
+          if (conns.empty()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          } else {
+            ::close(conns.front().fd);
+            conns.pop_front();
+          }
+          break;
+        }
         if (fd < 0)
           break;
         if (conns.size() >= limits_.max_connections) {

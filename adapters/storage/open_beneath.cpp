@@ -25,11 +25,16 @@ int openat2_beneath(int dirfd, const std::string& rel, int flags) {
   open_how how{};
   how.flags = static_cast<unsigned long long>(flags | O_NOFOLLOW | O_CLOEXEC);
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
-  long fd;
-  do {
+  long fd = -1;
+  // EAGAIN: a rename somewhere raced the lookup; a few tries, then the
+  // caller walks the components instead (ENOSYS).
+  for (int attempt = 0; attempt < 16; ++attempt) {
     fd = ::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof(how));
-  } while (fd < 0 && (errno == EINTR || errno == EAGAIN));  // EAGAIN: a rename raced
-  return static_cast<int>(fd);
+    if (fd >= 0 || (errno != EINTR && errno != EAGAIN))
+      return static_cast<int>(fd);
+  }
+  errno = ENOSYS;
+  return -1;
 }
 
 // After a failed openat(O_NOFOLLOW | O_DIRECTORY), tells a symlink (ELOOP)
@@ -97,7 +102,8 @@ int open_beneath(int dirfd, const std::string& rel, int flags, beneath_mode mode
     int fd = openat2_beneath(dirfd, rel, flags);
     if (fd >= 0 || errno != ENOSYS)
       return fd;
-    openat2_missing.store(true, std::memory_order_relaxed);
+    if (::syscall(SYS_openat2, -1, "", nullptr, 0) < 0 && errno == ENOSYS)
+      openat2_missing.store(true, std::memory_order_relaxed);
   }
   return walk(dirfd, rel, flags, false, false);
 }
