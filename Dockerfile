@@ -24,7 +24,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libcaf-core0.17 libhiredis0.14 libpqxx-6.4 libcurl4 libvips42 libglib2.0-0 \
-      libcpp-httplib0.11 ca-certificates \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/quel-worker /usr/local/bin/quel-worker
 # Fail the image build, not the first start, if a shared library is missing.

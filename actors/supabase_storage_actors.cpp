@@ -18,6 +18,13 @@ caf::error failed(const char* call, const std::string& key, const storage_outcom
   return to_error(failure);
 }
 
+/// A key refused before any request is sent (docs/SECURITY.md, "Paths").
+std::optional<caf::error> refused(const supabase_settings& s, const std::string& key) {
+  if (auto problem = storage_request_problem(s, key))
+    return make_failure(worker_errc::permanent, *problem);
+  return std::nullopt;
+}
+
 caf::error engine_gone(const caf::error& err) {
   return make_failure(worker_errc::retryable, "storage call failed: " + reason_of(err));
 }
@@ -31,6 +38,8 @@ fetch_actor::behavior_type supabase_fetch_actor_impl(fetch_actor::pointer self,
   return {
     [self, s, engine](fetch_atom, const std::string& key,
                       int64_t max_bytes) -> caf::result<blob> {
+      if (auto err = refused(*s, key))
+        return std::move(*err);
       if (fault::roll_failure(fault::adapter::storage))
         return make_failure(worker_errc::retryable, "injected storage fault");
       auto rp = self->make_response_promise<blob>();
@@ -48,6 +57,8 @@ fetch_actor::behavior_type supabase_fetch_actor_impl(fetch_actor::pointer self,
       return rp;
     },
     [self, s, engine](exists_atom, const std::string& key) -> caf::result<bool> {
+      if (auto err = refused(*s, key))
+        return std::move(*err);
       if (fault::roll_failure(fault::adapter::storage))
         return make_failure(worker_errc::retryable, "injected storage fault");
       auto rp = self->make_response_promise<bool>();
@@ -73,6 +84,8 @@ store_actor::behavior_type supabase_store_actor_impl(store_actor::pointer self,
   return {
     [self, s, engine](store_atom, const std::string& key, const blob& bytes,
                       const std::string& content_type) -> caf::result<int64_t> {
+      if (auto err = refused(*s, key))
+        return std::move(*err);
       if (fault::roll_failure(fault::adapter::storage))
         return make_failure(worker_errc::retryable, "injected storage fault");
       auto rp = self->make_response_promise<int64_t>();

@@ -1,56 +1,225 @@
 #include "app/http_endpoint.hpp"
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <list>
 #include <stdexcept>
-
-#include <httplib.h>
+#include <vector>
 
 namespace quel {
 
-http_endpoint::http_endpoint(const std::string& addr,
-                             std::shared_ptr<worker_metrics> metrics)
-  : server_(std::make_unique<httplib::Server>()) {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// One accepted client: its request head so far, then its reply.
+struct connection {
+  int fd = -1;
+  clock::time_point deadline;
+  std::string head;
+  std::string reply;  // non-empty once the head is complete
+  size_t sent = 0;
+};
+
+std::string response(int status, const char* reason, const std::string& body,
+                     const char* content_type, bool with_body) {
+  std::string r = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
+  r += "Content-Type: " + std::string(content_type) + "\r\n";
+  r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  r += "Connection: close\r\n\r\n";
+  if (with_body)
+    r += body;
+  return r;
+}
+
+/// host:port with a port 1..65535 (0 for tests: any free port), digits only.
+std::pair<std::string, std::string> split_addr(const std::string& addr) {
   auto colon = addr.rfind(':');
   if (colon == std::string::npos || colon + 1 == addr.size())
     throw std::runtime_error("QUEL_HTTP_ADDR \"" + addr + "\" is not host:port (or off)");
-  auto host = addr.substr(0, colon);
-  int port = 0;
-  try {
-    port = std::stoi(addr.substr(colon + 1));
-  } catch (const std::exception&) {
+  auto port = addr.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos
+      || std::stol(port) > 65535)
     throw std::runtime_error("QUEL_HTTP_ADDR \"" + addr + "\" has no valid port");
-  }
-  server_->Get("/metrics", [metrics](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics->to_prometheus(), "text/plain; version=0.0.4");
-  });
-  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
-  server_->Get("/readyz", [metrics](const httplib::Request&, httplib::Response& res) {
-    bool ready = metrics->redis_up && metrics->database_up && !metrics->stopping;
-    res.status = ready ? 200 : 503;
-    std::string body = std::string{"redis "} + (metrics->redis_up ? "up" : "down")
-                       + "\npostgresql " + (metrics->database_up ? "up" : "down")
-                       + (metrics->stopping ? "\nstopping" : "") + "\n";
-    res.set_content(body, "text/plain");
-  });
-  // httplib's default sets SO_REUSEPORT, which lets a second process bind
-  // the same address silently; each process must have its own (rule 28).
-  server_->set_socket_options([](int sock) {
+  auto host = addr.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return {host, port};
+}
+
+int listen_on(const std::string& addr) {
+  auto [host, port] = split_addr(addr);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found) != 0)
+    throw std::runtime_error("cannot listen on QUEL_HTTP_ADDR " + addr
+                             + " (unknown host)");
+  int fd = -1;
+  for (auto* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0)
+      continue;
+    // SO_REUSEADDR only: SO_REUSEPORT would let a second process bind the
+    // same address silently; each process must have its own (rule 28).
     int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  if (!server_->bind_to_port(host.c_str(), port))
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 128) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(found);
+  if (fd < 0)
     throw std::runtime_error("cannot listen on QUEL_HTTP_ADDR " + addr
                              + " (address in use or not local)");
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return fd;
+}
+
+} // namespace
+
+std::string http_endpoint_reply(const std::string& head, const worker_metrics& metrics) {
+  auto line_end = head.find("\r\n");
+  auto line = head.substr(0, line_end);
+  auto first_space = line.find(' ');
+  auto second_space = line.find(' ', first_space + 1);
+  if (first_space == std::string::npos || second_space == std::string::npos
+      || line.compare(second_space + 1, 5, "HTTP/") != 0)
+    return response(400, "Bad Request", "bad request\n", "text/plain", true);
+  auto method = line.substr(0, first_space);
+  auto target = line.substr(first_space + 1, second_space - first_space - 1);
+  target = target.substr(0, target.find('?'));
+  bool head_only = method == "HEAD";
+  if (method != "GET" && !head_only)
+    return response(405, "Method Not Allowed", "GET or HEAD only\n", "text/plain", true);
+  if (target == "/healthz")
+    return response(200, "OK", "ok\n", "text/plain", !head_only);
+  if (target == "/metrics")
+    return response(200, "OK", metrics.to_prometheus(), "text/plain; version=0.0.4",
+                    !head_only);
+  if (target == "/readyz") {
+    bool ready = metrics.redis_up && metrics.database_up && !metrics.stopping;
+    std::string body = std::string{"redis "} + (metrics.redis_up ? "up" : "down")
+                       + "\npostgresql " + (metrics.database_up ? "up" : "down")
+                       + (metrics.stopping ? "\nstopping" : "") + "\n";
+    return ready ? response(200, "OK", body, "text/plain", !head_only)
+                 : response(503, "Service Unavailable", body, "text/plain", !head_only);
+  }
+  return response(404, "Not Found", "not found\n", "text/plain", !head_only);
+}
+
+http_endpoint::http_endpoint(const std::string& addr,
+                             std::shared_ptr<worker_metrics> metrics,
+                             http_endpoint_limits limits)
+  : metrics_(std::move(metrics)), limits_(limits) {
+  listen_fd_ = listen_on(addr);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    ::close(listen_fd_);
+    throw std::runtime_error("cannot create the HTTP endpoint's eventfd");
+  }
+  thread_ = std::thread([this] { run(); });
 }
 
 http_endpoint::~http_endpoint() {
-  server_->stop();
+  stop_ = true;
+  uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof(one));
   if (thread_.joinable())
     thread_.join();
+  ::close(wake_fd_);
+  ::close(listen_fd_);
+}
+
+void http_endpoint::run() {
+  std::list<connection> conns;  // oldest first
+  std::vector<pollfd> fds;
+  std::vector<std::list<connection>::iterator> owners;
+  char buf[4096];
+  while (!stop_) {
+    fds.assign({{wake_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}});
+    owners.clear();
+    auto now = clock::now();
+    auto wait = limits_.deadline;
+    for (auto it = conns.begin(); it != conns.end(); ++it) {
+      fds.push_back({it->fd, static_cast<short>(it->reply.empty() ? POLLIN : POLLOUT), 0});
+      owners.push_back(it);
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::max(it->deadline - now, clock::duration::zero())));
+    }
+    ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()) + 1);
+    now = clock::now();
+    for (size_t i = 0; i < owners.size(); ++i) {
+      auto& c = *owners[i];
+      if (fds[i + 2].revents == 0)
+        continue;
+      if (c.reply.empty()) {
+        auto n = ::recv(c.fd, buf, sizeof(buf), 0);
+        if (n <= 0) {
+          if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            c.deadline = now;  // closed or broken: dropped below
+          continue;
+        }
+        c.head.append(buf, static_cast<size_t>(n));
+        if (c.head.find("\r\n\r\n") != std::string::npos)
+          c.reply = http_endpoint_reply(c.head, *metrics_);
+        else if (c.head.size() > limits_.max_head_bytes)
+          c.reply = response(431, "Request Header Fields Too Large", "", "text/plain", true);
+      }
+      if (!c.reply.empty()) {
+        auto n = ::send(c.fd, c.reply.data() + c.sent, c.reply.size() - c.sent, MSG_NOSIGNAL);
+        if (n > 0)
+          c.sent += static_cast<size_t>(n);
+        else if (errno != EAGAIN && errno != EINTR)
+          c.deadline = now;
+        if (c.sent == c.reply.size())
+          c.deadline = now;  // done: one request per connection
+      }
+    }
+    // Past its deadline (head or reply unfinished, or done): closed.
+    for (auto it = conns.begin(); it != conns.end();) {
+      if (it->deadline <= now) {
+        ::close(it->fd);
+        it = conns.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (fds[1].revents != 0) {
+      while (true) {
+        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+          // Out of descriptors: free one so that the listener does not stay
+          // readable in a busy loop, or pause when there is none to free.
+          if (conns.empty()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          } else {
+            ::close(conns.front().fd);
+            conns.pop_front();
+          }
+          break;
+        }
+        if (fd < 0)
+          break;
+        if (conns.size() >= limits_.max_connections) {
+          ::close(conns.front().fd);
+          conns.pop_front();
+        }
+        conns.push_back({fd, clock::now() + limits_.deadline, {}, {}, 0});
+      }
+    }
+  }
+  for (auto& c : conns)
+    ::close(c.fd);
 }
 
 } // namespace quel

@@ -69,7 +69,7 @@ void hand_back_leftovers(const worker_config& c, const redis_endpoint& endpoint)
 
 int run_worker(const worker_config& c) {
   // Signals are taken by one thread with sigwait; every other thread
-  // (CAF's, libcurl's, httplib's) inherits the blocked mask.
+  // (CAF's, libcurl's, the HTTP endpoint's) inherits the blocked mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);

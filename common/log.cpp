@@ -125,10 +125,32 @@ void write(level l, std::string_view raw_job_id, std::string_view raw_message,
   emit(line);
 }
 
+namespace {
+
+/// When each rate-limited key last logged.
+struct limit_book {
+  std::mutex mx;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> last;
+};
+
+limit_book& limits() {
+  static limit_book book;
+  return book;
+}
+
+} // namespace
+
+void forget_limits() {
+  auto& book = limits();
+  std::lock_guard<std::mutex> guard{book.mx};
+  book.last.clear();
+}
+
 bool limited(level l, const std::string& key, int interval_ms,
              std::string_view msg, const fields& extra) {
-  static std::mutex mx;
-  static std::unordered_map<std::string, std::chrono::steady_clock::time_point> last;
+  auto& book = limits();
+  auto& mx = book.mx;
+  auto& last = book.last;
   auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> guard{mx};

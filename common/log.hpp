@@ -55,4 +55,8 @@ inline void job_error(std::string_view job, std::string_view msg,
 bool limited(level l, const std::string& key, int interval_ms,
              std::string_view msg, const fields& extra = {});
 
+/// Lets every rate-limited key log again at once (tests that check a
+/// limited line must not depend on what ran before them).
+void forget_limits();
+
 } // namespace quel::log

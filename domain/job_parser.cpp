@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "domain/json_numbers.hpp"
+#include "domain/prompt_builder.hpp"
+
 namespace quel {
 
 namespace {
@@ -29,9 +32,26 @@ struct invalid_input {
   throw invalid_input{std::move(message)};
 }
 
+/// The document being parsed on this thread, for the texts of its numbers
+/// (set by parse(); the checks below read numbers as written, not as doubles).
+thread_local const exact_json* current_document = nullptr;
+
+class document_scope {
+public:
+  explicit document_scope(const exact_json& doc) { current_document = &doc; }
+  ~document_scope() { current_document = nullptr; }
+  document_scope(const document_scope&) = delete;
+  document_scope& operator=(const document_scope&) = delete;
+};
+
+const number_text* float_text(const json& v) {
+  return current_document ? current_document->text_of(v) : nullptr;
+}
+
 // Long values (a whole prompt, a big object) would drown the message.
 std::string json_text(const json& v) {
-  auto text = v.dump();
+  auto* written = float_text(v);
+  auto text = written ? written->text : v.dump();
   if (text.size() <= 80)
     return text;
   // Cut on a code point boundary: the message ends up in a PostgreSQL text
@@ -53,25 +73,32 @@ size_t code_points(const std::string& utf8) {
 int64_t whole_number(const json& v, const std::string& where, const char* name,
                      int64_t min, int64_t max) {
   auto prefix = where + name + " " + json_text(v);
-  auto out_of_range = [&] {
+  auto beyond = [&] { fail(prefix + " is beyond 2^53"); };
+  auto out_of_range = [&](bool above) {
+    // Ids (up to 2^53) say so by name: a double cannot hold them exactly.
+    if (above && max == max_whole)
+      beyond();
     fail(prefix + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
   };
   int64_t value = 0;
   if (v.is_number_unsigned()) {
     auto u = v.get<uint64_t>();
     if (u > static_cast<uint64_t>(max))
-      out_of_range();
+      out_of_range(true);
     value = static_cast<int64_t>(u);
   } else if (v.is_number_integer()) {
     value = v.get<int64_t>();
   } else if (v.is_number_float()) {
+    // Decided on the text: 39070.0000000000000001 is a double 39070 but not
+    // a whole number, 9007199254740993.0 a double 2^53 but beyond it.
+    auto* written = float_text(v);
     auto d = v.get<double>();
-    if (!std::isfinite(d) || d != std::floor(d))
+    bool whole = written ? written->whole : std::isfinite(d) && d == std::floor(d);
+    if (!whole)
       fail(prefix + " is not a whole number");
-    // Compare as doubles first: a huge double does not fit in int64_t.
-    if (d < static_cast<double>(min) || d > static_cast<double>(max))
-      out_of_range();
-    value = static_cast<int64_t>(d);
+    if (written ? written->beyond_2_53 : std::fabs(d) > static_cast<double>(max_whole))
+      (d > 0 && max == max_whole) ? beyond() : out_of_range(d > 0);
+    value = written ? written->value : static_cast<int64_t>(d);
   } else if (v.is_string()) {
     auto& s = v.get_ref<const std::string&>();
     if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
@@ -79,14 +106,22 @@ int64_t whole_number(const json& v, const std::string& where, const char* name,
     auto digits = s.substr(std::min(s.find_first_not_of('0'), s.size()));
     // 17 digits already exceed 2^53, so only short strings need converting.
     if (digits.size() > 16)
-      out_of_range();
+      out_of_range(true);
     value = digits.empty() ? 0 : std::stoll(digits);
   } else {
     fail(prefix + " is not a whole number");
   }
   if (value < min || value > max)
-    out_of_range();
+    out_of_range(value > max);
   return value;
+}
+
+/// Longest attach `type` (docs/SECURITY.md, "Input limits").
+constexpr size_t max_type_chars = 64;
+
+bool type_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+         || c == '_' || c == '-' || c == ' ';
 }
 
 std::string stage_name(int stage_index) {
@@ -125,9 +160,17 @@ input_ref parse_input(const json& entry, const std::string& where) {
   auto& type = entry["type"];
   if (!type.is_string())
     fail(where + "type " + json_text(type) + " is not a string");
-  if (type.get_ref<const std::string&>().empty())
+  auto& text = type.get_ref<const std::string&>();
+  if (text.empty())
     fail(where + "type is empty");
-  in.type = type.get<std::string>();
+  // The type reaches logs and the model's prompt: a short plain word only.
+  if (text.size() > max_type_chars)
+    fail(where + "type has " + std::to_string(code_points(text)) + " characters, more than "
+         + std::to_string(max_type_chars));
+  if (!std::all_of(text.begin(), text.end(), type_char))
+    fail(where + "type " + json_text(type)
+         + " has a character other than ASCII letters, digits, '_', '-' and space");
+  in.type = text;
   return in;
 }
 
@@ -262,6 +305,21 @@ void check_graph(const job_spec& job) {
       visit(job, stage.stage_index, color, path);
 }
 
+/// The whole text sent to the model counts against max_prompt_chars, not
+/// only the stage prompt: the preamble and one line per input come with it.
+void check_built_prompts(const job_spec& job, const module_config* module,
+                         const job_limits& limits) {
+  if (module == nullptr)
+    return;
+  for (auto& stage : job.stages) {
+    auto chars = code_points(build_prompt(*module, stage));
+    if (chars > static_cast<size_t>(limits.max_prompt_chars))
+      fail(stage_name(stage.stage_index) + ": the prompt sent to the model has "
+           + std::to_string(chars) + " characters (module preamble, input descriptions "
+           "and prompt), more than " + std::to_string(limits.max_prompt_chars));
+  }
+}
+
 std::string aspect_ratio_list() {
   std::string text;
   for (auto* r : aspect_ratios)
@@ -275,12 +333,23 @@ job_spec parse(const std::string& job_type, const std::string& input_json,
   if (job_type != "pipeline_stage" && job_type != "single_batch")
     fail("job_type " + json_text(json(job_type))
          + " is not one of pipeline_stage, single_batch");
-  json root;
+  // Before parsing: the text is the customer's, and parsing costs memory
+  // and time in proportion to it.
+  if (static_cast<int64_t>(input_json.size()) > limits.max_job_input_bytes)
+    fail("job_input_data is " + std::to_string(input_json.size())
+         + " bytes, more than limits.max_job_input_bytes ("
+         + std::to_string(limits.max_job_input_bytes) + ")");
+  exact_json document;
   try {
-    root = json::parse(input_json);
+    document = parse_exact_json(input_json);
   } catch (const json::exception&) {
     fail("job_input_data is not valid JSON");
+  } catch (const std::length_error&) {
+    fail("job_input_data nests arrays and objects deeper than "
+         + std::to_string(max_json_depth) + " levels");
   }
+  document_scope scope(document);
+  const json& root = document.root;
   if (!root.is_object())
     fail("job_input_data " + json_text(root) + " is not a JSON object");
 
@@ -312,6 +381,7 @@ job_spec parse(const std::string& job_type, const std::string& input_json,
   else
     job.stages = parse_pipeline(root, limits);
   check_graph(job);
+  check_built_prompts(job, modules.find(queue_module), limits);
   return job;
 }
 

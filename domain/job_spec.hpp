@@ -56,6 +56,8 @@ struct job_limits {
   int max_inputs = 16;
   int max_prompt_chars = 20000;
   int64_t max_input_bytes = 20 * 1024 * 1024;
+  /// Size of `job_input_data` itself, checked before it is parsed.
+  int64_t max_job_input_bytes = 256 * 1024;
 };
 
 } // namespace quel

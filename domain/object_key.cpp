@@ -2,22 +2,33 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string>
 
 namespace quel {
 
 namespace {
 
-bool has_dotdot_segment(const std::string& key) {
+// The first segment problem of a '/'-separated key: an empty segment
+// (`a//b`, a trailing '/'), `.`, `..`, or one longer than a file name may be.
+std::optional<std::string> segment_problem(const std::string& key) {
   size_t start = 0;
   while (start <= key.size()) {
     auto end = key.find('/', start);
     if (end == std::string::npos)
       end = key.size();
-    if (key.compare(start, end - start, "..") == 0)
-      return true;
+    auto length = end - start;
+    if (length == 0)
+      return std::string(" contains an empty segment");
+    if (key.compare(start, length, ".") == 0)
+      return std::string(" contains a '.' segment");
+    if (key.compare(start, length, "..") == 0)
+      return std::string(" contains a '..' segment");
+    if (length > max_object_key_segment_bytes)
+      return " has a segment longer than " + std::to_string(max_object_key_segment_bytes)
+             + " bytes";
     start = end + 1;
   }
-  return false;
+  return std::nullopt;
 }
 
 // %2e/%2f decode to '.' and '/', %5c to '\'; a backend that decodes the key
@@ -39,6 +50,10 @@ bool has_encoded_separator(const std::string& key) {
 std::optional<std::string> object_key_problem(const std::string& key) {
   if (key.empty())
     return std::string("object key is empty");
+  // Checked before quoting: a huge key would drown the message.
+  if (key.size() > max_object_key_bytes)
+    return "object key of " + std::to_string(key.size()) + " bytes is longer than "
+           + std::to_string(max_object_key_bytes) + " bytes";
   // Checked first so that the messages below can quote the key safely.
   if (std::any_of(key.begin(), key.end(), [](char c) {
         return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
@@ -51,8 +66,8 @@ std::optional<std::string> object_key_problem(const std::string& key) {
     return quoted + " contains a scheme ('://')";
   if (key.find('\\') != std::string::npos)
     return quoted + " contains a backslash";
-  if (has_dotdot_segment(key))
-    return quoted + " contains a '..' segment";
+  if (auto problem = segment_problem(key))
+    return quoted + *problem;
   if (has_encoded_separator(key))
     return quoted + " contains a percent-encoded dot, slash or backslash";
   return std::nullopt;

@@ -5,16 +5,15 @@
 set -euo pipefail
 
 # Each package is here because something in the tree uses it; what uses it
-# is said beside it. Packages only other packages need (libssl-dev for the
-# HTTPS part of cpp-httplib's header) come with those through apt.
+# is said beside it. Packages only other packages need come with those
+# through apt.
 packages=(
   # toolchain (scripts/build.sh: cmake, make, g++, pkg-config for the .pc files)
   build-essential g++ cmake pkg-config
   # libraries CMakeLists.txt finds: CAF, hiredis, libpqxx, libcurl (the HTTP
-  # engine), nlohmann-json, vips-cpp (local generator, image conversion),
-  # cpp-httplib (the metrics/health endpoint)
+  # engine), nlohmann-json, vips-cpp (local generator, image conversion)
   libcaf-dev libhiredis-dev libpqxx-dev libcurl4-openssl-dev nlohmann-json3-dev
-  libvips-dev libcpp-httplib-dev
+  libvips-dev
   # tests: Catch2; redis-server and the PostgreSQL 15 server (initdb, pg_ctl)
   # for local-services.sh and the tests' private servers; redis-cli (waiting
   # for Redis in local-services.sh); psql (demo.sh)

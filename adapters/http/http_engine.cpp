@@ -219,6 +219,9 @@ void http_engine::start_pending() {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    // Storage keys are sent as stored: libcurl must not squash "/./" or
+    // "/../" into another object's path (docs/SECURITY.md, "Paths").
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, opts_.user_agent.c_str());
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(req.connect_timeout.count()));

@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "adapters/storage/open_beneath.hpp"
+#include "domain/object_key.hpp"
+
 namespace fs = std::filesystem;
 
 namespace quel {
@@ -45,35 +48,38 @@ bool retryable_errno(int err) {
                       retryable_errno(err));
 }
 
-[[noreturn]] void refuse_key(const std::string& key, const std::string& why) {
-  std::string shown;
-  for (char c : key)
-    shown += c == '\0' ? std::string("\\0") : std::string(1, c);
-  throw storage_error("object key \"" + shown + "\" refused: " + why, false);
+[[noreturn]] void refuse_key(const std::string& problem) {
+  throw storage_error(problem, false);
 }
 
-// Checks the key's text; path_of() then checks the joined path as well, so a
-// rule forgotten here still cannot lead outside the bucket.
-void check_key_text(const std::string& key) {
-  if (key.empty())
-    refuse_key(key, "it is empty");
-  if (key.front() == '/')
-    refuse_key(key, "it is absolute");
-  if (key.back() == '/')
-    refuse_key(key, "it names a directory");
-  if (key.find('\\') != std::string::npos)
-    refuse_key(key, "it contains a backslash");
-  if (key.find('\0') != std::string::npos)
-    refuse_key(key, "it contains a NUL byte");
-  size_t start = 0;
-  while (start <= key.size()) {
-    size_t end = key.find('/', start);
-    if (end == std::string::npos)
-      end = key.size();
-    if (std::string_view(key).substr(start, end - start) == "..")
-      refuse_key(key, "it contains a '..' segment");
-    start = end + 1;
+// A symlink anywhere on a key's path is refused, not followed: it could
+// lead out of the bucket, and objects are plain files (docs/SECURITY.md).
+[[noreturn]] void refuse_symlink(const std::string& key) {
+  throw storage_error("object key \"" + key
+                        + "\" refused: a symlink is on its path (local storage never "
+                          "follows symlinks)",
+                      false);
+}
+
+const char* file_kind(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFSOCK: return "a socket";
+    case S_IFLNK: return "a symlink";
+    default: return "not a regular file";
   }
+}
+
+// A key split at its last '/': the parent ("" for a key without one) and
+// the file name.
+std::pair<std::string, std::string> split_key(const std::string& key) {
+  auto slash = key.rfind('/');
+  if (slash == std::string::npos)
+    return {std::string(), key};
+  return {key.substr(0, slash), key.substr(slash + 1)};
 }
 
 void check_bucket(const std::string& bucket) {
@@ -135,7 +141,9 @@ private:
 
 } // namespace
 
-local_object_store::local_object_store(fs::path root_dir, std::string bucket) {
+local_object_store::local_object_store(fs::path root_dir, std::string bucket,
+                                       beneath_mode mode)
+  : mode_(mode) {
   check_bucket(bucket);
   auto root = fs::absolute(std::move(root_dir)).lexically_normal();
   bucket_dir_ = root / bucket;
@@ -146,26 +154,49 @@ local_object_store::local_object_store(fs::path root_dir, std::string bucket) {
 }
 
 fs::path local_object_store::path_of(const std::string& key) const {
-  check_key_text(key);
+  if (auto problem = object_key_problem(key))
+    refuse_key(*problem);
   auto joined = (bucket_dir_ / key).lexically_normal();
   if (!strictly_below(bucket_dir_, joined))
-    refuse_key(key, "it leads outside the bucket");
+    refuse_key("object key \"" + key + "\" leads outside the bucket");
   return joined;
+}
+
+int local_object_store::open_bucket(bool create) const {
+  if (create) {
+    std::error_code ec;
+    fs::create_directories(bucket_dir_, ec);
+    if (ec)
+      throw_errno("cannot create directory", bucket_dir_, ec.value());
+  }
+  int fd = ::open(bucket_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 && !(errno == ENOENT && !create))
+    throw_errno("cannot open bucket directory", bucket_dir_, errno);
+  return fd;
 }
 
 std::optional<blob> local_object_store::get(const std::string& key, int64_t max_bytes) {
   auto path = path_of(key);
-  fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  fd_guard bucket(open_bucket(false));
+  if (bucket.get() < 0)
+    return std::nullopt;
+  // O_NONBLOCK: opening a FIFO or a device must not wait for a peer; such a
+  // file is refused below, and for a regular file the flag changes nothing.
+  fd_guard fd(open_beneath(bucket.get(), key, O_RDONLY | O_NONBLOCK, mode_));
   if (fd.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR)
       return std::nullopt;
+    if (errno == ELOOP)
+      refuse_symlink(key);
     throw_errno("cannot open", path, errno);
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0)
     throw_errno("cannot stat", path, errno);
   if (!S_ISREG(st.st_mode))
-    throw storage_error("object " + key + " is not a regular file", false);
+    throw storage_error("object " + key + " is " + file_kind(st.st_mode)
+                          + ", not a regular file",
+                        false);
   // The limit is checked on the size first so that an oversized object is
   // never read into memory.
   if (static_cast<int64_t>(st.st_size) > max_bytes)
@@ -197,41 +228,51 @@ std::optional<blob> local_object_store::get(const std::string& key, int64_t max_
 void local_object_store::put(const std::string& key, const blob& bytes,
                              const std::string& /*content_type*/) {
   auto target = path_of(key);
+  fd_guard bucket(open_bucket(true));
+  // The parent is opened without following symlinks and the file renamed
+  // into that descriptor, so a symlinked directory cannot redirect a write.
+  const auto [parent_key, leaf] = split_key(key);
+  fd_guard parent(open_dir_beneath(bucket.get(), parent_key, true));
+  if (parent.get() < 0) {
+    if (errno == ELOOP)
+      refuse_symlink(key);
+    throw_errno("cannot create directory", target.parent_path(), errno);
+  }
   std::error_code ec;
-  fs::create_directories(target.parent_path(), ec);
-  if (ec)
-    throw_errno("cannot create directory", target.parent_path(), ec.value());
   fs::create_directories(staging_dir_, ec);
   auto temp = ec ? fs::path() : temp_path();
   // A staging directory on another file system (a bucket mounted on its own)
   // cannot be renamed from; then the temporary file sits next to the target.
   bool beside_target = false;
   for (int attempt = 0; attempt < 2; ++attempt) {
+    int from_dir = AT_FDCWD;
     if (temp.empty() || attempt == 1) {
       beside_target = true;
-      temp = target.parent_path()
-             / ("." + target.filename().string() + "."
-                + std::to_string(::getpid()) + "."
-                + std::to_string(temp_counter_.fetch_add(1)) + ".tmp");
+      from_dir = parent.get();
+      temp = "." + leaf + "." + std::to_string(::getpid()) + "."
+             + std::to_string(temp_counter_.fetch_add(1)) + ".tmp";
     }
-    fd_guard fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    fd_guard fd(::openat(from_dir, temp.c_str(),
+                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (fd.get() < 0)
       throw_errno("cannot create", temp, errno);
     try {
       write_all(fd.get(), bytes.bytes(), temp);
     } catch (...) {
-      ::unlink(temp.c_str());
+      ::unlinkat(from_dir, temp.c_str(), 0);
       throw;
     }
     if (::close(fd.release()) != 0) {
       int err = errno;
-      ::unlink(temp.c_str());
+      ::unlinkat(from_dir, temp.c_str(), 0);
       throw_errno("cannot write", temp, err);
     }
-    if (::rename(temp.c_str(), target.c_str()) == 0)
+    // rename replaces a symlink or FIFO at the target itself, never what a
+    // symlink points to.
+    if (::renameat(from_dir, temp.c_str(), parent.get(), leaf.c_str()) == 0)
       return;
     int err = errno;
-    ::unlink(temp.c_str());
+    ::unlinkat(from_dir, temp.c_str(), 0);
     if (err != EXDEV || beside_target)
       throw_errno("cannot rename into place", target, err);
   }
@@ -239,12 +280,22 @@ void local_object_store::put(const std::string& key, const blob& bytes,
 
 bool local_object_store::exists(const std::string& key) {
   auto path = path_of(key);
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0)
-    return S_ISREG(st.st_mode);
-  if (errno == ENOENT || errno == ENOTDIR)
+  fd_guard bucket(open_bucket(false));
+  if (bucket.get() < 0)
     return false;
-  throw_errno("cannot stat", path, errno);
+  // O_PATH opens nothing for reading: no FIFO or device can block or react.
+  fd_guard fd(open_beneath(bucket.get(), key, O_PATH, mode_));
+  struct stat st {};
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR)
+      return false;
+    if (errno == ELOOP)
+      refuse_symlink(key);
+    throw_errno("cannot stat", path, errno);
+  }
+  if (S_ISLNK(st.st_mode))
+    refuse_symlink(key);
+  return S_ISREG(st.st_mode);
 }
 
 fs::path local_object_store::temp_path() const {

@@ -7,16 +7,21 @@
 #include <string>
 
 #include "adapters/storage/object_store.hpp"
+#include "adapters/storage/open_beneath.hpp"
 
 namespace quel {
 
 /// Object storage in a directory on disk: object KEY of bucket BUCKET is the
 /// file ROOT/BUCKET/KEY (CONTRACT.md section 4). Safe to share between
-/// threads; concurrent calls on different keys do not interfere.
+/// threads; concurrent calls on different keys do not interfere. Keys are
+/// resolved below the bucket directory without following any symlink, and
+/// only regular files are objects (docs/SECURITY.md, "Paths").
 class local_object_store : public object_store {
 public:
   /// Uses ROOT/BUCKET as the bucket directory; creates nothing until a put.
-  local_object_store(std::filesystem::path root_dir, std::string bucket);
+  /// `mode` chooses how keys are resolved (tests force the fallback).
+  local_object_store(std::filesystem::path root_dir, std::string bucket,
+                     beneath_mode mode = beneath_mode::automatic);
 
   std::optional<blob> get(const std::string& key, int64_t max_bytes) override;
 
@@ -38,9 +43,13 @@ public:
 private:
   std::filesystem::path temp_path() const;
   void remove_stale_staging_files() const;
+  /// The bucket directory's descriptor; -1 when it does not exist and
+  /// `create` is false (it is created when set).
+  int open_bucket(bool create) const;
 
   std::filesystem::path bucket_dir_;
   std::filesystem::path staging_dir_;
+  beneath_mode mode_;
   mutable std::atomic<uint64_t> temp_counter_{0};
 };
 

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "domain/object_key.hpp"
+
 namespace quel {
 
 namespace {
@@ -100,6 +102,24 @@ std::string object_url(std::string_view base_url, std::string_view bucket,
   url += '/';
   url += encode_object_path(key);
   return url;
+}
+
+std::optional<std::string> storage_request_problem(const supabase_settings& s,
+                                                   const std::string& key) {
+  if (auto problem = object_key_problem(key))
+    return problem;
+  auto base = storage_base_url(s.url);
+  if (base.rfind("https://", 0) != 0 && base.rfind("http://", 0) != 0)
+    return std::string("storage URL is not http(s)");
+  // Every byte of the key that could end the path ('?', '#', '@', ':') is
+  // percent-encoded; this checks the result anyway, so that no key can
+  // change the scheme, host or the path below the base.
+  auto url = object_url(base, s.bucket, key);
+  auto prefix = base + "/object/";
+  if (url.compare(0, prefix.size(), prefix) != 0
+      || url.find_first_of("?#", prefix.size()) != std::string::npos)
+    return "object key \"" + key + "\" would leave the storage URL";
+  return std::nullopt;
 }
 
 http_headers supabase_auth_headers(const std::string& key) {

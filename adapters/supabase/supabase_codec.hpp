@@ -33,6 +33,12 @@ std::string encode_object_path(std::string_view key);
 std::string object_url(std::string_view base_url, std::string_view bucket,
                        std::string_view key);
 
+/// Why no request may be sent for `key` (docs/SECURITY.md, "Paths"): the key
+/// fails object_key_problem(), the base URL is not http(s), or the URL built
+/// would leave the configured base URL. nullopt when the request may go.
+std::optional<std::string> storage_request_problem(const supabase_settings& settings,
+                                                   const std::string& key);
+
 /// `apikey` only for an sb_secret_ key; `apikey` plus `Authorization:
 /// Bearer` for any other key (rule 14).
 http_headers supabase_auth_headers(const std::string& key);

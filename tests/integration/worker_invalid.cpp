@@ -35,7 +35,7 @@ std::string stage_with_bad_entry(int index, int64_t attach, const std::string& b
                     {attach_entry(std::to_string(attach), "model"), bad_entry});
 }
 
-std::vector<invalid_case> cases(int64_t good, int64_t no_key, int64_t dotdot) {
+std::vector<invalid_case> cases(int64_t good, int64_t no_key, int64_t dotdot, int64_t dot) {
   auto g = std::to_string(good);
   auto bad_id = [&](const std::string& value) {
     return pipeline_json({ok_stage(0, good),
@@ -117,6 +117,31 @@ std::vector<invalid_case> cases(int64_t good, int64_t no_key, int64_t dotdot) {
      q, {{std::to_string(no_key)}}},
     {"key with a .. segment", "pipeline_stage", pipeline_json({ok_stage(0, dotdot)}), q,
      {{std::to_string(dotdot), ".."}}},
+    // Hostile input (docs/SECURITY.md, "Input limits" and "Paths").
+    {"key with a . segment", "pipeline_stage", pipeline_json({ok_stage(0, dot)}), q,
+     {{std::to_string(dot)}, {"'.' segment"}}},
+    {"attachId not exactly whole", "pipeline_stage", bad_id("39070.00000000000000000001"), q,
+     {{"39070.00000000000000000001 is not a whole number"}, stage_word, entry_word}},
+    {"attachId 2^53 + 1", "pipeline_stage", bad_id("9007199254740993"), q,
+     {{"attachId 9007199254740993 is beyond 2^53"}, stage_word, entry_word}},
+    // jsonb writes 1e300 back as 301 digits, shortened in the message.
+    {"attachId 1e300", "pipeline_stage", bad_id("1e300"), q,
+     {{"attachId 1000000000"}, {"is beyond 2^53"}, stage_word, entry_word}},
+    {"type forging a log line", "pipeline_stage",
+     pipeline_json({stage_with_bad_entry(1, good, attach_entry(g, "top\\nINFO forged"))}), q,
+     {{"type"}, {"other than ASCII letters"}}},
+    {"type of 65 characters", "pipeline_stage",
+     pipeline_json({stage_with_bad_entry(1, good, attach_entry(g, std::string(65, 't')))}), q,
+     {{"type has 65 characters, more than 64"}}},
+    {"preamble and prompt over max_prompt_chars", "pipeline_stage",
+     pipeline_json({stage_json(0, std::string(19990, 'p'), 1, {attach_entry(g, "model")})}),
+     q, {{"prompt sent to the model has"}, {"more than 20000"}}},
+    {"job_input_data over 256 KiB", "pipeline_stage",
+     // jsonb drops whitespace, so the size is in a member nobody reads.
+     "{\"padding\": \"" + std::string(300000, 'x') + "\", \"stages\": [" + ok_stage(0, good)
+       + "]}",
+     q,
+     {{"more than limits.max_job_input_bytes (262144)"}}},
   };
 }
 
@@ -136,10 +161,12 @@ TEST_CASE("every invalid job input fails before anything is generated or charged
                                      std::nullopt);
   h.note_input_row();
   h.put_object("secrets/model.png", sample_image("png", 1));
+  auto dot = h.db().create_attach(std::string{"inputs/./model.png"}, std::nullopt);
+  h.note_input_row();
 
   // One org and production per case, so that each case's charges are its own.
   std::vector<seeded> jobs;
-  for (auto& c : cases(good, no_key, dotdot)) {
+  for (auto& c : cases(good, no_key, dotdot, dot)) {
     auto org = h.db().create_org(50, c.name);
     auto production = h.db().create_production(org);
     auto job = h.db().create_job(production, org, c.job_type, c.input);

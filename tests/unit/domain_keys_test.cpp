@@ -9,8 +9,9 @@
 using namespace quel;
 
 TEST_CASE("acceptable object keys pass as stored", "[keys]") {
-  for (auto key : {"uploads/2024/a.png", "a", "org-1/in put/фото.jpg", "a/./b.png",
-                   "a..b/c..png", "dir/..hidden", "100%.png", "%41.png", "a//b"}) {
+  for (auto key : {"uploads/2024/a.png", "a", "org-1/in put/фото.jpg", "a.b/.c",
+                   "a..b/c..png", "dir/..hidden", "100%.png", "%41.png", "...",
+                   "x/.../y"}) {
     INFO(key);
     CHECK_FALSE(object_key_problem(key).has_value());
   }
@@ -35,9 +36,31 @@ TEST_CASE("keys that could escape the bucket are refused with the reason", "[key
     {"s3://bucket/x", "object key \"s3://bucket/x\" contains a scheme ('://')"},
     {std::string("a\nb"), "object key contains a control character"},
     {std::string("a\0b", 3), "object key contains a control character"},
+    {std::string("a\x1b[31mb"), "object key contains a control character"},
+    {std::string("a\x7f"), "object key contains a control character"},
+    // One validator for both backends (docs/SECURITY.md, "Paths"): a '.' or
+    // empty segment names no object and could be squashed by a client.
+    {".", "object key \".\" contains a '.' segment"},
+    {"a/./b.png", "object key \"a/./b.png\" contains a '.' segment"},
+    {"a/.", "object key \"a/.\" contains a '.' segment"},
+    {"a//b", "object key \"a//b\" contains an empty segment"},
+    {"dir/", "object key \"dir/\" contains an empty segment"},
+    {std::string(1025, 'k'), "object key of 1025 bytes is longer than 1024 bytes"},
+    {"a/" + std::string(256, 's'), "object key \"a/" + std::string(256, 's')
+                                     + "\" has a segment longer than 255 bytes"},
   }));
   INFO(r.key);
   CHECK(object_key_problem(r.key) == std::optional<std::string>(r.problem));
+}
+
+TEST_CASE("keys at the length limits pass", "[keys]") {
+  CHECK_FALSE(object_key_problem(std::string(255, 'a') + "/" + std::string(255, 'b')).has_value());
+  std::string longest;
+  while (longest.size() + 101 <= 1024)
+    longest += std::string(100, 'x') + "/";
+  longest += std::string(1024 - longest.size(), 'y');
+  REQUIRE(longest.size() == 1024);
+  CHECK_FALSE(object_key_problem(longest).has_value());
 }
 
 TEST_CASE("input key: attach_file_path wins, attach_directory for legacy rows", "[keys]") {

@@ -111,7 +111,9 @@ TEST_CASE("limits hold at the boundary and fail just past it", "[parser][limits]
     small.max_stages = 2;
     small.max_quantity = 3;
     small.max_inputs = 1;
-    small.max_prompt_chars = 7; // "stage N" fits exactly
+    // "stage 1" plus its input line "Image 1 (model): model" and a blank
+    // line: the whole text sent to the model fits exactly.
+    small.max_prompt_chars = 31;
     CHECK(parse_ok("pipeline_stage", job({stage(0, 3), stage(1, 3, {{0, 2}})}), "fashion", small)
             .total_images() == 6);
     CHECK(parse_error("pipeline_stage", job({stage(0, 1), stage(1, 1), stage(2, 1)}),
@@ -122,7 +124,9 @@ TEST_CASE("limits hold at the boundary and fail just past it", "[parser][limits]
     CHECK(parse_error("pipeline_stage", job({stage(0, 1), stage(1, 1, {{0, 0}, {0, 0}})}),
                       "fashion", small)
           == "stage 1: 2 inputs, more than 1");
-    CHECK(parse_error("single_batch", R"({"prompt": "12345678", "quantity": 1})", "fashion", small)
-          == "stage 0: prompt has 8 characters, more than 7");
+    CHECK(parse_error("single_batch",
+                      json{{"prompt", std::string(32, 'p')}, {"quantity", 1}}.dump(), "fashion",
+                      small)
+          == "stage 0: prompt has 32 characters, more than 31");
   }
 }

@@ -289,3 +289,42 @@ TEST_CASE("engine: 2,000 slow requests at once, on no extra thread",
   INFO("peak concurrent requests at the stand-in: " << s["peak_concurrent"]);
   CHECK(s["peak_concurrent"].get<int>() >= total / 2);
 }
+
+TEST_CASE("engine: dot segments of a path are sent as they are", "[http][engine][paths]") {
+  // A one-shot server that records the request line: libcurl squashes
+  // "/./" and "/../" unless told not to, which would turn one storage key
+  // into another's path.
+  int lsock = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(lsock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(lsock, 1) == 0);
+  socklen_t len = sizeof addr;
+  getsockname(lsock, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string request_line;
+  std::thread server([&] {
+    int c = accept(lsock, nullptr, nullptr);
+    std::string head;
+    char buf[1024];
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      auto n = read(c, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      head.append(buf, static_cast<size_t>(n));
+    }
+    request_line = head.substr(0, head.find("\r\n"));
+    std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    (void)!write(c, reply.data(), reply.size());
+    close(c);
+  });
+  http_engine engine;
+  http_request req;
+  req.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port))
+            + "/storage/v1/object/images/a/./b/../c.png";
+  auto r = run_sync(engine, req);
+  server.join();
+  close(lsock);
+  CHECK(r.status == 200);
+  CHECK(request_line == "GET /storage/v1/object/images/a/./b/../c.png HTTP/1.1");
+}

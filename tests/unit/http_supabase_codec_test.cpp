@@ -178,3 +178,33 @@ TEST_CASE("storage transport failures", "[http][supabase]") {
   CHECK(b.failure->kind == retry_class::permanent);
   CHECK(b.failure->reason == "object in/a.png: response larger than 10 bytes");
 }
+
+TEST_CASE("storage requests are refused for bad keys before anything is sent",
+          "[http][supabase][paths]") {
+  auto s = settings("sb_secret_x");
+  CHECK_FALSE(storage_request_problem(s, "generated/j/s0-i0.webp").has_value());
+  // Bytes that would end the path or change the host are encoded, not refused.
+  CHECK_FALSE(storage_request_problem(s, "a?b#c@evil.example:80/x.png").has_value());
+  struct row { std::string key; std::string says; };
+  auto r = GENERATE(values<row>({
+    {"a/../b.png", "'..' segment"},
+    {"a/./b.png", "'.' segment"},
+    {"a//b.png", "empty segment"},
+    {"https://evil.example/x.png", "scheme"},
+    {"a\\b.png", "backslash"},
+    {std::string("a\0b", 3), "control character"},
+    {std::string(2000, 'k'), "longer than 1024 bytes"},
+  }));
+  INFO(r.key);
+  auto problem = storage_request_problem(s, r.key);
+  REQUIRE(problem.has_value());
+  CHECK(problem->find(r.says) != std::string::npos);
+}
+
+TEST_CASE("storage requests go only to an http(s) base URL", "[http][supabase][paths]") {
+  auto s = settings("sb_secret_x");
+  s.url = "file:///etc";
+  CHECK(storage_request_problem(s, "x.png") == std::optional<std::string>("storage URL is not http(s)"));
+  s.url = "http://127.0.0.1:5000";
+  CHECK_FALSE(storage_request_problem(s, "x.png").has_value());
+}

@@ -1,0 +1,241 @@
+// End-to-end hostile clients and files (docs/SECURITY.md, "HTTP endpoint" and
+// "Paths"): stalled clients cannot starve /healthz, and a FIFO where an input
+// object should be fails its job at once and leaves SIGTERM working.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/worker_checks.hpp"
+#include "tests/support/test_redis.hpp"
+
+using namespace quel::test;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+bool wait_for_health(int port);
+
+/// `quel-worker run` in the background with its HTTP endpoint on a free
+/// loopback port and its output in a file, started once /healthz answers;
+/// SIGKILLed by the destructor if still running.
+class background_worker {
+public:
+  explicit background_worker(worker_harness& h) : port_(free_tcp_port()) {
+    log_path_ = make_temp_dir("quel-endpoint") + "/worker.log";
+    exec_arrays args({worker_binary(), "run"},
+                     h.worker_env({{"QUEL_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)}}));
+    int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    REQUIRE(log >= 0);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::dup2(log, STDOUT_FILENO);
+      ::dup2(log, STDERR_FILENO);
+      ::execve(args.argv()[0], args.argv(), args.envp());
+      ::_exit(127);
+    }
+    ::close(log);
+    REQUIRE(wait_for_health(port_));
+  }
+  ~background_worker() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  /// Sends SIGTERM and waits up to `limit`; true when it exited with status 0.
+  bool terminate_within(std::chrono::milliseconds limit) {
+    ::kill(pid_, SIGTERM);
+    auto until = steady::now() + limit;
+    while (steady::now() < until) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+  std::string log() const { return read_file(log_path_); }
+  int port() const { return port_; }
+
+private:
+  int port_;
+  pid_t pid_ = -1;
+  std::string log_path_;
+};
+
+int connect_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// Everything the server sends on `fd` until it closes or `limit` passes.
+std::string read_until_closed(int fd, std::chrono::milliseconds limit) {
+  std::string got;
+  auto until = steady::now() + limit;
+  char buf[4096];
+  while (steady::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now());
+    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 1))) <= 0)
+      continue;
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0)
+      return got + (n == 0 ? "<closed>" : "<reset>");
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+/// GET `path` on a fresh connection; the whole reply, or "" after `limit`.
+std::string get(int port, const std::string& path, std::chrono::milliseconds limit) {
+  int fd = connect_to(port);
+  if (fd < 0)
+    return "";
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  (void)!::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  auto reply = read_until_closed(fd, limit);
+  ::close(fd);
+  return reply;
+}
+
+bool wait_for_health(int port) {
+  for (int i = 0; i < 300; ++i) {
+    if (get(port, "/healthz", 500ms).find("200 OK") != std::string::npos)
+      return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("hostile clients cannot starve /healthz", "[e2e][http][endpoint]") {
+  if (!e2e_services_available())
+    return;
+  worker_harness h;
+  background_worker worker(h);
+  const int port = worker.port();
+  SECTION("stalled and many clients") {
+    // 50 clients send half a request line and stall; 100 more only connect.
+    std::vector<int> stalled;
+    for (int i = 0; i < 150; ++i) {
+      int fd = connect_to(port);
+      REQUIRE(fd >= 0);
+      if (i < 50)
+        (void)!::send(fd, "GET /heal", 9, MSG_NOSIGNAL);
+      stalled.push_back(fd);
+    }
+    for (int round = 0; round < 5; ++round) {
+      auto start = steady::now();
+      auto reply = get(port, "/healthz", 3000ms);
+      auto took = steady::now() - start;
+      INFO("round " << round << ": " << reply);
+      CHECK(reply.rfind("HTTP/1.1 200 OK", 0) == 0);
+      CHECK(reply.find("\r\n\r\nok\n") != std::string::npos);
+      CHECK(took < 1000ms);
+    }
+    auto metrics = get(port, "/metrics", 3000ms);
+    CHECK(metrics.rfind("HTTP/1.1 200 OK", 0) == 0);
+
+    // A client that trickles its head is cut off at the header deadline (2 s).
+    int slow = connect_to(port);
+    REQUIRE(slow >= 0);
+    auto start = steady::now();
+    bool closed = false;
+    for (int i = 0; i < 80 && !closed; ++i) {
+      closed = ::send(slow, "X", 1, MSG_NOSIGNAL) < 0;
+      pollfd p{slow, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) {
+        char c;
+        closed = ::recv(slow, &c, 1, 0) <= 0;
+      }
+    }
+    CHECK(closed);
+    CHECK(steady::now() - start < 4s);
+    ::close(slow);
+    for (int fd : stalled)
+      ::close(fd);
+  }
+  SECTION("only GET and HEAD of the three paths") {
+    CHECK(get(port, "/nope", 2000ms).rfind("HTTP/1.1 404", 0) == 0);
+    CHECK(get(port, "/healthz?x=1", 2000ms).rfind("HTTP/1.1 200", 0) == 0);
+    int fd = connect_to(port);
+    std::string post = "POST /healthz HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+    (void)!::send(fd, post.data(), post.size(), MSG_NOSIGNAL);
+    CHECK(read_until_closed(fd, 2000ms).rfind("HTTP/1.1 405", 0) == 0);
+    ::close(fd);
+    fd = connect_to(port);
+    std::string huge = "GET /healthz HTTP/1.1\r\nX: " + std::string(20000, 'x');
+    (void)!::send(fd, huge.data(), huge.size(), MSG_NOSIGNAL);
+    auto reply = read_until_closed(fd, 2000ms);
+    CHECK((reply.rfind("HTTP/1.1 431", 0) == 0 || reply == "<reset>"));
+    ::close(fd);
+  }
+  CHECK(worker.terminate_within(30s));
+}
+
+TEST_CASE("a FIFO where an input object should be fails the job at once, SIGTERM works",
+          "[e2e][paths]") {
+  if (!e2e_services_available())
+    return;
+  worker_harness h;
+  auto org = h.db().create_org(20);
+  auto model = h.add_input("inputs/model.png", sample_image("png", 0), org);
+  auto pipe = h.db().create_attach(std::string{"inputs/pipe.png"}, std::nullopt, org);
+  h.note_input_row();
+  auto fifo = std::filesystem::path(h.storage_dir()) / "images" / "inputs" / "pipe.png";
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  auto production = h.db().create_production(org);
+  auto input = pipeline_json({stage_json(0, "reads a pipe", 1,
+                                         {attach_entry(std::to_string(model), "model"),
+                                          attach_entry(std::to_string(pipe), "top")})});
+  auto job = h.db().create_job(production, org, "pipeline_stage", input);
+  background_worker worker(h);
+  h.enqueue(job);
+
+  std::optional<std::string> status;
+  auto until = steady::now() + 30s;
+  while (steady::now() < until) {
+    status = job_row(h, job)["job_status"];
+    if (status == std::optional<std::string>("failed"))
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  auto row = job_row(h, job);
+  INFO("error_message: " << row["error_message"].value_or("NULL") << "\nlog:\n"
+                         << worker.log().substr(0, 4000));
+  CHECK(status == std::optional<std::string>("failed"));
+  CHECK(row["error_message"].value_or("").find("not a regular file") != std::string::npos);
+  CHECK(h.db().org_credit(org) == 20);
+  // The /healthz probe still answers, and SIGTERM ends the worker.
+  CHECK(get(worker.port(), "/healthz", 2000ms).rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(worker.terminate_within(30s));
+}
