@@ -25,6 +25,15 @@ namespace quel {
 
 namespace {
 
+/// `value` when it is `a` or `b`; otherwise a configuration error naming
+/// the key (`what`) and both choices.
+std::string one_of(const std::string& value, const std::string& what, const char* a,
+                   const char* b) {
+  if (value == a || value == b)
+    return value;
+  throw config_error(what + " must be " + a + " or " + b + ", not \"" + value + "\"");
+}
+
 // Contract variable -> key (CONTRACT.md section 7 and rule 4).
 const std::map<std::string, std::string>& env_aliases() {
   static const std::map<std::string, std::string> aliases = {
@@ -272,10 +281,8 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   c.database_connections = static_cast<int>(v.integer("database.connections", 1, 64));
   c.credit_shards = static_cast<int>(v.integer("database.credit_shards", 1, 64));
 
-  c.storage_backend = v.str("storage.backend");
-  if (c.storage_backend != "local" && c.storage_backend != "supabase")
-    throw config_error("storage.backend (QUEL_STORAGE) must be local or supabase, not \""
-                       + c.storage_backend + "\"");
+  c.storage_backend = one_of(v.str("storage.backend"), "storage.backend (QUEL_STORAGE)",
+                             "local", "supabase");
   c.storage_dir = v.str("storage.dir");
   c.storage_bucket = v.str("storage.bucket");
   c.supabase_url = v.str("storage.supabase_url");
@@ -284,10 +291,8 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   c.storage_threads = static_cast<int>(v.integer("storage.threads", 1, 256));
   c.storage_timeout = v.seconds("storage.timeout", 0.1, 3600);
 
-  c.generator_backend = v.str("generator.backend");
-  if (c.generator_backend != "local" && c.generator_backend != "gemini")
-    throw config_error("generator.backend (QUEL_GENERATOR) must be local or gemini, not \""
-                       + c.generator_backend + "\"");
+  c.generator_backend = one_of(v.str("generator.backend"), "generator.backend (QUEL_GENERATOR)",
+                               "local", "gemini");
   c.gemini_base_url = v.str("generator.gemini_base_url");
   c.gemini_model = v.str("generator.gemini_model");
   if (auto* key = std::getenv("QUEL_GEMINI_API_KEY"))

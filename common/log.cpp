@@ -42,6 +42,16 @@ std::string utc_timestamp() {
   return buf;
 }
 
+/// Appends ` key=value` for every field (human format).
+void append_fields(std::string& line, const fields& extra) {
+  for (auto& [k, v] : extra) {
+    line += ' ';
+    line += k;
+    line += '=';
+    line += v;
+  }
+}
+
 void emit(const std::string& line) {
   // One write per line keeps lines whole when threads log at once.
   const char* p = line.data();
@@ -98,12 +108,7 @@ void write(level l, std::string_view raw_job_id, std::string_view raw_message,
     line += job_id;
     line += ' ';
     line += message;
-    for (auto& [k, v] : extra) {
-      line += ' ';
-      line += k;
-      line += '=';
-      line += v;
-    }
+    append_fields(line, extra);
     line += " ts=";
     line += utc_timestamp();
     line += " level=";
@@ -114,12 +119,7 @@ void write(level l, std::string_view raw_job_id, std::string_view raw_message,
     line += level_name(l);
     line += ' ';
     line += message;
-    for (auto& [k, v] : extra) {
-      line += ' ';
-      line += k;
-      line += '=';
-      line += v;
-    }
+    append_fields(line, extra);
   }
   line += '\n';
   emit(line);
