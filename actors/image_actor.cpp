@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "actors/guarded_call.hpp"
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "domain/object_key.hpp"
@@ -153,9 +154,7 @@ image_actor::behavior_type image_actor_impl(image_actor::pointer self,
   a->mime = mime_type_of(a->ctx->format);
   a->key = output_key(a->job(), a->image().stage_index, a->image().image_index,
                       extension_of(a->ctx->format));
-  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
-    return failure_from_exception(ep);
-  });
+  classify_escaped_exceptions(self);
   self->request(a->ctx->ledger, caf::infinite, hold_atom::value, a->image())
     .then(
       [self, a](const hold_reply& r) {

@@ -31,17 +31,8 @@ image_ledger_shard_impl(image_ledger_actor::stateful_pointer<image_ledger_shard_
   self->state.ledger = std::move(ledger);
   self->state.metrics = std::move(metrics);
   self->state.give_up = std::move(give_up);
-  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
-    return failure_from_exception(ep);
-  });
-  // Every request is guarded: an SQL error fails that request, never the
-  // shard (the pool supervisor replaces it should it die anyway).
-  auto run = [self](auto&& fn) {
-    return guarded_call("image_ledger_shard", [&] {
-      auto& s = self->state;
-      return database_call(*s.metrics, *s.give_up, [&] { return fn(*s.ledger); });
-    });
-  };
+  auto run = guarded_runner<postgresql_server>(self, "image_ledger_shard",
+                                               &image_ledger_shard_state::ledger);
   return {
     [run](hold_atom, const image_identity& image) -> caf::result<hold_reply> {
       return run([&](credit_ledger& l) { return hold_reply{l.hold(image)}; });

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "actors/guarded_call.hpp"
 #include "actors/stage_actor.hpp"
 #include "adapters/redis/redis_queue.hpp"
 #include "common/fault_injection.hpp"
@@ -293,9 +294,7 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
   st.ctx = std::move(ctx);
   st.queue = std::move(queue);
   st.module = st.ctx->modules.by_queue(st.ticket.queue);
-  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
-    return failure_from_exception(ep);
-  });
+  classify_escaped_exceptions(self);
   self->set_down_handler([self](caf::down_msg& dm) { on_stage_down(self, dm); });
   log::job_info(job_of(self), "Received new job: " + job_of(self),
                 {{"queue", st.ticket.queue}});

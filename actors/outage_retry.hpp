@@ -44,28 +44,35 @@ auto retry_through_outage(const char* what, std::atomic<bool>& up,
   }
 }
 
-/// One PostgreSQL call of a detached actor: waits out outages (keeping
-/// database_up current) and takes the injected database faults of chaos
-/// drills.
-template <class F>
-auto database_call(worker_metrics& metrics, const std::atomic<bool>& give_up, F&& fn)
-  -> decltype(fn()) {
-  return retry_through_outage<database_unavailable>(
-    "postgresql", metrics.database_up, give_up, [&] {
-      if (fault::should_fail(fault::adapter::database))
-        throw database_unavailable("injected database fault");
-      return fn();
-    });
-}
+/// The servers a detached actor may wait out: the name its outages are
+/// logged under, its up flag in the metrics, the exception of an outage and
+/// the fault a chaos drill injects.
+struct postgresql_server {
+  using unavailable = database_unavailable;
+  static constexpr const char* name = "postgresql";
+  static constexpr const char* injected = "injected database fault";
+  static constexpr fault::adapter fault_point = fault::adapter::database;
+  static std::atomic<bool>& up(worker_metrics& m) { return m.database_up; }
+};
 
-/// The same for one Redis call.
-template <class F>
-auto redis_call(worker_metrics& metrics, const std::atomic<bool>& give_up, F&& fn)
+struct redis_server {
+  using unavailable = redis_unavailable;
+  static constexpr const char* name = "redis";
+  static constexpr const char* injected = "injected redis fault";
+  static constexpr fault::adapter fault_point = fault::adapter::redis;
+  static std::atomic<bool>& up(worker_metrics& m) { return m.redis_up; }
+};
+
+/// One call of a detached actor to `Server`: waits out outages (keeping the
+/// server's up flag current) and takes the injected faults of chaos drills.
+template <class Server, class F>
+auto server_call(worker_metrics& metrics, const std::atomic<bool>& give_up, F&& fn)
   -> decltype(fn()) {
-  return retry_through_outage<redis_unavailable>(
-    "redis", metrics.redis_up, give_up, [&] {
-      if (fault::should_fail(fault::adapter::redis))
-        throw redis_unavailable("injected redis fault");
+  using unavailable = typename Server::unavailable;
+  return retry_through_outage<unavailable>(
+    Server::name, Server::up(metrics), give_up, [&] {
+      if (fault::should_fail(Server::fault_point))
+        throw unavailable(Server::injected);
       return fn();
     });
 }
