@@ -2,11 +2,13 @@
 
 #include <exception>
 #include <memory>
+#include <utility>
 #include <string>
 
 #include <caf/result.hpp>
 #include <caf/scheduled_actor.hpp>
 
+#include "actors/io_actor_state.hpp"
 #include "actors/outage_retry.hpp"
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
@@ -57,20 +59,26 @@ auto guarded_call(const char* what, F&& fn) -> caf::result<decltype(fn())> {
 }
 
 /// Sets up a detached I/O actor that serves every request on one connection
-/// to `Server` (its state's `port` member, next to `metrics` and `give_up`):
-/// installs the exception handler (an exception that escapes anyway ends
-/// the actor with its classified error; the pool supervisor replaces it) and
-/// returns the actor's request runner. `run(fn)` calls `fn(port)`, waiting
-/// out outages (server_call), and turns any other failure into the error of
-/// that one request (guarded_call): an SQL error or a Redis error reply
-/// never kills the actor.
-template <class Server, class Self, class State, class Port>
-auto guarded_runner(Self self, const char* what, std::shared_ptr<Port> State::*port) {
+/// (`port`) to `server`: fills its io_actor_state, installs the exception
+/// handler (an exception that escapes anyway ends the actor with its
+/// classified error; the pool supervisor replaces it) and returns the
+/// actor's request runner. `run(fn)` calls `fn(*port)`, waiting out outages
+/// (server_call), and turns any other failure into the error of that one
+/// request (guarded_call): an SQL error or a Redis error reply never kills
+/// the actor. `what` names the actor in log lines.
+template <class Self, class Unavailable, class Port>
+auto guarded_runner(Self self, const char* what, const outage_server<Unavailable>& server,
+                    std::shared_ptr<Port> port, std::shared_ptr<worker_metrics> metrics,
+                    std::shared_ptr<std::atomic<bool>> give_up) {
+  auto& st = self->state;
+  st.port = std::move(port);
+  st.metrics = std::move(metrics);
+  st.give_up = std::move(give_up);
   classify_escaped_exceptions(self);
-  return [self, what, port](auto&& fn) {
+  return [self, what, server](auto&& fn) {
     return guarded_call(what, [&] {
       auto& s = self->state;
-      return server_call<Server>(*s.metrics, *s.give_up, [&] { return fn(*(s.*port)); });
+      return server_call(server, *s.metrics, *s.give_up, [&] { return fn(*s.port); });
     });
   };
 }

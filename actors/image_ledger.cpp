@@ -28,11 +28,8 @@ image_ledger_shard_impl(image_ledger_actor::stateful_pointer<image_ledger_shard_
                         std::shared_ptr<credit_ledger> ledger,
                         std::shared_ptr<worker_metrics> metrics,
                         std::shared_ptr<std::atomic<bool>> give_up) {
-  self->state.ledger = std::move(ledger);
-  self->state.metrics = std::move(metrics);
-  self->state.give_up = std::move(give_up);
-  auto run = guarded_runner<postgresql_server>(self, "image_ledger_shard",
-                                               &image_ledger_shard_state::ledger);
+  auto run = guarded_runner(self, "image_ledger_shard", postgresql_server, std::move(ledger),
+                            std::move(metrics), std::move(give_up));
   return {
     [run](hold_atom, const image_identity& image) -> caf::result<hold_reply> {
       return run([&](credit_ledger& l) { return hold_reply{l.hold(image)}; });

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "actors/actor_pool.hpp"
+#include "actors/io_actor_state.hpp"
 #include "actors/worker_metrics.hpp"
 #include "adapters/postgres/job_store.hpp"
 #include "messages/actor_types.hpp"
@@ -22,11 +23,7 @@ namespace quel {
 image_ledger_actor::behavior_type image_ledger_impl(image_ledger_actor::pointer self,
                                                     actor_pool<image_ledger_actor> shards);
 
-struct image_ledger_shard_state {
-  std::shared_ptr<credit_ledger> ledger;
-  std::shared_ptr<worker_metrics> metrics;
-  std::shared_ptr<std::atomic<bool>> give_up;
-};
+using image_ledger_shard_state = io_actor_state<credit_ledger>;
 
 /// One shard of the image ledger: one PostgreSQL connection (detached:
 /// libpqxx blocks).

@@ -13,12 +13,9 @@ job_store_actor_impl(job_store_actor::stateful_pointer<job_store_state> self,
                      std::shared_ptr<std::atomic<bool>> give_up) {
   // The actor is the store's only user, so the connection stays on one
   // thread (libpqxx connections are single-threaded).
-  auto& st = self->state;
-  st.store = std::move(store);
-  st.settings = std::move(settings);
-  st.metrics = std::move(metrics);
-  st.give_up = std::move(give_up);
-  auto run = guarded_runner<postgresql_server>(self, "job_store", &job_store_state::store);
+  self->state.settings = std::move(settings);
+  auto run = guarded_runner(self, "job_store", postgresql_server, std::move(store),
+                            std::move(metrics), std::move(give_up));
   return {
     [self, run](claim_atom, const ids::job& job_id) -> caf::result<claimed_job> {
       auto& s = self->state.settings;

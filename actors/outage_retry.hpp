@@ -44,35 +44,32 @@ auto retry_through_outage(const char* what, std::atomic<bool>& up,
   }
 }
 
-/// The servers a detached actor may wait out: the name its outages are
-/// logged under, its up flag in the metrics, the exception of an outage and
-/// the fault a chaos drill injects.
-struct postgresql_server {
-  using unavailable = database_unavailable;
-  static constexpr const char* name = "postgresql";
-  static constexpr const char* injected = "injected database fault";
-  static constexpr fault::adapter fault_point = fault::adapter::database;
-  static std::atomic<bool>& up(worker_metrics& m) { return m.database_up; }
+/// A server a detached actor may wait out: the name its outages are logged
+/// under, the exception of an outage, the fault a chaos drill injects and
+/// the server's up flag in the metrics.
+template <class Unavailable>
+struct outage_server {
+  const char* name;
+  const char* injected;  // the message of an injected fault
+  fault::adapter fault_point;
+  std::atomic<bool> worker_metrics::*up;
 };
 
-struct redis_server {
-  using unavailable = redis_unavailable;
-  static constexpr const char* name = "redis";
-  static constexpr const char* injected = "injected redis fault";
-  static constexpr fault::adapter fault_point = fault::adapter::redis;
-  static std::atomic<bool>& up(worker_metrics& m) { return m.redis_up; }
-};
+inline const outage_server<database_unavailable> postgresql_server{
+  "postgresql", "injected database fault", fault::adapter::database,
+  &worker_metrics::database_up};
+inline const outage_server<redis_unavailable> redis_server{
+  "redis", "injected redis fault", fault::adapter::redis, &worker_metrics::redis_up};
 
-/// One call of a detached actor to `Server`: waits out outages (keeping the
+/// One call of a detached actor to `server`: waits out outages (keeping the
 /// server's up flag current) and takes the injected faults of chaos drills.
-template <class Server, class F>
-auto server_call(worker_metrics& metrics, const std::atomic<bool>& give_up, F&& fn)
-  -> decltype(fn()) {
-  using unavailable = typename Server::unavailable;
-  return retry_through_outage<unavailable>(
-    Server::name, Server::up(metrics), give_up, [&] {
-      if (fault::should_fail(Server::fault_point))
-        throw unavailable(Server::injected);
+template <class Unavailable, class F>
+auto server_call(const outage_server<Unavailable>& server, worker_metrics& metrics,
+                 const std::atomic<bool>& give_up, F&& fn) -> decltype(fn()) {
+  return retry_through_outage<Unavailable>(
+    server.name, metrics.*server.up, give_up, [&] {
+      if (fault::should_fail(server.fault_point))
+        throw Unavailable(server.injected);
       return fn();
     });
 }

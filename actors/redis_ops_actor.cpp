@@ -11,10 +11,8 @@ redis_ops_actor::behavior_type
 redis_ops_impl(redis_ops_actor::stateful_pointer<redis_ops_state> self,
                std::shared_ptr<queue_store> redis, std::shared_ptr<worker_metrics> metrics,
                std::shared_ptr<std::atomic<bool>> give_up) {
-  self->state.redis = std::move(redis);
-  self->state.metrics = std::move(metrics);
-  self->state.give_up = std::move(give_up);
-  auto run = guarded_runner<redis_server>(self, "redis_ops", &redis_ops_state::redis);
+  auto run = guarded_runner(self, "redis_ops", redis_server, std::move(redis),
+                            std::move(metrics), std::move(give_up));
   return {
     [run](ack_atom, const std::string& processing,
           const std::string& id) -> caf::result<bool> {
