@@ -144,6 +144,32 @@ BEGIN
 END;
 $$;
 
+-- A job is settled (finished or failed as invalid): its credit holds go and
+-- its lease expires at once. The caller holds the job row lock (fence).
+-- Returns true, the caller's answer.
+CREATE OR REPLACE FUNCTION quel_worker_settle(p_job_id uuid)
+RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM quel_worker_credit_hold WHERE job_id = p_job_id;
+  UPDATE quel_worker_job SET lease_expires_at = now(), updated_at = now()
+   WHERE job_id = p_job_id;
+  RETURN true;
+END;
+$$;
+
+-- Sets a production's status (a job without a production has none: NULL).
+CREATE OR REPLACE FUNCTION quel_worker_set_production_status(p_production uuid,
+                                                             p_status text)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_production IS NOT NULL THEN
+    UPDATE quel_production_photo
+       SET production_status = p_status, updated_at = now()
+     WHERE production_id = p_production;
+  END IF;
+END;
+$$;
+
 -- Ends a job whose input is invalid (CONTRACT.md rule 20).
 CREATE OR REPLACE FUNCTION quel_worker_fail_invalid(p_job_id uuid, p_epoch bigint,
                                                     p_message text)
@@ -160,15 +186,8 @@ BEGIN
          updated_at = now()
    WHERE job_id = p_job_id
   RETURNING production_id INTO v_production;
-  IF v_production IS NOT NULL THEN
-    UPDATE quel_production_photo
-       SET production_status = 'failed', updated_at = now()
-     WHERE production_id = v_production;
-  END IF;
-  DELETE FROM quel_worker_credit_hold WHERE job_id = p_job_id;
-  UPDATE quel_worker_job SET lease_expires_at = now(), updated_at = now()
-   WHERE job_id = p_job_id;
-  RETURN true;
+  PERFORM quel_worker_set_production_status(v_production, 'failed');
+  RETURN quel_worker_settle(p_job_id);
 END;
 $$;
 
@@ -188,11 +207,7 @@ BEGIN
          total_images = p_total, updated_at = now()
    WHERE job_id = p_job_id
   RETURNING production_id INTO v_production;
-  IF v_production IS NOT NULL THEN
-    UPDATE quel_production_photo
-       SET production_status = 'processing', updated_at = now()
-     WHERE production_id = v_production;
-  END IF;
+  PERFORM quel_worker_set_production_status(v_production, 'processing');
   RETURN (SELECT coalesce(jsonb_agg(jsonb_build_array(stage_index, image_index,
                                                       attach_id, object_key)
                                     ORDER BY stage_index, image_index),
@@ -233,10 +248,7 @@ BEGIN
            updated_at = now()
      WHERE production_id = v_production;
   END IF;
-  DELETE FROM quel_worker_credit_hold WHERE job_id = p_job_id;
-  UPDATE quel_worker_job SET lease_expires_at = now(), updated_at = now()
-   WHERE job_id = p_job_id;
-  RETURN true;
+  RETURN quel_worker_settle(p_job_id);
 END;
 $$;
 
