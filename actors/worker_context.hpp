@@ -43,7 +43,7 @@ struct worker_settings {
 
 /// What an ImageActor uses: the image ledger and the media pools.
 struct image_context {
-  output_format format = output_format::webp;
+  output_format format = worker_settings{}.format;
   image_ledger_actor ledger;
   actor_pool<fetch_actor> fetchers;
   actor_pool<store_actor> storers;
@@ -52,9 +52,9 @@ struct image_context {
 
 /// What a StageActor uses, and what its ImageActors get.
 struct stage_context {
-  /// Restarts of one image (of its ImageActor): see worker_settings.
-  backoff_policy image_retry{std::chrono::milliseconds(1000),
-                             std::chrono::milliseconds(60000), 5};
+  /// Restarts of one image (of its ImageActor), and the most bytes one
+  /// input may have: copied from worker_settings.
+  backoff_policy image_retry = worker_settings{}.image_retry;
   int64_t max_input_bytes = job_limits{}.max_input_bytes;
   slots_actor image_slots;
   std::shared_ptr<worker_metrics> metrics;

@@ -118,7 +118,7 @@ inline store_actor::behavior_type fake_storer(script_ptr s) {
   };
 }
 
-inline image_ledger_actor::behavior_type fake_credits(script_ptr s) {
+inline image_ledger_actor::behavior_type fake_image_ledger(script_ptr s) {
   return {
     [s](hold_atom, const image_identity&) -> caf::result<hold_reply> {
       s->holds++;
@@ -265,7 +265,7 @@ struct actor_fixture {
     ctx->metrics = std::make_shared<worker_metrics>();
     stage_ctx.metrics = ctx->metrics;
     ctx->job_stores = actor_pool<job_store_actor>{{sys.spawn(fake_job_store, s)}};
-    image_ctx.ledger = sys.spawn(fake_credits, s);
+    image_ctx.ledger = sys.spawn(fake_image_ledger, s);
     image_ctx.fetchers = actor_pool<fetch_actor>{{sys.spawn(fake_fetcher, s)}};
     image_ctx.storers = actor_pool<store_actor>{{sys.spawn(fake_storer, s)}};
     image_ctx.generators = actor_pool<generate_actor>{{sys.spawn(fake_generator, s)}};
