@@ -4,6 +4,7 @@
 
 #include <caf/expected.hpp>
 
+#include "actors/guarded_call.hpp"
 #include "adapters/gemini/gemini_reply.hpp"
 #include "adapters/gemini/image_convert.hpp"
 #include "common/fault_injection.hpp"
@@ -76,9 +77,7 @@ caf::expected<generated_image> on_reply(const call_info& call, const http_respon
 generate_actor::behavior_type
 gemini_generate_actor_impl(generate_actor::pointer self, gemini_settings settings,
                            http_engine_actor engine) {
-  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
-    return failure_from_exception(ep);
-  });
+  classify_escaped_exceptions(self);
   return {
     [self, settings = std::move(settings),
      engine](generate_atom, const generation_request& request)

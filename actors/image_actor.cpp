@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "actors/guarded_call.hpp"
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "domain/object_key.hpp"
@@ -17,7 +18,7 @@ using self_ptr = image_actor::pointer;
 // request with a value and an error continuation.
 struct attempt {
   image_task task;
-  worker_context_ptr ctx;
+  image_context_ptr ctx;
   stage_actor stage;
   std::string key;
   std::string mime;
@@ -31,7 +32,7 @@ using attempt_ptr = std::shared_ptr<attempt>;
 
 void fail(self_ptr self, const attempt_ptr& a, caf::error err) {
   // A hold that will not be captured must not keep credits reserved.
-  self->send(a->ctx->credits, unhold_atom::value, a->image());
+  self->send(a->ctx->ledger, unhold_atom::value, a->image());
   self->quit(std::move(err));
 }
 
@@ -42,7 +43,7 @@ void commit(self_ptr self, const attempt_ptr& a, blob bytes) {
   c.file_name = a->key.substr(a->key.rfind('/') + 1);
   c.mime_type = a->mime;
   c.size_bytes = static_cast<int64_t>(bytes.size());
-  self->request(a->ctx->credits, caf::infinite, commit_atom::value, c)
+  self->request(a->ctx->ledger, caf::infinite, commit_atom::value, c)
     .then(
       [self, a, bytes](const commit_result& r) {
         fault::crash_point("after_commit");
@@ -107,7 +108,7 @@ void generate(self_ptr self, const attempt_ptr& a) {
   req.prompt = t.prompt;
   req.inputs = t.inputs;
   req.aspect_ratio = t.aspect_ratio;
-  req.format = a->ctx->settings.format;
+  req.format = a->ctx->format;
   log::job_info(a->job(), "Calling Gemini API", fields);
   self->request(a->ctx->generators.next(), caf::infinite, generate_atom::value,
                 std::move(req))
@@ -144,19 +145,17 @@ void reuse_or_generate(self_ptr self, const attempt_ptr& a) {
 
 image_actor::behavior_type image_actor_impl(image_actor::pointer self,
                                             image_task task,
-                                            worker_context_ptr ctx,
+                                            image_context_ptr ctx,
                                             stage_actor stage) {
   auto a = std::make_shared<attempt>();
   a->task = std::move(task);
   a->ctx = std::move(ctx);
   a->stage = std::move(stage);
-  a->mime = mime_type_of(a->ctx->settings.format);
+  a->mime = mime_type_of(a->ctx->format);
   a->key = output_key(a->job(), a->image().stage_index, a->image().image_index,
-                      extension_of(a->ctx->settings.format));
-  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
-    return failure_from_exception(ep);
-  });
-  self->request(a->ctx->credits, caf::infinite, hold_atom::value, a->image())
+                      extension_of(a->ctx->format));
+  classify_escaped_exceptions(self);
+  self->request(a->ctx->ledger, caf::infinite, hold_atom::value, a->image())
     .then(
       [self, a](const hold_reply& r) {
         if (r.outcome == hold_outcome::insufficient_credits) {

@@ -35,7 +35,7 @@ struct image_task {
 /// on a restart (retryable errors) or gives the image up.
 image_actor::behavior_type image_actor_impl(image_actor::pointer self,
                                             image_task task,
-                                            worker_context_ptr ctx,
+                                            image_context_ptr ctx,
                                             stage_actor stage);
 
 } // namespace quel

@@ -13,22 +13,9 @@ job_store_actor_impl(job_store_actor::stateful_pointer<job_store_state> self,
                      std::shared_ptr<std::atomic<bool>> give_up) {
   // The actor is the store's only user, so the connection stays on one
   // thread (libpqxx connections are single-threaded).
-  auto& st = self->state;
-  st.store = std::move(store);
-  st.settings = std::move(settings);
-  st.metrics = std::move(metrics);
-  st.give_up = std::move(give_up);
-  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
-    return failure_from_exception(ep);
-  });
-  // Every request is guarded: an SQL error fails that request, never the
-  // actor (the pool supervisor replaces it should it die anyway).
-  auto run = [self](auto&& fn) {
-    return guarded_call("job_store", [&] {
-      auto& s = self->state;
-      return database_call(*s.metrics, *s.give_up, [&] { return fn(*s.store); });
-    });
-  };
+  self->state.settings = std::move(settings);
+  auto run = guarded_runner(self, "job_store", postgresql_server, std::move(store),
+                            std::move(metrics), std::move(give_up));
   return {
     [self, run](claim_atom, const ids::job& job_id) -> caf::result<claimed_job> {
       auto& s = self->state.settings;

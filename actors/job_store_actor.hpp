@@ -2,17 +2,15 @@
 
 #include <memory>
 
+#include "actors/io_actor_state.hpp"
 #include "actors/worker_context.hpp"
 #include "adapters/postgres/job_store.hpp"
 #include "messages/actor_types.hpp"
 
 namespace quel {
 
-struct job_store_state {
-  std::shared_ptr<job_store> store;
+struct job_store_state : io_actor_state<job_store> {
   worker_settings settings;
-  std::shared_ptr<worker_metrics> metrics;
-  std::shared_ptr<std::atomic<bool>> give_up;
 };
 
 /// Serves job rows from PostgreSQL on its own connection. Spawned detached

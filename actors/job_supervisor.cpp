@@ -3,13 +3,14 @@
 #include <algorithm>
 #include <limits>
 
-#include "actors/job_validation.hpp"
+#include "actors/guarded_call.hpp"
 #include "actors/stage_actor.hpp"
 #include "adapters/redis/redis_queue.hpp"
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "common/uuid.hpp"
-#include "domain/prompt_builder.hpp"
+#include "domain/job_validation.hpp"
+#include "domain/stage_planning.hpp"
 #include "messages/errors.hpp"
 
 namespace quel {
@@ -73,50 +74,10 @@ backoff_policy renew_retry(std::chrono::milliseconds lease_ttl) {
 
 stage_plan plan_for(self_ptr self, const stage_spec& stage) {
   auto& st = self->state;
-  auto& spec = st.progress->spec();
-  stage_plan plan;
-  plan.identity = st.job.image(stage.stage_index, 0,
-                               st.job.org_id ? st.module->credits_per_image : 0);
-  plan.lease = st.lease;
-  // After a crash or a hand-back at shutdown (of the process or of this
-  // stage) an image may already be stored but not committed: its actor then
-  // commits it without calling the model again. A job found `processing`
-  // was started before, even if a graceful hand-back gave its attempt back.
   auto run = st.stages.find(stage.stage_index);
-  plan.resumed = st.job.attempts > 1 || st.job.status == "processing"
-                 || (run != st.stages.end() && run->second.restarts > 0);
-  plan.largest_stage_index = spec.largest_stage_index();
-  plan.quantity = stage.quantity;
-  plan.prompt = build_prompt(*st.module, stage);
-  plan.aspect_ratio = spec.aspect_ratio;
-  plan.total_images = spec.total_images();
-  plan.already_made = st.progress->made_indices(stage.stage_index);
-  for (size_t n = 0; n < stage.inputs.size(); ++n) {
-    auto& ref = stage.inputs[n];
-    stage_input in;
-    in.category = ref.type;
-    in.description = st.module->describe(ref.type);
-    if (ref.attach_id) {
-      in.attach_id = ref.attach_id;
-      in.object_key = st.input_keys[*ref.attach_id];
-    } else {
-      in.from_stage = ref.from_stage;
-      in.from_index = ref.from_index;
-      auto* made = st.progress->made(*ref.from_stage, ref.from_index);
-      if (made == nullptr) {
-        plan.doomed = "input " + std::to_string(n) + " (stage "
-                      + std::to_string(*ref.from_stage) + " image "
-                      + std::to_string(ref.from_index) + ") was not made";
-        continue;
-      }
-      in.object_key = made->object_key;
-      auto out = st.outputs.find({*ref.from_stage, ref.from_index});
-      if (out != st.outputs.end())
-        in.preloaded = out->second;
-    }
-    plan.inputs.push_back(std::move(in));
-  }
-  return plan;
+  bool restarted = run != st.stages.end() && run->second.restarts > 0;
+  job_facts facts{st.job, *st.module, *st.progress, st.input_keys, st.outputs};
+  return stage_plan{plan_stage(facts, stage, restarted), st.lease};
 }
 
 void start_stage(self_ptr self, int stage_index) {
@@ -124,7 +85,8 @@ void start_stage(self_ptr self, int stage_index) {
   auto* stage = st.progress->spec().find_stage(stage_index);
   st.progress->mark_started(stage_index);
   auto child = self->spawn<caf::monitored>(stage_actor_impl, plan_for(self, *stage),
-                                           st.ctx, job_supervisor_actor{self});
+                                           inner_context(st.ctx, &job_context::stages),
+                                           job_supervisor_actor{self});
   st.stages[stage_index].actor = child;
 }
 
@@ -325,16 +287,14 @@ void claim(self_ptr self) {
 
 job_supervisor_actor::behavior_type
 job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state> self,
-                    job_ticket ticket, worker_context_ptr ctx, queue_actor queue) {
+                    job_ticket ticket, job_context_ptr ctx, queue_actor queue) {
   auto& st = self->state;
   st.ticket = std::move(ticket);
   st.id = ids::job{st.ticket.job_id};
   st.ctx = std::move(ctx);
   st.queue = std::move(queue);
   st.module = st.ctx->modules.by_queue(st.ticket.queue);
-  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
-    return failure_from_exception(ep);
-  });
+  classify_escaped_exceptions(self);
   self->set_down_handler([self](caf::down_msg& dm) { on_stage_down(self, dm); });
   log::job_info(job_of(self), "Received new job: " + job_of(self),
                 {{"queue", st.ticket.queue}});

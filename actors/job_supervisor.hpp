@@ -19,7 +19,7 @@ struct stage_run {
 struct job_supervisor_state {
   job_ticket ticket;
   ids::job id;              // the ticket's job id, as the job store takes it
-  worker_context_ptr ctx;
+  job_context_ptr ctx;
   queue_actor queue;
   claimed_job job;
   lease_clock_ptr lease = std::make_shared<lease_clock>();
@@ -53,6 +53,6 @@ struct job_supervisor_state {
 /// a supervisor that lost its lease cannot write anything (fencing).
 job_supervisor_actor::behavior_type
 job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state> self,
-                    job_ticket ticket, worker_context_ptr ctx, queue_actor queue);
+                    job_ticket ticket, job_context_ptr ctx, queue_actor queue);
 
 } // namespace quel

@@ -44,28 +44,32 @@ auto retry_through_outage(const char* what, std::atomic<bool>& up,
   }
 }
 
-/// One PostgreSQL call of a detached actor: waits out outages (keeping
-/// database_up current) and takes the injected database faults of chaos
-/// drills.
-template <class F>
-auto database_call(worker_metrics& metrics, const std::atomic<bool>& give_up, F&& fn)
-  -> decltype(fn()) {
-  return retry_through_outage<database_unavailable>(
-    "postgresql", metrics.database_up, give_up, [&] {
-      if (fault::should_fail(fault::adapter::database))
-        throw database_unavailable("injected database fault");
-      return fn();
-    });
-}
+/// A server a detached actor may wait out: the name its outages are logged
+/// under, the exception of an outage, the fault a chaos drill injects and
+/// the server's up flag in the metrics.
+template <class Unavailable>
+struct outage_server {
+  const char* name;
+  const char* injected;  // the message of an injected fault
+  fault::adapter fault_point;
+  std::atomic<bool> worker_metrics::*up;
+};
 
-/// The same for one Redis call.
-template <class F>
-auto redis_call(worker_metrics& metrics, const std::atomic<bool>& give_up, F&& fn)
-  -> decltype(fn()) {
-  return retry_through_outage<redis_unavailable>(
-    "redis", metrics.redis_up, give_up, [&] {
-      if (fault::should_fail(fault::adapter::redis))
-        throw redis_unavailable("injected redis fault");
+inline const outage_server<database_unavailable> postgresql_server{
+  "postgresql", "injected database fault", fault::adapter::database,
+  &worker_metrics::database_up};
+inline const outage_server<redis_unavailable> redis_server{
+  "redis", "injected redis fault", fault::adapter::redis, &worker_metrics::redis_up};
+
+/// One call of a detached actor to `server`: waits out outages (keeping the
+/// server's up flag current) and takes the injected faults of chaos drills.
+template <class Unavailable, class F>
+auto server_call(const outage_server<Unavailable>& server, worker_metrics& metrics,
+                 const std::atomic<bool>& give_up, F&& fn) -> decltype(fn()) {
+  return retry_through_outage<Unavailable>(
+    server.name, metrics.*server.up, give_up, [&] {
+      if (fault::should_fail(server.fault_point))
+        throw Unavailable(server.injected);
       return fn();
     });
 }

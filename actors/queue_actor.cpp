@@ -195,7 +195,7 @@ void housekeeping(self_ptr self, bool reclaim_own) {
 
 queue_actor::behavior_type
 queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
-                 worker_context_ptr ctx, taker_spawner spawn_taker,
+                 job_context_ptr ctx, taker_spawner spawn_taker,
                  redis_ops_actor redis) {
   auto& st = self->state;
   st.ctx = std::move(ctx);

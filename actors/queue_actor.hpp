@@ -14,7 +14,7 @@
 namespace quel {
 
 struct queue_actor_state {
-  worker_context_ptr ctx;
+  job_context_ptr ctx;
   taker_spawner spawn_taker;  // injected by app/: one taker per queue
   redis_ops_actor redis;
   std::map<std::string, queue_taker_actor> takers;   // by queue
@@ -51,7 +51,7 @@ struct queue_actor_state {
 ///            (their ids go back to the queue) ──▶ quit
 queue_actor::behavior_type
 queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
-                 worker_context_ptr ctx, taker_spawner spawn_taker,
+                 job_context_ptr ctx, taker_spawner spawn_taker,
                  redis_ops_actor redis);
 
 } // namespace quel

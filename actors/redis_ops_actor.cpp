@@ -11,20 +11,8 @@ redis_ops_actor::behavior_type
 redis_ops_impl(redis_ops_actor::stateful_pointer<redis_ops_state> self,
                std::shared_ptr<queue_store> redis, std::shared_ptr<worker_metrics> metrics,
                std::shared_ptr<std::atomic<bool>> give_up) {
-  self->state.redis = std::move(redis);
-  self->state.metrics = std::move(metrics);
-  self->state.give_up = std::move(give_up);
-  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
-    return failure_from_exception(ep);
-  });
-  // Every request is guarded: a Redis error reply fails that request, never
-  // the actor.
-  auto run = [self](auto&& fn) {
-    return guarded_call("redis_ops", [&] {
-      auto& s = self->state;
-      return redis_call(*s.metrics, *s.give_up, [&] { return fn(*s.redis); });
-    });
-  };
+  auto run = guarded_runner(self, "redis_ops", redis_server, std::move(redis),
+                            std::move(metrics), std::move(give_up));
   return {
     [run](ack_atom, const std::string& processing,
           const std::string& id) -> caf::result<bool> {

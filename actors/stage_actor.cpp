@@ -80,7 +80,8 @@ void launch(self_ptr self, int index) {
         if (auto kept = st.kept.find(index); kept != st.kept.end())
           task.generated = kept->second;
         auto child = self->spawn<caf::monitored>(image_actor_impl, std::move(task),
-                                                 st.ctx, stage_actor{self});
+                                                 inner_context(st.ctx, &stage_context::images),
+                                                 stage_actor{self});
         st.running.emplace(child.address(), std::make_pair(index, child));
         st.ctx->metrics->images_in_flight++;
       },
@@ -102,7 +103,7 @@ void on_image_down(self_ptr self, const caf::down_msg& dm) {
   // A normal exit without a made_image report counts as a crash.
   auto reason = dm.reason ? reason_of(dm.reason) : "image actor stopped without a result";
   auto cls = dm.reason ? retry_class_of(dm.reason) : retry_class::retryable;
-  auto delay = next_retry(st.ctx->settings.image_retry, img.retries, cls,
+  auto delay = next_retry(st.ctx->image_retry, img.retries, cls,
                           retry_hint_of(dm.reason), retry_random());
   if (!delay) {
     if (cls == retry_class::retryable || cls == retry_class::retry_once)
@@ -156,8 +157,8 @@ void fetch_input(self_ptr self, size_t n) {
   if (in.attach_id)
     log::job_info(job_of(self), "Downloading image: AttachID=" + std::to_string(*in.attach_id)
                                   + ", Type=" + clip_text(in.category, max_id_chars));
-  auto max_bytes = st.ctx->settings.limits.max_input_bytes;
-  self->request(st.ctx->fetchers.next(), caf::infinite, fetch_atom::value,
+  auto max_bytes = st.ctx->max_input_bytes;
+  self->request(st.ctx->images.fetchers.next(), caf::infinite, fetch_atom::value,
                 in.object_key, max_bytes)
     .then(
       [self, n](blob& bytes) {
@@ -185,7 +186,7 @@ void fetch_input(self_ptr self, size_t n) {
 
 stage_actor::behavior_type
 stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan plan,
-                 worker_context_ptr ctx, job_supervisor_actor supervisor) {
+                 stage_context_ptr ctx, job_supervisor_actor supervisor) {
   auto& st = self->state;
   st.plan = std::move(plan);
   st.ctx = std::move(ctx);

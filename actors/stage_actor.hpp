@@ -18,7 +18,7 @@ struct image_slot_state {
 
 struct stage_state {
   stage_plan plan;
-  worker_context_ptr ctx;
+  stage_context_ptr ctx;
   job_supervisor_actor supervisor;
   std::vector<generation_input> inputs;   // fetched once, shared by images
   std::vector<image_slot_state> images;
@@ -43,6 +43,6 @@ struct stage_state {
 /// the stage quit with that error so the supervisor restarts it.
 stage_actor::behavior_type
 stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan plan,
-                 worker_context_ptr ctx, job_supervisor_actor supervisor);
+                 stage_context_ptr ctx, job_supervisor_actor supervisor);
 
 } // namespace quel

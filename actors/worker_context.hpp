@@ -36,24 +36,53 @@ struct worker_settings {
   bool drain = false;              // run --drain: stop when all is done
 };
 
-/// What every JobSupervisor, StageActor and ImageActor needs: the settings,
-/// the module catalog and the handles of the shared I/O actors. Built once
-/// by app/worker_runtime and shared read-only.
-struct worker_context {
-  worker_settings settings;
-  module_catalog modules;
-  actor_pool<job_store_actor> job_stores;
-  credit_actor credits;
+// Each actor role gets a context with what it uses and what it hands down,
+// nothing more; the three nest (a job's context holds its stages', a
+// stage's holds its images'), so app/worker_runtime builds them once and a
+// parent passes its child the inner part (an aliasing shared_ptr, no copy).
+
+/// What an ImageActor uses: the image ledger and the media pools.
+struct image_context {
+  output_format format = worker_settings{}.format;
+  image_ledger_actor ledger;
   actor_pool<fetch_actor> fetchers;
   actor_pool<store_actor> storers;
   actor_pool<generate_actor> generators;
+};
+
+/// What a StageActor uses, and what its ImageActors get.
+struct stage_context {
+  /// Restarts of one image (of its ImageActor), and the most bytes one
+  /// input may have: copied from worker_settings.
+  backoff_policy image_retry = worker_settings{}.image_retry;
+  int64_t max_input_bytes = job_limits{}.max_input_bytes;
   slots_actor image_slots;
+  std::shared_ptr<worker_metrics> metrics;
+  image_context images;
+};
+
+/// What the QueueActor and each JobSupervisor use, and what their stages
+/// get. Shared read-only.
+struct job_context {
+  worker_settings settings;
+  module_catalog modules;
+  actor_pool<job_store_actor> job_stores;
   /// The node's Redis bookkeeping; supervisors ask it whether a job's lease
   /// holder still has the job's id (see job_supervisor's claim).
   redis_ops_actor redis;
   std::shared_ptr<worker_metrics> metrics;
+  stage_context stages;
 };
 
-using worker_context_ptr = std::shared_ptr<const worker_context>;
+using job_context_ptr = std::shared_ptr<const job_context>;
+using stage_context_ptr = std::shared_ptr<const stage_context>;
+using image_context_ptr = std::shared_ptr<const image_context>;
+
+/// The part `member` of the context `outer` points to, sharing its lifetime.
+template <class Outer, class Inner>
+std::shared_ptr<const Inner> inner_context(const std::shared_ptr<const Outer>& outer,
+                                           Inner Outer::*member) {
+  return std::shared_ptr<const Inner>(outer, &((*outer).*member));
+}
 
 } // namespace quel

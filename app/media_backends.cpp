@@ -3,7 +3,9 @@
 #include <vips/vips8>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "actors/fetch_actor.hpp"
@@ -44,14 +46,20 @@ void check_http_settings(const worker_config& c) {
   }
 }
 
+// An HTTP backend's request timeout, which also bounds its connect timeout.
+template <class Settings>
+Settings with_timeout(Settings s, std::chrono::milliseconds timeout) {
+  s.timeout = timeout;
+  s.connect_timeout = std::min(s.connect_timeout, timeout);
+  return s;
+}
+
 supabase_settings supabase_settings_of(const worker_config& c) {
   supabase_settings s;
   s.url = c.supabase_url;
   s.key = c.supabase_key;
   s.bucket = c.storage_bucket;
-  s.timeout = c.storage_timeout;
-  s.connect_timeout = std::min(s.connect_timeout, c.storage_timeout);
-  return s;
+  return with_timeout(std::move(s), c.storage_timeout);
 }
 
 gemini_settings gemini_settings_of(const worker_config& c) {
@@ -59,9 +67,7 @@ gemini_settings gemini_settings_of(const worker_config& c) {
   s.base_url = c.gemini_base_url;
   s.api_key = c.gemini_api_key;
   s.model = c.gemini_model;
-  s.timeout = c.generator_timeout;
-  s.connect_timeout = std::min(s.connect_timeout, c.generator_timeout);
-  return s;
+  return with_timeout(std::move(s), c.generator_timeout);
 }
 
 // libvips keeps every worker thread it ever started (8.14: a thread set that

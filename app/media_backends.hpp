@@ -12,7 +12,7 @@
 namespace quel {
 
 /// The actors behind storage (fetch, store) and the model (generate) for
-/// the configured backends, ready to put into the worker_context.
+/// the configured backends, ready to put into the image_context.
 struct media_actors {
   actor_pool<fetch_actor> fetchers;
   actor_pool<store_actor> storers;

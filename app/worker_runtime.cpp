@@ -11,7 +11,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/credit_actor.hpp"
+#include "actors/image_ledger.hpp"
 #include "actors/job_store_actor.hpp"
 #include "actors/pool_supervisor.hpp"
 #include "actors/health_actor.hpp"
@@ -122,10 +122,16 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   // First: it is the spawn that can still refuse the configuration, and an
   // exception after detached actors exist would leave ~actor_system waiting.
   auto media = spawn_media_actors(sys, c, metrics);
-  auto ctx = std::make_shared<worker_context>();
+  auto ctx = std::make_shared<job_context>();
   ctx->settings = c.settings;
   ctx->modules = c.catalog;
   ctx->metrics = metrics;
+  auto& stages = ctx->stages;
+  stages.image_retry = c.settings.image_retry;
+  stages.max_input_bytes = c.settings.limits.max_input_bytes;
+  stages.metrics = metrics;
+  auto& images = stages.images;
+  images.format = c.settings.format;
   // Supervised pools: a database actor that dies anyway is replaced. The
   // spawn functions capture by value, as they run whenever one is replaced.
   ctx->job_stores = spawn_supervised_pool<job_store_actor>(
@@ -134,16 +140,17 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
       return sys.spawn<caf::detached>(job_store_actor_impl, std::make_shared<pg_store>(url),
                                       settings, metrics, give_up);
     });
-  auto shards = spawn_supervised_pool<credit_actor>(
-    sys, c.credit_shards, "ledger_shard", [&sys, url = c.database_url, metrics, give_up] {
-      return sys.spawn<caf::detached>(ledger_shard_impl, std::make_shared<pg_store>(url),
+  auto shards = spawn_supervised_pool<image_ledger_actor>(
+    sys, c.credit_shards, "image_ledger_shard",
+    [&sys, url = c.database_url, metrics, give_up] {
+      return sys.spawn<caf::detached>(image_ledger_shard_impl, std::make_shared<pg_store>(url),
                                       metrics, give_up);
     });
-  ctx->credits = sys.spawn(credit_actor_impl, shards);
-  ctx->fetchers = media.fetchers;
-  ctx->storers = media.storers;
-  ctx->generators = media.generators;
-  ctx->image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
+  images.ledger = sys.spawn(image_ledger_impl, shards);
+  images.fetchers = media.fetchers;
+  images.storers = media.storers;
+  images.generators = media.generators;
+  stages.image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
   auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl,
                                             std::make_shared<redis_queue>(endpoint),
                                             metrics, give_up);
@@ -166,7 +173,7 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
     return sys.spawn<caf::detached>(queue_taker_impl, std::make_shared<redis_queue>(endpoint),
                                     std::move(blank), std::move(parent), timeout, metrics);
   };
-  auto queue = sys.spawn(queue_actor_impl, worker_context_ptr{ctx}, std::move(spawn_taker),
+  auto queue = sys.spawn(queue_actor_impl, job_context_ptr{ctx}, std::move(spawn_taker),
                          redis_ops);
 
   std::atomic<bool> done{false};
@@ -201,8 +208,8 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   caf::anon_send_exit(health, caf::exit_reason::user_shutdown);
   if (reconciler)
     caf::anon_send_exit(reconciler, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(ctx->credits, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(ctx->image_slots, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(images.ledger, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(stages.image_slots, caf::exit_reason::user_shutdown);
   stop_pool(ctx->job_stores);
   stop_pool(shards);
   media.stop();

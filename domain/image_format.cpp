@@ -15,6 +15,21 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+/// What an output format is called: its MIME type and its key's extension.
+struct format_names {
+  const char* mime;
+  const char* extension;
+};
+
+format_names names_of(output_format f) {
+  switch (f) {
+    case output_format::png: return {"image/png", "png"};
+    case output_format::jpeg: return {"image/jpeg", "jpg"};
+    case output_format::webp: break;
+  }
+  return {"image/webp", "webp"};
+}
+
 bool starts_with(std::string_view bytes, std::string_view prefix) {
   return bytes.substr(0, prefix.size()) == prefix;
 }
@@ -72,23 +87,9 @@ std::optional<output_format> parse_output_format(std::string_view name) {
   return std::nullopt;
 }
 
-const char* mime_type_of(output_format f) {
-  switch (f) {
-    case output_format::webp: return "image/webp";
-    case output_format::png: return "image/png";
-    case output_format::jpeg: return "image/jpeg";
-  }
-  return "image/webp";
-}
+const char* mime_type_of(output_format f) { return names_of(f).mime; }
 
-const char* extension_of(output_format f) {
-  switch (f) {
-    case output_format::webp: return "webp";
-    case output_format::png: return "png";
-    case output_format::jpeg: return "jpg";
-  }
-  return "webp";
-}
+const char* extension_of(output_format f) { return names_of(f).extension; }
 
 std::optional<std::string> sniff_image_mime(std::string_view bytes) {
   if (starts_with(bytes, std::string_view("\x89PNG\r\n\x1a\n", 8)))

@@ -14,7 +14,7 @@
 ///
 ///   queue_taker ──taken──▶ queue_actor ──spawns──▶ job_supervisor ──▶ stage_actor ──▶ image_actor
 ///                              │                        │                   │              │
-///                          redis_ops              job_store pool      fetch pool     credit_actor,
+///                          redis_ops              job_store pool      fetch pool     image_ledger,
 ///                                                                                    generate/store pools
 namespace quel {
 
@@ -49,9 +49,9 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<renew_atom, ids::job, int64_t>::with<bool>,
   caf::replies_to<release_atom, ids::job, int64_t>::with<bool>>;
 
-/// The only writer of balances: holds, charges with their image, releases.
-/// Each names its image by its identity, which also picks the ledger shard.
-using credit_actor = caf::typed_actor<
+/// The image ledger (the CreditActor role): the only writer of balances.
+/// Holds a credit, commits an image with its charge, releases. Each names its image by its identity, which also picks the ledger shard.
+using image_ledger_actor = caf::typed_actor<
   caf::replies_to<hold_atom, image_identity>::with<hold_reply>,
   caf::replies_to<commit_atom, image_commit>::with<commit_result>,
   caf::reacts_to<unhold_atom, image_identity>>;

@@ -12,6 +12,7 @@
 
 #include "common/blob.hpp"
 #include "domain/image_identity.hpp"
+#include "domain/stage_planning.hpp"
 
 /// Messages between the QueueActor, JobSupervisors and StageActors.
 ///
@@ -65,35 +66,10 @@ struct lease_clock {
 
 using lease_clock_ptr = std::shared_ptr<lease_clock>;
 
-/// One input of a stage, resolved by the supervisor.
-struct stage_input {
-  std::string category;        // model, top, ...
-  std::string description;     // the module's description of the category
-  std::optional<int64_t> attach_id;
-  std::string object_key;      // where the bytes are in storage
-  std::optional<int> from_stage;
-  int from_index = 0;
-  blob preloaded;              // bytes already in memory (a stage's output)
-};
-
-/// Everything a StageActor needs to make its images.
-struct stage_plan {
-  /// What every image of the stage shares: job, epoch, stage, organisation,
-  /// cost. Image `i` is `identity.with_image(i)`.
-  image_identity identity;
+/// Everything a StageActor needs to make its images: the stage's plan
+/// (domain/stage_planning) and the job's lease clock.
+struct stage_plan : planned_stage {
   lease_clock_ptr lease;       // see lease_clock
-  bool resumed = false;        // the job was claimed before (crash recovery)
-  int largest_stage_index = 0;
-  int quantity = 0;
-  std::string prompt;          // full text part for the model
-  std::optional<std::string> aspect_ratio;
-  std::vector<stage_input> inputs;
-  int total_images = 0;
-  /// Image indexes already committed (skipped on resume or stage restart).
-  std::vector<int> already_made;
-  /// When set, every image of the stage fails at once with this reason
-  /// (e.g. a fromStage input that was never made).
-  std::optional<std::string> doomed;
 };
 
 /// An image that is made: committed, charged, stored.

@@ -37,19 +37,9 @@ if [ -z "$bin" ] || [ ! -x "$bench_bin/pg_commit_bench" ]; then
   exit 1
 fi
 
-services=$(mktemp -d "${TMPDIR:-/tmp}/quel-bench-services.XXXXXX")
-cleanup() {
-  scripts/local-services.sh stop "$services" || true
-  rm -rf "$services"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-# As root, local-services.sh runs PostgreSQL as the postgres user.
-chmod 755 "$services"
-scripts/local-services.sh start "$services"
-# shellcheck disable=SC1091
-. "$services/env"
+# shellcheck source=scripts/lib/throwaway-services.sh
+. scripts/lib/throwaway-services.sh
+start_throwaway_services bench
 export QUEL_WORKER_BIN=$bin
 export TMPDIR=$services
 

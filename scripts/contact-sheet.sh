@@ -7,11 +7,9 @@
 #   CELL=320 ACROSS=5 scripts/contact-sheet.sh sheet.jpg data/storage/images/generated/*/*
 set -euo pipefail
 
-if [[ $# -lt 2 ]]; then
-  echo "usage: $0 OUT_FILE IMAGE..." >&2
-  exit 2
-fi
-command -v vips >/dev/null || { echo "$0: vips not found (apt-get install libvips-tools)" >&2; exit 1; }
+# shellcheck source=scripts/lib/vips-tools.sh
+. "$(dirname "$0")/lib/vips-tools.sh"
+vips_script_start "OUT_FILE IMAGE..." 2 "" "$@"
 
 out=$1
 shift
@@ -25,9 +23,6 @@ case ${out,,} in
   *.webp) save="[Q=85]" ;;
   *) echo "$0: OUT_FILE must end in .png, .jpg, .jpeg or .webp" >&2; exit 2 ;;
 esac
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 label_h=$((cell / 10))
 tiles=()

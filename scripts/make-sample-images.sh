@@ -6,16 +6,12 @@
 #   scripts/make-sample-images.sh OUT_DIR
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-  echo "usage: $0 OUT_DIR" >&2
-  exit 2
-fi
-command -v vips >/dev/null || { echo "$0: vips not found (apt-get install libvips-tools)" >&2; exit 1; }
+# shellcheck source=scripts/lib/vips-tools.sh
+. "$(dirname "$0")/lib/vips-tools.sh"
+vips_script_start "OUT_DIR" 1 1 "$@"
 
 out_dir=$1
 mkdir -p "$out_dir"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 # make_sample FILE WIDTH HEIGHT "R G B" "R G B" SHAPE "INK" LABEL
 #   gradient from the first colour (left) to the second (right), a shape

@@ -21,26 +21,15 @@ if [ -z "$bin" ]; then
   exit 1
 fi
 
-services=$(mktemp -d "${TMPDIR:-/tmp}/quel-test-services.XXXXXX")
+# shellcheck source=scripts/lib/throwaway-services.sh
+. scripts/lib/throwaway-services.sh
 ctest_pid=
-cleanup() {
+# shellcheck disable=SC2317  # called from the EXIT trap of the services
+before_services_stop() {
   # ctest leaves its running test behind when killed: end the whole group.
   if [ -n "$ctest_pid" ]; then kill -TERM -- "-$ctest_pid" 2>/dev/null || true; fi
-  scripts/local-services.sh stop "$services" || true
-  rm -rf "$services"
 }
-trap cleanup EXIT
-# Turn INT/TERM into a normal exit so the EXIT trap stops ctest and the
-# servers at once (bash would only run the trap after a foreground ctest).
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# As root, local-services.sh runs PostgreSQL as the postgres user, which must
-# be able to enter the directory.
-chmod 755 "$services"
-scripts/local-services.sh start "$services"
-# shellcheck disable=SC1091
-. "$services/env"
+start_throwaway_services test
 export QUEL_TEST_REDIS_URL=$QUEL_REDIS_URL
 export QUEL_TEST_DATABASE_URL=$QUEL_DATABASE_URL
 export QUEL_WORKER_BIN=$bin

@@ -10,19 +10,6 @@
 
 namespace quel {
 
-namespace {
-
-const char* suffix_of(output_format f) {
-  switch (f) {
-    case output_format::webp: return ".webp";
-    case output_format::png: return ".png";
-    case output_format::jpeg: return ".jpg";
-  }
-  return ".webp";
-}
-
-} // namespace
-
 blob convert_image(const blob& image, output_format target) {
   auto mime = sniff_image_mime(image.bytes());
   if (mime && *mime == mime_type_of(target))
@@ -37,7 +24,9 @@ blob convert_image(const blob& image, output_format target) {
         vips::VImage::option()->set("background", std::vector<double>{255.0}));
     void* out = nullptr;
     size_t size = 0;
-    in.write_to_buffer(suffix_of(target), &out, &size);
+    // libvips picks the encoder by the suffix: the output key's extension.
+    auto suffix = std::string(".") + extension_of(target);
+    in.write_to_buffer(suffix.c_str(), &out, &size);
     std::string bytes(static_cast<const char*>(out), size);
     g_free(out);
     return blob(std::move(bytes));

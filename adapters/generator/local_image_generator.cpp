@@ -13,6 +13,7 @@
 
 #include "adapters/generator/vips_runtime.hpp"
 #include "common/log.hpp"
+#include "domain/image_format.hpp"
 
 namespace quel {
 
@@ -33,20 +34,7 @@ constexpr std::array<rgb, 8> palette{{
   {188, 108, 37},  {131, 56, 236},  {58, 134, 255},  {255, 0, 110},
 }};
 
-// Kept private (not domain's mime_type_of) so that this layer links without
-// domain/image_format.cpp; the values are the contract's.
-const char* mime_of(output_format f) {
-  switch (f) {
-    case output_format::png:
-      return "image/png";
-    case output_format::jpeg:
-      return "image/jpeg";
-    case output_format::webp:
-    default:
-      return "image/webp";
-  }
-}
-
+// The encoder libvips picks by the suffix, with the worker's settings.
 const char* save_suffix_of(output_format f) {
   switch (f) {
     case output_format::png:
@@ -300,7 +288,7 @@ generated_image local_image_generator::generate(const generation_request& reques
   } catch (const VError& e) {
     throw generation_error("local generator failed: " + take_vips_error(e), true);
   }
-  result.mime_type = mime_of(request.format);
+  result.mime_type = mime_type_of(request.format);
   result.model_version = std::string("local-vips-") + vips_version_string();
   if (latency_.count() > 0)
     std::this_thread::sleep_for(latency_);

@@ -144,6 +144,32 @@ BEGIN
 END;
 $$;
 
+-- A job is settled (finished or failed as invalid): its credit holds go and
+-- its lease expires at once. The caller holds the job row lock (fence).
+-- Returns true, the caller's answer.
+CREATE OR REPLACE FUNCTION quel_worker_settle(p_job_id uuid)
+RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM quel_worker_credit_hold WHERE job_id = p_job_id;
+  UPDATE quel_worker_job SET lease_expires_at = now(), updated_at = now()
+   WHERE job_id = p_job_id;
+  RETURN true;
+END;
+$$;
+
+-- Sets a production's status (a job without a production has none: NULL).
+CREATE OR REPLACE FUNCTION quel_worker_set_production_status(p_production uuid,
+                                                             p_status text)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_production IS NOT NULL THEN
+    UPDATE quel_production_photo
+       SET production_status = p_status, updated_at = now()
+     WHERE production_id = p_production;
+  END IF;
+END;
+$$;
+
 -- Ends a job whose input is invalid (CONTRACT.md rule 20).
 CREATE OR REPLACE FUNCTION quel_worker_fail_invalid(p_job_id uuid, p_epoch bigint,
                                                     p_message text)
@@ -160,15 +186,8 @@ BEGIN
          updated_at = now()
    WHERE job_id = p_job_id
   RETURNING production_id INTO v_production;
-  IF v_production IS NOT NULL THEN
-    UPDATE quel_production_photo
-       SET production_status = 'failed', updated_at = now()
-     WHERE production_id = v_production;
-  END IF;
-  DELETE FROM quel_worker_credit_hold WHERE job_id = p_job_id;
-  UPDATE quel_worker_job SET lease_expires_at = now(), updated_at = now()
-   WHERE job_id = p_job_id;
-  RETURN true;
+  PERFORM quel_worker_set_production_status(v_production, 'failed');
+  RETURN quel_worker_settle(p_job_id);
 END;
 $$;
 
@@ -188,11 +207,7 @@ BEGIN
          total_images = p_total, updated_at = now()
    WHERE job_id = p_job_id
   RETURNING production_id INTO v_production;
-  IF v_production IS NOT NULL THEN
-    UPDATE quel_production_photo
-       SET production_status = 'processing', updated_at = now()
-     WHERE production_id = v_production;
-  END IF;
+  PERFORM quel_worker_set_production_status(v_production, 'processing');
   RETURN (SELECT coalesce(jsonb_agg(jsonb_build_array(stage_index, image_index,
                                                       attach_id, object_key)
                                     ORDER BY stage_index, image_index),
@@ -233,10 +248,7 @@ BEGIN
            updated_at = now()
      WHERE production_id = v_production;
   END IF;
-  DELETE FROM quel_worker_credit_hold WHERE job_id = p_job_id;
-  UPDATE quel_worker_job SET lease_expires_at = now(), updated_at = now()
-   WHERE job_id = p_job_id;
-  RETURN true;
+  RETURN quel_worker_settle(p_job_id);
 END;
 $$;
 
@@ -310,68 +322,69 @@ DECLARE
   v_credit bigint;
   v_held bigint;
 BEGIN
-  IF NOT quel_worker_fence(p_job_id, p_epoch) THEN
-    o_outcome := 'lease_lost';
-    SELECT completed_images, total_images INTO o_completed, o_total
-      FROM quel_production_jobs WHERE job_id = p_job_id;
-    RETURN NEXT;
-    RETURN;
-  END IF;
-
-  SELECT attach_id INTO o_attach_id FROM quel_worker_image
-   WHERE job_id = p_job_id AND stage_index = p_stage AND image_index = p_image;
-  IF FOUND THEN
-    o_outcome := 'already_committed';
-    SELECT completed_images, total_images INTO o_completed, o_total
-      FROM quel_production_jobs WHERE job_id = p_job_id;
-    RETURN NEXT;
-    RETURN;
-  END IF;
-
-  IF v_charged THEN
-    SELECT org_credit INTO v_credit FROM quel_organization
-     WHERE org_id = p_org_id FOR UPDATE;
-    -- Credits held for other images are promised; this image's own hold is
-    -- what it spends now.
-    SELECT coalesce(sum(amount), 0) INTO v_held
-      FROM quel_worker_credit_hold
-     WHERE org_id = p_org_id
-       AND NOT (job_id = p_job_id AND stage_index = p_stage AND image_index = p_image);
-    IF v_credit IS NULL OR v_credit - v_held < p_cost THEN
-      o_outcome := 'insufficient_credits';
-      SELECT completed_images, total_images INTO o_completed, o_total
-        FROM quel_production_jobs WHERE job_id = p_job_id;
-      RETURN NEXT;
-      RETURN;
+  -- A refusal leaves this block (EXIT refused) with its outcome set; the
+  -- job's progress is then reported as it stands.
+  <<refused>>
+  BEGIN
+    IF NOT quel_worker_fence(p_job_id, p_epoch) THEN
+      o_outcome := 'lease_lost';
+      EXIT refused;
     END IF;
-  END IF;
 
-  INSERT INTO quel_attach (attach_file_name, attach_original_name, attach_file_path,
-                           attach_file_type, attach_file_size, org_id)
-  VALUES (p_file_name, p_file_name, p_object_key, p_mime_type, p_size, p_org_id)
-  RETURNING attach_id INTO o_attach_id;
+    SELECT attach_id INTO o_attach_id FROM quel_worker_image
+     WHERE job_id = p_job_id AND stage_index = p_stage AND image_index = p_image;
+    IF FOUND THEN
+      o_outcome := 'already_committed';
+      EXIT refused;
+    END IF;
 
-  IF v_charged THEN
-    UPDATE quel_organization
-       SET org_credit = org_credit - p_cost, updated_at = now()
-     WHERE org_id = p_org_id
-    RETURNING org_credit INTO o_balance;
-    INSERT INTO quel_credit_log (org_id, job_id, attach_id, amount, balance_after, reason)
-    VALUES (p_org_id, p_job_id, o_attach_id, -p_cost, o_balance, 'image_generation');
-  END IF;
+    IF v_charged THEN
+      SELECT org_credit INTO v_credit FROM quel_organization
+       WHERE org_id = p_org_id FOR UPDATE;
+      -- Credits held for other images are promised; this image's own hold is
+      -- what it spends now.
+      SELECT coalesce(sum(amount), 0) INTO v_held
+        FROM quel_worker_credit_hold
+       WHERE org_id = p_org_id
+         AND NOT (job_id = p_job_id AND stage_index = p_stage AND image_index = p_image);
+      IF v_credit IS NULL OR v_credit - v_held < p_cost THEN
+        o_outcome := 'insufficient_credits';
+        EXIT refused;
+      END IF;
+    END IF;
 
-  INSERT INTO quel_worker_image (job_id, stage_index, image_index, attach_id, object_key)
-  VALUES (p_job_id, p_stage, p_image, o_attach_id, p_object_key);
-  DELETE FROM quel_worker_credit_hold
-   WHERE job_id = p_job_id AND stage_index = p_stage AND image_index = p_image;
+    INSERT INTO quel_attach (attach_file_name, attach_original_name, attach_file_path,
+                             attach_file_type, attach_file_size, org_id)
+    VALUES (p_file_name, p_file_name, p_object_key, p_mime_type, p_size, p_org_id)
+    RETURNING attach_id INTO o_attach_id;
 
-  UPDATE quel_production_jobs
-     SET completed_images = completed_images + 1,
-         generated_attach_ids = generated_attach_ids || to_jsonb(o_attach_id),
-         updated_at = now()
-   WHERE job_id = p_job_id
-  RETURNING completed_images, total_images INTO o_completed, o_total;
-  o_outcome := 'committed';
+    IF v_charged THEN
+      UPDATE quel_organization
+         SET org_credit = org_credit - p_cost, updated_at = now()
+       WHERE org_id = p_org_id
+      RETURNING org_credit INTO o_balance;
+      INSERT INTO quel_credit_log (org_id, job_id, attach_id, amount, balance_after, reason)
+      VALUES (p_org_id, p_job_id, o_attach_id, -p_cost, o_balance, 'image_generation');
+    END IF;
+
+    INSERT INTO quel_worker_image (job_id, stage_index, image_index, attach_id, object_key)
+    VALUES (p_job_id, p_stage, p_image, o_attach_id, p_object_key);
+    DELETE FROM quel_worker_credit_hold
+     WHERE job_id = p_job_id AND stage_index = p_stage AND image_index = p_image;
+
+    UPDATE quel_production_jobs
+       SET completed_images = completed_images + 1,
+           generated_attach_ids = generated_attach_ids || to_jsonb(o_attach_id),
+           updated_at = now()
+     WHERE job_id = p_job_id
+    RETURNING completed_images, total_images INTO o_completed, o_total;
+    o_outcome := 'committed';
+    RETURN NEXT;
+    RETURN;
+  END refused;
+
+  SELECT completed_images, total_images INTO o_completed, o_total
+    FROM quel_production_jobs WHERE job_id = p_job_id;
   RETURN NEXT;
 END;
 $$;

@@ -7,26 +7,30 @@ INSERT INTO quel_organization (org_id, org_name, org_credit) VALUES
   ('11111111-1111-4111-8111-111111111111', 'Atelier Lumen (plenty of credits)', 1000),
   ('22222222-2222-4222-8222-222222222222', 'Tiny Studio (3 credits)', 3);
 
+-- One sample image a line: its key is FOLDER/NAME, kept in attach_file_path,
+-- or for the legacy row (no attach_file_path) in attach_directory; its type
+-- follows the extension.
 INSERT INTO quel_attach (attach_id, attach_original_name, attach_file_name,
                          attach_file_path, attach_directory, attach_file_size,
-                         attach_file_type, org_id) VALUES
-  (39070, 'model.png', 'model.png', 'inputs/atelier/model.png', NULL,
-   :model_size, 'image/png', '11111111-1111-4111-8111-111111111111'),
-  (39071, 'top.jpg', 'top.jpg', 'inputs/atelier/top.jpg', NULL,
-   :top_size, 'image/jpeg', '11111111-1111-4111-8111-111111111111'),
-  (39072, 'bottom.webp', 'bottom.webp', 'inputs/atelier/bottom.webp', NULL,
-   :bottom_size, 'image/webp', '11111111-1111-4111-8111-111111111111'),
-  (39073, 'shoes.png', 'shoes.png', 'inputs/atelier/shoes.png', NULL,
-   :shoes_size, 'image/png', '11111111-1111-4111-8111-111111111111'),
-  -- legacy row: no attach_file_path, the key is in attach_directory
-  (39074, 'bag.jpg', 'bag.jpg', NULL, 'inputs/legacy/bag.jpg',
-   :bag_size, 'image/jpeg', '11111111-1111-4111-8111-111111111111'),
-  (39075, 'background.jpg', 'background.jpg', 'inputs/atelier/background.jpg', NULL,
-   :background_size, 'image/jpeg', '11111111-1111-4111-8111-111111111111'),
-  (39076, 'product.png', 'product.png', 'inputs/tiny/product.png', NULL,
-   :product_size, 'image/png', '22222222-2222-4222-8222-222222222222'),
-  (39077, 'face.webp', 'face.webp', 'inputs/tiny/face.webp', NULL,
-   :face_size, 'image/webp', '22222222-2222-4222-8222-222222222222');
+                         attach_file_type, org_id)
+SELECT id, name, name,
+       CASE WHEN legacy THEN NULL ELSE folder || '/' || name END,
+       CASE WHEN legacy THEN folder || '/' || name END,
+       size,
+       CASE substring(name FROM '[.]([a-z]+)$')
+         WHEN 'png' THEN 'image/png' WHEN 'webp' THEN 'image/webp' ELSE 'image/jpeg' END,
+       org::uuid
+  FROM (VALUES
+    (39070, 'model.png', 'inputs/atelier', false, :model_size, '11111111-1111-4111-8111-111111111111'),
+    (39071, 'top.jpg', 'inputs/atelier', false, :top_size, '11111111-1111-4111-8111-111111111111'),
+    (39072, 'bottom.webp', 'inputs/atelier', false, :bottom_size, '11111111-1111-4111-8111-111111111111'),
+    (39073, 'shoes.png', 'inputs/atelier', false, :shoes_size, '11111111-1111-4111-8111-111111111111'),
+    (39074, 'bag.jpg', 'inputs/legacy', true, :bag_size, '11111111-1111-4111-8111-111111111111'),
+    (39075, 'background.jpg', 'inputs/atelier', false, :background_size,
+     '11111111-1111-4111-8111-111111111111'),
+    (39076, 'product.png', 'inputs/tiny', false, :product_size, '22222222-2222-4222-8222-222222222222'),
+    (39077, 'face.webp', 'inputs/tiny', false, :face_size, '22222222-2222-4222-8222-222222222222')
+  ) AS sample (id, name, folder, legacy, size, org);
 DO $$ BEGIN PERFORM setval('quel_attach_attach_id_seq', 39099); END $$;
 
 INSERT INTO quel_production_photo (production_id, org_id, attach_ids) VALUES

@@ -11,7 +11,7 @@
 #include <catch2/catch.hpp>
 #include <caf/all.hpp>
 
-#include "actors/credit_actor.hpp"
+#include "actors/image_ledger.hpp"
 #include "actors/job_store_actor.hpp"
 #include "adapters/postgres/pg_store.hpp"
 #include "messages/errors.hpp"
@@ -103,7 +103,8 @@ TEST_CASE("no SQL error kills a ledger shard: the organisation's next commit suc
   install_fault(db, "quel_worker_image");
 
   actor_world w;
-  auto shard = w.sys.spawn<caf::detached>(ledger_shard_impl, std::make_shared<pg_store>(db.url()),
+  auto shard = w.sys.spawn<caf::detached>(image_ledger_shard_impl,
+                                          std::make_shared<pg_store>(db.url()),
                                           w.metrics, w.give_up);
   caf::scoped_actor self{w.sys};
   int index = 0;

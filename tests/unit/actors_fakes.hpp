@@ -118,7 +118,7 @@ inline store_actor::behavior_type fake_storer(script_ptr s) {
   };
 }
 
-inline credit_actor::behavior_type fake_credits(script_ptr s) {
+inline image_ledger_actor::behavior_type fake_image_ledger(script_ptr s) {
   return {
     [s](hold_atom, const image_identity&) -> caf::result<hold_reply> {
       s->holds++;
@@ -236,30 +236,40 @@ struct actor_fixture {
   caf::actor_system sys;
   caf::scheduler::test_coordinator& sched;
   script_ptr s = std::make_shared<script>();
-  std::shared_ptr<worker_context> ctx = std::make_shared<worker_context>();
+  /// The job context (QueueActor, JobSupervisor) with its stage and image
+  /// contexts inside, all backed by the fakes.
+  std::shared_ptr<job_context> ctx = std::make_shared<job_context>();
+  stage_context& stage_ctx = ctx->stages;
+  image_context& image_ctx = ctx->stages.images;
 
   static caf::actor_system_config& init(caf::actor_system_config& cfg) {
     cfg.set("scheduler.policy", caf::atom("testing"));
     return cfg;
   }
 
+  /// The stage context as a StageActor gets it (sharing the job context).
+  stage_context_ptr stage_context_of_job() const {
+    return inner_context(job_context_ptr{ctx}, &job_context::stages);
+  }
+
   actor_fixture()
     : sys(init(cfg)),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
     ctx->settings.node_id = "test-node";
-    ctx->settings.image_retry = backoff_policy{std::chrono::milliseconds(100),
-                                               std::chrono::milliseconds(1000), 3};
+    stage_ctx.image_retry = backoff_policy{std::chrono::milliseconds(100),
+                                           std::chrono::milliseconds(1000), 3};
     ctx->settings.stage_retry = backoff_policy{std::chrono::milliseconds(100),
                                                std::chrono::milliseconds(1000), 3};
     ctx->modules = module_catalog::from_ini(
       "[module.fashion]\nqueue = jobs:queue\ncredits_per_image = 1\npreamble = P\n");
     ctx->metrics = std::make_shared<worker_metrics>();
+    stage_ctx.metrics = ctx->metrics;
     ctx->job_stores = actor_pool<job_store_actor>{{sys.spawn(fake_job_store, s)}};
-    ctx->credits = sys.spawn(fake_credits, s);
-    ctx->fetchers = actor_pool<fetch_actor>{{sys.spawn(fake_fetcher, s)}};
-    ctx->storers = actor_pool<store_actor>{{sys.spawn(fake_storer, s)}};
-    ctx->generators = actor_pool<generate_actor>{{sys.spawn(fake_generator, s)}};
-    ctx->image_slots = sys.spawn(slots_actor_impl, 4);
+    image_ctx.ledger = sys.spawn(fake_image_ledger, s);
+    image_ctx.fetchers = actor_pool<fetch_actor>{{sys.spawn(fake_fetcher, s)}};
+    image_ctx.storers = actor_pool<store_actor>{{sys.spawn(fake_storer, s)}};
+    image_ctx.generators = actor_pool<generate_actor>{{sys.spawn(fake_generator, s)}};
+    stage_ctx.image_slots = sys.spawn(slots_actor_impl, 4);
     ctx->redis = sys.spawn(fake_redis_ops, s);
   }
 
@@ -267,14 +277,14 @@ struct actor_fixture {
     // Stop every fake so ~actor_system does not wait for them.
     for (auto& a : ctx->job_stores.members())
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx->credits, caf::exit_reason::user_shutdown);
-    for (auto& a : ctx->fetchers.members())
+    caf::anon_send_exit(image_ctx.ledger, caf::exit_reason::user_shutdown);
+    for (auto& a : image_ctx.fetchers.members())
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    for (auto& a : ctx->storers.members())
+    for (auto& a : image_ctx.storers.members())
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    for (auto& a : ctx->generators.members())
+    for (auto& a : image_ctx.generators.members())
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ctx->image_slots, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(stage_ctx.image_slots, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->redis, caf::exit_reason::user_shutdown);
     sched.run();
   }

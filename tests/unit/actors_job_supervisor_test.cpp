@@ -28,7 +28,7 @@ TEST_CASE_METHOD(actor_fixture, "a job runs dependent stages in order and comple
                  "[actors][supervisor]") {
   s->input_json = two_stages;
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   run_all();
   CHECK(s->generate_calls == 3);
   REQUIRE(s->finishes.size() == 1);
@@ -47,7 +47,7 @@ TEST_CASE_METHOD(actor_fixture, "a crashed stage is restarted after a backoff",
   // A transient read error makes stage 0 quit with a retryable error.
   s->fetch_results = {make_failure(worker_errc::retryable, "storage timeout")};
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   sched.run();
   CHECK(s->fetch_calls == 1);
   CHECK(s->generate_calls == 0);
@@ -66,7 +66,7 @@ TEST_CASE_METHOD(actor_fixture, "a stage that keeps crashing is given up and the
   for (int i = 0; i < 10; ++i)
     s->fetch_results.push_back(make_failure(worker_errc::retryable, "storage timeout"));
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   run_all();
   CHECK(s->fetch_calls == 3);   // 1 + 2 restarts
   CHECK(s->generate_calls == 0);
@@ -89,7 +89,7 @@ TEST_CASE_METHOD(actor_fixture, "invalid input fails the job before anything is 
   s->input_json = R"({"stages":[{"stage_index":0,"prompt":"p","quantity":1,
     "individualImageAttachIds":[{"attachId":39070.5,"type":"model"}]}]})";
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   run_all();
   CHECK(s->holds == 0);
   CHECK(s->generate_calls == 0);
@@ -104,7 +104,7 @@ TEST_CASE_METHOD(actor_fixture, "a missing job row is looked up again, then dead
                  "[actors][supervisor]") {
   s->claim_answer = claimed_job::outcome::missing;
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   sched.run();
   CHECK(s->dispositions.empty());  // waiting for the recheck timer
   REQUIRE(sched.trigger_timeouts() == 1);
@@ -119,7 +119,7 @@ TEST_CASE_METHOD(actor_fixture, "a finished job's id is dropped without work",
                  "[actors][supervisor]") {
   s->claim_answer = claimed_job::outcome::finished;
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   run_all();
   CHECK(s->generate_calls == 0);
   CHECK(s->finishes.empty());
@@ -133,7 +133,7 @@ TEST_CASE_METHOD(actor_fixture, "a job found processing looks for stored images 
   s->input_json = two_stages;
   s->status_before_claim = "processing";  // handed back at a shutdown
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   run_all();
   CHECK(s->exists_calls == 3);   // one per image: reuse an uploaded object
   CHECK(s->generate_calls == 3); // none was stored here
@@ -146,7 +146,7 @@ TEST_CASE_METHOD(actor_fixture, "a fresh job generates without looking for store
                  "[actors][supervisor]") {
   s->input_json = two_stages;
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   run_all();
   CHECK(s->exists_calls == 0);
   CHECK(s->generate_calls == 3);
@@ -158,7 +158,7 @@ TEST_CASE_METHOD(actor_fixture, "a job under a live holder's lease drops only a 
   s->claim_answer = claimed_job::outcome::leased_elsewhere;
   s->holder_has_id = true;
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   run_all();
   // The holder's processing lists were looked at, this queue's among them.
   REQUIRE(s->held_queries.size() == 1);
@@ -179,7 +179,7 @@ TEST_CASE_METHOD(actor_fixture,
   s->claim_answers = {claimed_job::outcome::leased_elsewhere};
   s->holder_has_id = false;
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   sched.run();
   CHECK(s->claims == 1);
   CHECK(s->held_queries.size() == 1);
@@ -203,7 +203,7 @@ TEST_CASE_METHOD(actor_fixture, "a node shutdown hands back an id waiting for an
   s->claim_answer = claimed_job::outcome::leased_elsewhere;
   s->holder_has_id = false;
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   sched.run();
   CHECK(s->dispositions.empty());
   caf::anon_send(sup, stop_atom::value);
@@ -217,12 +217,12 @@ TEST_CASE_METHOD(actor_fixture, "a failed lease renewal is retried until one suc
                  "[actors][supervisor][leases]") {
   s->input_json = two_stages;
   // No image slot is ever granted, so the job stays in flight and renews.
-  caf::anon_send_exit(ctx->image_slots, caf::exit_reason::user_shutdown);
-  ctx->image_slots = sys.spawn(slots_actor_impl, 0);
+  caf::anon_send_exit(stage_ctx.image_slots, caf::exit_reason::user_shutdown);
+  stage_ctx.image_slots = sys.spawn(slots_actor_impl, 0);
   s->renew_results = {make_failure(worker_errc::retryable, "statement timeout"),
                       make_failure(worker_errc::retryable, "statement timeout")};
   auto queue = sys.spawn(recording_queue, s);
-  auto sup = sys.spawn(job_supervisor_impl, ticket(), worker_context_ptr{ctx}, queue);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
   sched.run();
   for (int round = 0; round < 4; ++round) {
     REQUIRE(sched.trigger_timeouts() >= 1);

@@ -76,7 +76,7 @@ struct queue_fixture : actor_fixture {
       log->takers.push_back(taker);
       return taker;
     };
-    queue = sys.spawn(queue_actor_impl, worker_context_ptr{ctx}, spawn_taker, ctx->redis);
+    queue = sys.spawn(queue_actor_impl, job_context_ptr{ctx}, spawn_taker, ctx->redis);
     queue->attach_functor([this] { queue_done = true; });
     sched.run();
   }

@@ -33,7 +33,7 @@ stage_plan one_stage(int quantity) {
 TEST_CASE_METHOD(actor_fixture, "a stage makes every image and reports them",
                  "[actors][stage]") {
   auto sup = sys.spawn(recording_supervisor, s);
-  auto stage = sys.spawn(stage_actor_impl, one_stage(3), worker_context_ptr{ctx}, sup);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(3), stage_context_of_job(), sup);
   run_all();
   CHECK(s->fetch_calls == 1);  // inputs are fetched once per stage
   CHECK(s->generate_calls == 3);
@@ -48,7 +48,7 @@ TEST_CASE_METHOD(actor_fixture, "a retryable image failure is restarted after a 
                  "[actors][stage][supervision]") {
   s->generate_results = {make_failure(worker_errc::retryable, "HTTP 503 UNAVAILABLE")};
   auto sup = sys.spawn(recording_supervisor, s);
-  auto stage = sys.spawn(stage_actor_impl, one_stage(1), worker_context_ptr{ctx}, sup);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(1), stage_context_of_job(), sup);
   sched.run();
   INFO("the first attempt failed; the restart waits for its backoff timer");
   CHECK(s->generate_calls == 1);
@@ -69,7 +69,7 @@ TEST_CASE_METHOD(actor_fixture, "an image is given up after the restart limit",
   for (int i = 0; i < 10; ++i)
     s->generate_results.push_back(make_failure(worker_errc::retryable, "HTTP 500 INTERNAL"));
   auto sup = sys.spawn(recording_supervisor, s);
-  auto stage = sys.spawn(stage_actor_impl, one_stage(1), worker_context_ptr{ctx}, sup);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(1), stage_context_of_job(), sup);
   auto rounds = run_all();
   CHECK(rounds == 2);  // policy: 2 restarts, each after one backoff timer
   CHECK(s->generate_calls == 3);
@@ -84,7 +84,7 @@ TEST_CASE_METHOD(actor_fixture, "a permanent failure is not retried",
                  "[actors][stage][supervision]") {
   s->generate_results = {make_failure(worker_errc::permanent, "IMAGE_SAFETY")};
   auto sup = sys.spawn(recording_supervisor, s);
-  auto stage = sys.spawn(stage_actor_impl, one_stage(2), worker_context_ptr{ctx}, sup);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(2), stage_context_of_job(), sup);
   auto rounds = run_all();
   CHECK(rounds == 0);
   CHECK(s->generate_calls == 2);  // the other image still goes on
@@ -99,7 +99,7 @@ TEST_CASE_METHOD(actor_fixture, "an image that cannot be paid for is never gener
                  "[actors][stage][credits]") {
   s->hold_answer = hold_outcome::insufficient_credits;
   auto sup = sys.spawn(recording_supervisor, s);
-  auto stage = sys.spawn(stage_actor_impl, one_stage(2), worker_context_ptr{ctx}, sup);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(2), stage_context_of_job(), sup);
   run_all();
   CHECK(s->holds == 2);
   CHECK(s->generate_calls == 0);
@@ -114,7 +114,7 @@ TEST_CASE_METHOD(actor_fixture, "a missing input object fails the stage's images
                  "[actors][stage]") {
   s->fetch_results = {make_failure(worker_errc::object_missing, "object not found")};
   auto sup = sys.spawn(recording_supervisor, s);
-  auto stage = sys.spawn(stage_actor_impl, one_stage(2), worker_context_ptr{ctx}, sup);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(2), stage_context_of_job(), sup);
   run_all();
   CHECK(s->generate_calls == 0);
   REQUIRE(s->stage_reports.size() == 1);
@@ -129,7 +129,7 @@ TEST_CASE_METHOD(actor_fixture, "images already made are skipped on a restart",
   auto plan = one_stage(3);
   plan.already_made = {0, 2};
   auto sup = sys.spawn(recording_supervisor, s);
-  auto stage = sys.spawn(stage_actor_impl, plan, worker_context_ptr{ctx}, sup);
+  auto stage = sys.spawn(stage_actor_impl, plan, stage_context_of_job(), sup);
   run_all();
   CHECK(s->generate_calls == 1);
   REQUIRE(s->made.size() == 1);
@@ -152,7 +152,7 @@ TEST_CASE_METHOD(actor_fixture, "a reply without an image is tried once more, no
     calls = 3;
   }
   auto sup = sys.spawn(recording_supervisor, s);
-  auto stage = sys.spawn(stage_actor_impl, one_stage(1), worker_context_ptr{ctx}, sup);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(1), stage_context_of_job(), sup);
   run_all();
   CHECK(s->generate_calls == calls);
   REQUIRE(s->stage_reports.size() == 1);
@@ -167,7 +167,7 @@ TEST_CASE_METHOD(actor_fixture, "a server delay longer than the cap ends the ret
   s->generate_results = {make_failure(worker_errc::retryable, "rate limited",
                                       std::chrono::milliseconds(5000))};
   auto sup = sys.spawn(recording_supervisor, s);
-  auto stage = sys.spawn(stage_actor_impl, one_stage(1), worker_context_ptr{ctx}, sup);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(1), stage_context_of_job(), sup);
   run_all();
   CHECK(s->generate_calls == 1);  // cap is 1 s in this fixture
   REQUIRE(s->stage_reports.size() == 1);
@@ -180,7 +180,7 @@ TEST_CASE_METHOD(actor_fixture, "a failed upload is retried without calling the 
                  "[actors][stage][supervision]") {
   s->store_results = {make_failure(worker_errc::retryable, "HTTP 500 InternalError")};
   auto sup = sys.spawn(recording_supervisor, s);
-  auto stage = sys.spawn(stage_actor_impl, one_stage(1), worker_context_ptr{ctx}, sup);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(1), stage_context_of_job(), sup);
   run_all();
   CHECK(s->store_calls == 2);
   CHECK(s->generate_calls == 1);  // the kept image was uploaded on the retry
@@ -195,7 +195,7 @@ TEST_CASE_METHOD(actor_fixture, "an upload waits while the job's lease is not kn
   auto plan = one_stage(1);
   plan.lease = std::make_shared<lease_clock>();  // never renewed: not valid
   auto sup = sys.spawn(recording_supervisor, s);
-  auto stage = sys.spawn(stage_actor_impl, plan, worker_context_ptr{ctx}, sup);
+  auto stage = sys.spawn(stage_actor_impl, plan, stage_context_of_job(), sup);
   sched.run();
   CHECK(s->generate_calls == 1);
   CHECK(s->store_calls == 0);

@@ -1,4 +1,4 @@
-#include "actors/job_validation.hpp"
+#include "domain/job_validation.hpp"
 
 #include "domain/object_key.hpp"
 

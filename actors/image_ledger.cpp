@@ -1,4 +1,4 @@
-#include "actors/credit_actor.hpp"
+#include "actors/image_ledger.hpp"
 
 #include "actors/guarded_call.hpp"
 #include "actors/outage_retry.hpp"
@@ -6,8 +6,8 @@
 
 namespace quel {
 
-credit_actor::behavior_type credit_actor_impl(credit_actor::pointer self,
-                                              actor_pool<credit_actor> shards) {
+image_ledger_actor::behavior_type image_ledger_impl(image_ledger_actor::pointer self,
+                                                    actor_pool<image_ledger_actor> shards) {
   return {
     // A hold, its release and its commit all go to the shard of the
     // image's ledger key, so they are serialised in the order they were sent.
@@ -23,25 +23,13 @@ credit_actor::behavior_type credit_actor_impl(credit_actor::pointer self,
   };
 }
 
-credit_actor::behavior_type
-ledger_shard_impl(credit_actor::stateful_pointer<ledger_shard_state> self,
-                  std::shared_ptr<credit_ledger> ledger,
-                  std::shared_ptr<worker_metrics> metrics,
-                  std::shared_ptr<std::atomic<bool>> give_up) {
-  self->state.ledger = std::move(ledger);
-  self->state.metrics = std::move(metrics);
-  self->state.give_up = std::move(give_up);
-  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& ep) {
-    return failure_from_exception(ep);
-  });
-  // Every request is guarded: an SQL error fails that request, never the
-  // shard (the pool supervisor replaces it should it die anyway).
-  auto run = [self](auto&& fn) {
-    return guarded_call("ledger_shard", [&] {
-      auto& s = self->state;
-      return database_call(*s.metrics, *s.give_up, [&] { return fn(*s.ledger); });
-    });
-  };
+image_ledger_actor::behavior_type
+image_ledger_shard_impl(image_ledger_actor::stateful_pointer<image_ledger_shard_state> self,
+                        std::shared_ptr<credit_ledger> ledger,
+                        std::shared_ptr<worker_metrics> metrics,
+                        std::shared_ptr<std::atomic<bool>> give_up) {
+  auto run = guarded_runner(self, "image_ledger_shard", postgresql_server, std::move(ledger),
+                            std::move(metrics), std::move(give_up));
   return {
     [run](hold_atom, const image_identity& image) -> caf::result<hold_reply> {
       return run([&](credit_ledger& l) { return hold_reply{l.hold(image)}; });

@@ -1,11 +1,11 @@
-// CreditActor routing: every credit change of one image goes to one ledger
+// Image ledger (CreditActor role) routing: every credit change of one image goes to one ledger
 // shard, so a hold, its release and its commit are serialised on one
 // connection (and, with an organisation, with that organisation's others).
 #include <catch2/catch.hpp>
 
 #include <vector>
 
-#include "actors/credit_actor.hpp"
+#include "actors/image_ledger.hpp"
 #include "actors_fakes.hpp"
 
 using namespace quel;
@@ -21,7 +21,7 @@ struct ledger_call {
 
 using ledger_calls = std::shared_ptr<std::vector<ledger_call>>;
 
-credit_actor::behavior_type recording_shard(int shard, ledger_calls calls) {
+image_ledger_actor::behavior_type recording_shard(int shard, ledger_calls calls) {
   return {
     [=](hold_atom, const image_identity& image) {
       calls->push_back({shard, "hold", image});
@@ -41,15 +41,15 @@ constexpr int shard_count = 8;
 
 struct routing_fixture : actor_fixture {
   ledger_calls calls = std::make_shared<std::vector<ledger_call>>();
-  actor_pool<credit_actor> shards;
-  credit_actor front;
+  actor_pool<image_ledger_actor> shards;
+  image_ledger_actor front;
 
   routing_fixture() {
-    std::vector<credit_actor> members;
+    std::vector<image_ledger_actor> members;
     for (int i = 0; i < shard_count; ++i)
       members.push_back(sys.spawn(recording_shard, i, calls));
-    shards = actor_pool<credit_actor>{members};
-    front = sys.spawn(credit_actor_impl, shards);
+    shards = actor_pool<image_ledger_actor>{members};
+    front = sys.spawn(image_ledger_impl, shards);
   }
 
   ~routing_fixture() {

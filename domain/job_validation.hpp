@@ -6,7 +6,7 @@
 #include <variant>
 #include <vector>
 
-#include "adapters/postgres/job_store.hpp"
+#include "domain/job_records.hpp"
 #include "domain/job_parser.hpp"
 
 namespace quel {
