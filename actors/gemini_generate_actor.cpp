@@ -23,6 +23,7 @@ struct call_info {
   int stage_index = 0;
   int image_index = 0;
   output_format format = output_format::webp;
+  int64_t max_image_pixels = 0;
   clock_type::time_point started;
 };
 
@@ -61,7 +62,7 @@ caf::expected<generated_image> on_reply(const call_info& call, const http_respon
   log::job_info(call.job_id, "Gemini replied with an image", fields);
   try {
     generated_image out;
-    out.bytes = convert_image(o.image, call.format);
+    out.bytes = convert_image(o.image, call.format, call.max_image_pixels);
     out.mime_type = mime_type_of(call.format);
     out.model_version = o.model_version;
     return out;
@@ -93,7 +94,8 @@ gemini_generate_actor_impl(generate_actor::pointer self, gemini_settings setting
         return err;
       }
       call_info info{request.image.job_id.str(), request.image.stage_index,
-                     request.image.image_index, request.format, clock_type::now()};
+                     request.image.image_index, request.format, settings.max_image_pixels,
+                     clock_type::now()};
       auto rp = self->make_response_promise<generated_image>();
       self->request(engine, caf::infinite, http_atom::value, std::move(call))
         .then(

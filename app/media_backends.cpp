@@ -67,6 +67,7 @@ gemini_settings gemini_settings_of(const worker_config& c) {
   s.base_url = c.gemini_base_url;
   s.api_key = c.gemini_api_key;
   s.model = c.gemini_model;
+  s.max_image_pixels = c.settings.limits.max_image_pixels;
   return with_timeout(std::move(s), c.generator_timeout);
 }
 
@@ -165,7 +166,8 @@ media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
       });
   } else {
     std::shared_ptr<image_generator> generator = std::make_shared<local_image_generator>(
-      std::chrono::milliseconds(c.local_latency_ms));
+      std::chrono::milliseconds(c.local_latency_ms), 768,
+      c.settings.limits.max_image_pixels);
     out.generators = spawn_supervised_pool<generate_actor>(
       sys, c.generator_threads, "generate", [&sys, generator] {
         return sys.spawn<caf::detached>(generate_actor_impl, generator);

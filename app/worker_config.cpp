@@ -350,6 +350,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   s.limits.max_prompt_chars = static_cast<int>(v.integer("limits.max_prompt_chars", 1, 100000000));
   s.limits.max_input_bytes = v.integer("limits.max_input_bytes", 1, int64_t{1} << 40);
   s.limits.max_job_input_bytes = v.integer("limits.max_job_input_bytes", 2, int64_t{1} << 30);
+  s.limits.max_image_pixels = v.integer("limits.max_image_pixels", 1, int64_t{1} << 31);
 
   auto& f = c.faults;
   f.crash_points = split_list(v.str("faults.crash_points"));

@@ -58,6 +58,10 @@ struct job_limits {
   int64_t max_input_bytes = 20 * 1024 * 1024;
   /// Size of `job_input_data` itself, checked before it is parsed.
   int64_t max_job_input_bytes = 256 * 1024;
+  /// Width x height of any image decoded (a model's reply, an input the
+  /// local generator draws), read from the header before decoding: a small
+  /// file can claim 16000x16000 and cost gigabytes.
+  int64_t max_image_pixels = 50'000'000;
 };
 
 } // namespace quel

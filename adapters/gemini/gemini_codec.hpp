@@ -8,6 +8,7 @@
 #include "adapters/gemini/gemini_reply.hpp"
 #include "adapters/generator/image_generator.hpp"
 #include "adapters/http/http_message.hpp"
+#include "domain/job_spec.hpp"
 
 namespace quel {
 
@@ -19,6 +20,8 @@ struct gemini_settings {
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds timeout{120000};
   int64_t max_response_bytes = 100LL << 20;
+  /// Cap on a reply image's width x height (limits.max_image_pixels).
+  int64_t max_image_pixels = job_limits{}.max_image_pixels;
 };
 
 /// `{base}/v1beta/models/{model}:generateContent` (a trailing slash of the

@@ -11,6 +11,7 @@
 
 #include <vips/vips8>
 
+#include "adapters/generator/strict_image.hpp"
 #include "adapters/generator/vips_runtime.hpp"
 #include "common/log.hpp"
 #include "domain/image_format.hpp"
@@ -131,21 +132,40 @@ VImage to_srgb8(VImage img, const rgb& backdrop) {
   return img.cast(VIPS_FORMAT_UCHAR);
 }
 
+// "input 2 (style)": how errors name an input.
+std::string input_name(const generation_input& in, size_t position) {
+  std::string name = "input " + std::to_string(position + 1);
+  if (!in.category.empty())
+    name += " (" + in.category + ")";
+  return name;
+}
+
 // Decodes one input scaled to fit box_w x box_h, fully evaluated so that
-// nothing refers to the borrowed input bytes after this returns.
+// nothing refers to the borrowed input bytes after this returns. The header
+// is checked against the pixel cap first, and the loader fails on truncated
+// or corrupt data instead of drawing grey rows.
 VImage decode_tile(const generation_input& in, size_t position, int box_w, int box_h,
-                   const rgb& backdrop) {
+                   const rgb& backdrop, int64_t max_pixels) {
   const auto& bytes = in.bytes.bytes();
-  VipsBlob* borrowed = vips_blob_new(nullptr, bytes.data(), bytes.size());
   try {
-    auto tile = VImage::thumbnail_buffer(borrowed, box_w,
-                                         VImage::option()->set("height", box_h));
-    tile = to_srgb8(tile, backdrop).copy_memory();
-    vips_area_unref(VIPS_AREA(borrowed));
-    return tile;
-  } catch (const VError&) {
-    vips_area_unref(VIPS_AREA(borrowed));
-    vips_error_clear();
+    (void)open_image_strictly(bytes, max_pixels);  // the header only
+    VipsBlob* borrowed = vips_blob_new(nullptr, bytes.data(), bytes.size());
+    try {
+      auto tile = VImage::thumbnail_buffer(borrowed, box_w,
+                                           VImage::option()
+                                             ->set("height", box_h)
+                                             ->set("option_string", "fail=true"));
+      tile = to_srgb8(tile, backdrop).copy_memory();
+      vips_area_unref(VIPS_AREA(borrowed));
+      return tile;
+    } catch (const VError&) {
+      vips_area_unref(VIPS_AREA(borrowed));
+      vips_error_clear();
+    }
+  } catch (const image_too_large& e) {
+    throw generation_error(input_name(in, position) + ": " + e.what(), false);
+  } catch (const image_refused&) {
+    // An unreadable header: judged below like a failed decode.
   }
   if (looks_like_heif(in)) {
     // libheif here may lack an HEVC decoder: the image stays usable for the
@@ -153,10 +173,7 @@ VImage decode_tile(const generation_input& in, size_t position, int box_w, int b
     int side = std::min(box_w, box_h);
     return VImage::black(side, side).new_from_image(std::vector<double>{128, 128, 128});
   }
-  std::string name = "input " + std::to_string(position + 1);
-  if (!in.category.empty())
-    name += " (" + in.category + ")";
-  throw generation_error(name + " is not a decodable image", false);
+  throw generation_error(input_name(in, position) + " is not a decodable image", false);
 }
 
 // Backgrounds are smooth, so they are computed at a fraction of the size
@@ -195,7 +212,8 @@ VImage background(int w, int h, const rgb& from, const rgb& to, bool rings,
 }
 
 // The collage of inputs in a grid; the order rotates with the image index.
-VImage collage(const generation_request& request, int w, int h, const rgb& tint) {
+VImage collage(const generation_request& request, int w, int h, const rgb& tint,
+              int64_t max_input_pixels) {
   const auto& inputs = request.inputs;
   const int variant = std::max(0, request.image.image_index);
   const rgb& from = palette[static_cast<size_t>(variant) % palette.size()];
@@ -216,7 +234,7 @@ VImage collage(const generation_request& request, int w, int h, const rgb& tint)
   for (int k = 0; k < n; ++k) {
     // Decode in input order so the first bad input is the one reported.
     auto tile = decode_tile(inputs[static_cast<size_t>(k)], static_cast<size_t>(k),
-                            box_w, box_h, tint);
+                            box_w, box_h, tint, max_input_pixels);
     tile = tile.linear(keep, add).cast(VIPS_FORMAT_UCHAR);
     int slot = (k + variant) % n;
     int x = (slot % cols) * cell_w + (cell_w - tile.width()) / 2;
@@ -265,8 +283,9 @@ std::string encode(const VImage& image, output_format format) {
 } // namespace
 
 local_image_generator::local_image_generator(std::chrono::milliseconds latency,
-                                             int long_side)
-  : latency_(latency), long_side_(std::max(64, long_side)) {
+                                             int long_side, int64_t max_input_pixels)
+  : latency_(latency), long_side_(std::max(64, long_side)),
+    max_input_pixels_(max_input_pixels) {
   ensure_vips();
 }
 
@@ -280,7 +299,7 @@ generated_image local_image_generator::generate(const generation_request& reques
                             % palette.size()];
   generated_image result;
   try {
-    auto content = collage(request, size.width, content_h, tint);
+    auto content = collage(request, size.width, content_h, tint, max_input_pixels_);
     auto image = content.join(caption_band(request, size.width, size.height - content_h),
                               VIPS_DIRECTION_VERTICAL)
                    .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));

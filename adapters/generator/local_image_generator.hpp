@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "adapters/generator/image_generator.hpp"
+#include "domain/job_spec.hpp"
 
 namespace quel {
 
@@ -14,19 +15,22 @@ class local_image_generator : public image_generator {
 public:
   /// `latency` is slept before each result is returned (benchmarks and fault
   /// tests use it to stand in for a slow model); `long_side` is the output's
-  /// longer edge in pixels.
+  /// longer edge in pixels; an input whose header claims more than
+  /// `max_input_pixels` (limits.max_image_pixels) is refused undecoded.
   explicit local_image_generator(
     std::chrono::milliseconds latency = std::chrono::milliseconds(0),
-    int long_side = 768);
+    int long_side = 768, int64_t max_input_pixels = job_limits{}.max_image_pixels);
 
   /// Throws generation_error(retryable=false) when an input is not a
-  /// decodable image; a HEIC/HEIF input libvips cannot decode becomes a grey
+  /// decodable image (truncated or corrupt data included) or is larger than
+  /// the cap; a HEIC/HEIF input libvips cannot decode becomes a grey
   /// placeholder tile instead.
   generated_image generate(const generation_request& request) override;
 
 private:
   std::chrono::milliseconds latency_;
   int long_side_;
+  int64_t max_input_pixels_;
 };
 
 } // namespace quel
