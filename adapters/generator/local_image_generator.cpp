@@ -142,8 +142,8 @@ std::string input_name(const generation_input& in, size_t position) {
 
 // Decodes one input scaled to fit box_w x box_h, fully evaluated so that
 // nothing refers to the borrowed input bytes after this returns. The header
-// is checked against the pixel cap first, and the loader fails on truncated
-// or corrupt data instead of drawing grey rows.
+// is checked against the pixel cap first, so a decompression bomb is refused
+// before any pixel is decoded.
 VImage decode_tile(const generation_input& in, size_t position, int box_w, int box_h,
                    const rgb& backdrop, int64_t max_pixels) {
   const auto& bytes = in.bytes.bytes();
@@ -151,10 +151,11 @@ VImage decode_tile(const generation_input& in, size_t position, int box_w, int b
     (void)open_image_strictly(bytes, max_pixels);  // the header only
     VipsBlob* borrowed = vips_blob_new(nullptr, bytes.data(), bytes.size());
     try {
+      // Lenient on purpose (a phone's slightly truncated JPEG is drawn as
+      // far as it decodes): this is a local stand-in, and its output is a
+      // fresh encode, never the input's bytes.
       auto tile = VImage::thumbnail_buffer(borrowed, box_w,
-                                           VImage::option()
-                                             ->set("height", box_h)
-                                             ->set("option_string", "fail=true"));
+                                           VImage::option()->set("height", box_h));
       tile = to_srgb8(tile, backdrop).copy_memory();
       vips_area_unref(VIPS_AREA(borrowed));
       return tile;

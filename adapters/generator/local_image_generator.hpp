@@ -22,8 +22,8 @@ public:
     int long_side = 768, int64_t max_input_pixels = job_limits{}.max_image_pixels);
 
   /// Throws generation_error(retryable=false) when an input is not a
-  /// decodable image (truncated or corrupt data included) or is larger than
-  /// the cap; a HEIC/HEIF input libvips cannot decode becomes a grey
+  /// decodable image or its header is larger than the cap (a truncated one
+  /// is drawn as far as it decodes); a HEIC/HEIF input libvips cannot decode becomes a grey
   /// placeholder tile instead.
   generated_image generate(const generation_request& request) override;
 

@@ -60,12 +60,13 @@ TEST_CASE("JPEG and WebP convert to PNG, and alpha is flattened for JPEG", "[htt
   CHECK(decode(jpeg).bands() == 3);
 }
 
-TEST_CASE("undecodable model bytes are a retryable generation error", "[http][convert]") {
+TEST_CASE("undecodable model bytes are a reply without a usable image", "[http][convert]") {
   try {
     convert_image(blob(std::string("definitely not an image")), output_format::webp);
     FAIL("expected generation_error");
   } catch (const generation_error& e) {
-    CHECK(e.retryable());
-    CHECK(std::string(e.what()).find("could not be converted") != std::string::npos);
+    // Retried once, as a reply without an image (CONTRACT.md rule 18).
+    CHECK(e.failure().kind == retry_class::retry_once);
+    CHECK(std::string(e.what()).rfind("model image unusable: ", 0) == 0);
   }
 }

@@ -11,6 +11,7 @@
 #include <vips/vips8>
 
 #include "adapters/generator/local_image_generator.hpp"
+#include "tests/unit/hostile_images.hpp"
 
 using quel::blob;
 using quel::generated_image;
@@ -168,6 +169,22 @@ TEST_CASE("local generator refuses undecodable input bytes without retry",
   ins = {input("shoes", "")};
   CHECK_THROWS_WITH(generator().generate(request(ins)),
                     "input 1 (shoes) is not a decodable image");
+}
+
+TEST_CASE("local generator refuses a decompression bomb input from its header",
+          "[media][generator]") {
+  auto ins = std::vector<generation_input>{input("model", quel::test::png_bomb())};
+  auto rss_before = quel::test::peak_rss_mb();
+  try {
+    generator().generate(request(ins));
+    FAIL("a 16000x16000 input was decoded");
+  } catch (const generation_error& e) {
+    CHECK_FALSE(e.retryable());
+    CHECK(std::string(e.what())
+          == "input 1 (model): image is 16000x16000 pixels, more than "
+             "limits.max_image_pixels (50000000)");
+  }
+  CHECK(quel::test::peak_rss_mb() - rss_before < 64);
 }
 
 TEST_CASE("local generator shows an undecodable HEIC input as a placeholder",
