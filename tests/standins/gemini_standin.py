@@ -14,7 +14,9 @@ substring of the prompt text): rate_limit [retry_delay], rate_limit_bare,
 rate_limit_per_day, server_error [status 500|503|504], error [status,
 status_text, message], timeout [sleep_ms], slow [delay_ms], blocked_prompt
 [block_reason], finish [finish_reason, text], text_only [text],
-garbage_body [body], truncated, thought_parts, jpeg_output, image_only.
+garbage_body [body], truncated, thought_parts, jpeg_output, image_only,
+bad_image [kind truncated|corrupt] (a well-formed reply whose PNG is cut in
+half or has a broken chunk).
 """
 
 import base64
@@ -350,6 +352,12 @@ class GeminiApp:
                                           thoughtSignature="c2lnbmF0dXJl")])])
         if respond == "image_only":
             return reply([candidate([inline(png, "image/png")])])
+        if respond == "bad_image":
+            if rule.get("kind", "truncated") == "truncated":
+                bad = png[:len(png) // 2]
+            else:  # corrupt: the IDAT payload overwritten, so its CRC fails
+                bad = png[:41] + bytes(len(png) - 41 - 12) + png[-12:]
+            return reply([candidate([inline(bad, "image/png")])])
         return reply([candidate([{"text": "Here is the composed image."},
                                  inline(png, "image/png")])])
 

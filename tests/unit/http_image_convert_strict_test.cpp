@@ -53,19 +53,20 @@ TEST_CASE("a truncated model image in the output format is not passed through",
 
 TEST_CASE("a truncated model image is refused when converted", "[http][convert][strict]") {
   check_bad_reply(refusal(test::first_half(test::noisy_image(".png")), output_format::webp),
-                  "");
+                  "truncated or corrupt image data");
   check_bad_reply(refusal(test::first_half(test::noisy_image(".jpg")), output_format::png),
-                  "");
+                  "truncated or corrupt image data");
   check_bad_reply(refusal(test::first_half(test::noisy_image(".webp")), output_format::jpeg),
-                  "");
+                  "truncated or corrupt image data");
 }
 
 TEST_CASE("a corrupt model image is refused", "[http][convert][strict]") {
   for (auto [suffix, format] : formats) {
     INFO(suffix);
-    check_bad_reply(refusal(test::corrupted(test::noisy_image(suffix)), format), "");
+    check_bad_reply(refusal(test::corrupted(test::noisy_image(suffix)), format),
+                    "truncated or corrupt image data");
     check_bad_reply(refusal(test::corrupted(test::noisy_image(suffix)), output_format::webp),
-                    "");
+                    "truncated or corrupt image data");
   }
 }
 
