@@ -1,5 +1,6 @@
 // The worker end to end against the Gemini and Supabase Storage stand-ins:
-// the happy path and every classification of a model reply (rules 17-19).
+// the happy path and every classification of a model reply (rules 17-19),
+// bad image bytes in a well-formed reply included.
 #include <catch2/catch.hpp>
 
 #include "tests/integration/worker_http_support.hpp"
@@ -129,6 +130,17 @@ TEST_CASE("every classification of a Gemini reply ends the image as rule 17-18 s
      1, false, {"403"}},
     {"P-HTTP404", {rule("P-HTTP404", {{"respond", "error"}, {"status", 404}})}, 1, false,
      {"404"}},
+    // A well-formed reply with a truncated or corrupt PNG is a reply without
+    // a usable image: tried once more, never stored or charged (libvips
+    // alone would decode it with grey rows).
+    {"P-BADPNG-ONCE",
+     {rule("P-BADPNG-ONCE", {{"respond", "bad_image"}, {"kind", "truncated"}, {"times", 1}}),
+      rule("P-BADPNG-ONCE", {{"respond", "image_only"}})},
+     2, true, {}},
+    {"P-CUTPNG", {rule("P-CUTPNG", {{"respond", "bad_image"}, {"kind", "truncated"}})}, 2,
+     false, {"model image unusable: truncated or corrupt image data"}},
+    {"P-BADCRC", {rule("P-BADCRC", {{"respond", "bad_image"}, {"kind", "corrupt"}})}, 2,
+     false, {"model image unusable: truncated or corrupt image data"}},
   };
   json script = json::array();
   for (auto& c : cases)
@@ -157,5 +169,5 @@ TEST_CASE("every classification of a Gemini reply ends the image as rule 17-18 s
       CHECK(contains_nocase(db.job(jobs[i].first)["error_message"].get<std::string>(),
                             "1 of 1 images failed: stage 0 image 0"));
   }
-  CHECK(fx.gemini_calls() == 21);
+  CHECK(fx.gemini_calls() == 27);
 }

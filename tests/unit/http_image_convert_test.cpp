@@ -6,6 +6,7 @@
 
 #include "adapters/gemini/image_convert.hpp"
 #include "adapters/generator/image_generator.hpp"
+#include "tests/unit/hostile_images.hpp"
 
 using namespace quel;
 
@@ -18,12 +19,7 @@ blob encoded(const char* suffix, bool alpha = false) {
   auto img = vips::VImage::black(24, 16, vips::VImage::option()->set("bands", alpha ? 4 : 3))
                .linear(std::vector<double>{1.0}, std::vector<double>{120.0})
                .cast(VIPS_FORMAT_UCHAR);
-  void* buf = nullptr;
-  size_t size = 0;
-  img.write_to_buffer(suffix, &buf, &size);
-  std::string bytes(static_cast<const char*>(buf), size);
-  g_free(buf);
-  return blob(std::move(bytes));
+  return blob(test::encoded_as(img, suffix));
 }
 
 vips::VImage decode(const blob& b) {

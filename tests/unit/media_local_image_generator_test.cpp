@@ -39,13 +39,8 @@ std::string make_image(int w, int h, std::vector<double> rgb, const char* suffix
   auto img = ramp.linear(std::vector<double>{60, 60, 60}, rgb).cast(VIPS_FORMAT_UCHAR);
   if (alpha)
     img = img.bandjoin(255);
-  img = img.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
-  void* buf = nullptr;
-  size_t len = 0;
-  img.write_to_buffer(suffix, &buf, &len);
-  std::string out(static_cast<const char*>(buf), len);
-  g_free(buf);
-  return out;
+  return quel::test::encoded_as(
+    img.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB)), suffix);
 }
 
 generation_input input(const std::string& category, std::string bytes,
@@ -227,16 +222,9 @@ TEST_CASE("local generator accepts greyscale, alpha and 16-bit inputs", "[media]
                                               VImage::xyz(90, 90)[0] * 300.0})
                 .cast(VIPS_FORMAT_USHORT)
                 .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_RGB16));
-  auto encode = [](VImage img, const char* suffix) {
-    void* buf = nullptr;
-    size_t len = 0;
-    img.write_to_buffer(suffix, &buf, &len);
-    std::string out(static_cast<const char*>(buf), len);
-    g_free(buf);
-    return out;
-  };
+  using quel::test::encoded_as;
   auto ins = std::vector<generation_input>{
-    input("grey", encode(grey, ".png")), input("deep", encode(deep, ".png")),
+    input("grey", encoded_as(grey, ".png")), input("deep", encoded_as(deep, ".png")),
     input("alpha", make_image(50, 70, {10, 200, 10}, ".png", true))};
   auto out = generator().generate(request(ins, 0, "4:5", output_format::jpeg));
   auto img = decode(out);
