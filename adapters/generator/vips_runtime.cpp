@@ -49,6 +49,10 @@ void start_vips() {
       return;
     }
     vips_cache_set_max(0);
+    // Model replies and stored inputs are untrusted: loaders libvips marks
+    // as unfit for them (SVG, PDF, MATLAB, FITS, ImageMagick, ...) are
+    // refused; PNG, JPEG and WebP stay available.
+    vips_block_untrusted_set(TRUE);
   });
   if (!failure.empty())
     throw generation_error("libvips could not start: " + failure, false);

@@ -75,3 +75,11 @@ TEST_CASE("a decompression bomb is refused from its header, undecoded", "[media]
   // The cap is the configured one: the same image within a larger cap opens.
   CHECK(open_image_strictly(bomb, 16000LL * 16000).width() == 16000);
 }
+
+TEST_CASE("loaders unfit for untrusted input (SVG) are refused", "[media][strict]") {
+  // libvips would render this through librsvg (external entities, fonts,
+  // unbounded work); model replies and inputs only need PNG, JPEG and WebP.
+  const std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" "
+                          "height=\"10\"><rect width=\"10\" height=\"10\"/></svg>";
+  CHECK_FALSE(refusal_of(svg).empty());
+}
