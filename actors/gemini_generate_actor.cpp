@@ -19,9 +19,7 @@ using clock_type = std::chrono::steady_clock;
 
 /// What a reply needs to know about the call it answers.
 struct call_info {
-  std::string job_id;
-  int stage_index = 0;
-  int image_index = 0;
+  image_identity image;  // which image the call is for (logs)
   output_format format = output_format::webp;
   int64_t max_image_pixels = 0;
   clock_type::time_point started;
@@ -30,8 +28,8 @@ struct call_info {
 log::fields call_fields(const call_info& call, const gemini_outcome& o) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now()
                                                                   - call.started);
-  log::fields f{{"stage", std::to_string(call.stage_index)},
-                {"image", std::to_string(call.image_index)},
+  log::fields f{{"stage", std::to_string(call.image.stage_index)},
+                {"image", std::to_string(call.image.image_index)},
                 {"http_status", std::to_string(o.http_status)},
                 {"model_version", o.model_version},
                 {"finish_reason", o.finish_reason},
@@ -54,12 +52,12 @@ caf::expected<generated_image> on_reply(const call_info& call, const http_respon
       fields.emplace_back("detail", o.detail);
     if (failure.server_delay)
       fields.emplace_back("retry_delay_ms", std::to_string(failure.server_delay->count()));
-    log::job_warn(call.job_id, "Gemini call failed: " + failure.reason, fields);
+    log::job_warn(call.image.job_id.str(), "Gemini call failed: " + failure.reason, fields);
     return to_error(failure);
   }
   fields.emplace_back("image_mime", o.image_mime);
   fields.emplace_back("image_bytes", std::to_string(o.image.size()));
-  log::job_info(call.job_id, "Gemini replied with an image", fields);
+  log::job_info(call.image.job_id.str(), "Gemini replied with an image", fields);
   try {
     generated_image out;
     out.bytes = convert_image(o.image, call.format, call.max_image_pixels);
@@ -68,7 +66,7 @@ caf::expected<generated_image> on_reply(const call_info& call, const http_respon
     return out;
   } catch (...) {
     auto err = failure_from_exception(std::current_exception());
-    log::job_warn(call.job_id, "Gemini image unusable: " + reason_of(err), fields);
+    log::job_warn(call.image.job_id.str(), "Gemini image unusable: " + reason_of(err), fields);
     return err;
   }
 }
@@ -93,8 +91,7 @@ gemini_generate_actor_impl(generate_actor::pointer self, gemini_settings setting
         log::job_warn(request.image.job_id.str(), "Gemini request not sent: " + reason_of(err));
         return err;
       }
-      call_info info{request.image.job_id.str(), request.image.stage_index,
-                     request.image.image_index, request.format, settings.max_image_pixels,
+      call_info info{request.image, request.format, settings.max_image_pixels,
                      clock_type::now()};
       auto rp = self->make_response_promise<generated_image>();
       self->request(engine, caf::infinite, http_atom::value, std::move(call))
@@ -108,7 +105,7 @@ gemini_generate_actor_impl(generate_actor::pointer self, gemini_settings setting
           },
           [rp, info](caf::error& err) mutable {
             // The engine actor is gone (shutdown or crash): worth a retry.
-            log::job_warn(info.job_id, "Gemini call not answered: " + reason_of(err));
+            log::job_warn(info.image.job_id.str(), "Gemini call not answered: " + reason_of(err));
             rp.deliver(make_failure(worker_errc::retryable,
                                     "model call failed: " + reason_of(err)));
           });
