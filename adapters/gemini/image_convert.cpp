@@ -19,6 +19,10 @@ blob convert_image(const blob& image, output_format target) {
     auto in = vips::VImage::new_from_buffer(image.bytes().data(), image.size(), "",
                                             vips::VImage::option()->set(
                                               "access", VIPS_ACCESS_SEQUENTIAL));
+    // Decoded whole before any encoder runs: a corrupt image then fails
+    // here, not halfway through a save, where libvips 8.14's webpsave leaks
+    // its output buffer (found by tests/fuzz/fuzz_image_convert.cpp).
+    in = in.copy_memory();
     if (target == output_format::jpeg && in.has_alpha())
       in = in.flatten(
         vips::VImage::option()->set("background", std::vector<double>{255.0}));
