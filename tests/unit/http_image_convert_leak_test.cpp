@@ -1,47 +1,52 @@
-// Regression test for a finding of tests/fuzz/fuzz_image_convert.cpp: a PNG
-// whose pixel data is corrupt failed only inside libvips' WebP encoder,
-// which (libvips 8.14) then leaked its 8 KB output buffer, once per bad
-// model image. convert_image now decodes the whole image before encoding.
+// Inputs found by tests/fuzz/fuzz_image_convert.cpp: model images whose
+// pixel data is corrupt (a PNG with one IDAT byte changed, two damaged
+// JPEGs). They used to fail only inside libvips 8.14's WebP encoder, on a
+// libvips worker thread, which then now and then (a race: about 1 in 500
+// conversions) leaked its 8 KB output buffer. convert_image now decodes the
+// whole image before any encoder runs.
+//
+// The leak itself shows only under LeakSanitizer: the ctest test `fuzz`
+// runs these inputs (tests/fuzz/corpus/image_convert/webp_save_leak*). This
+// test pins down what convert_image promises for them: a refusal as a
+// generation_error or a WebP image, never anything else. Which of the two is
+// not fixed: libvips 8.14 (even the `vips copy` command) decodes such data
+// or refuses it by thread timing; strict decoding (issue 8, "Strict images")
+// is what will make it always a refusal.
 #include <catch2/catch.hpp>
 
-#include <malloc.h>
-
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "adapters/gemini/image_convert.hpp"
 #include "adapters/generator/image_generator.hpp"
-#include "adapters/http/base64.hpp"
+#include "domain/image_format.hpp"
 
 using namespace quel;
 
 namespace {
 
-// The fuzzer's input (tests/fuzz/corpus/image_convert/webp_save_leak.png):
-// a 3x2 RGBA PNG with one byte of its IDAT stream changed.
-const char* corrupt_png_base64 =
-  "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAYAAACddGYaAAAACXBIWXMAAAPoAAAD6AG1e1Jr"
-  "AAAAC0lEQVQImWNgwAUAABoAAaQzefYAAAAASUVORK5CYII=";
-
-size_t heap_in_use() { return mallinfo2().uordblks; }
-
-void convert_quietly(const blob& image) {
-  try {
-    (void)convert_image(image, output_format::webp);
-  } catch (const generation_error&) {
-  }
+blob corpus_file(const std::string& name) {
+  std::ifstream in(std::string(QUEL_SOURCE_DIR) + "/tests/fuzz/corpus/image_convert/" + name,
+                   std::ios::binary);
+  REQUIRE(in);
+  return blob(std::string(std::istreambuf_iterator<char>(in), {}));
 }
 
 } // namespace
 
-TEST_CASE("a corrupt PNG converted to WebP leaks nothing", "[http][convert][vips]") {
-  auto bytes = base64_decode(corrupt_png_base64);
-  REQUIRE(bytes);
-  blob image(std::move(*bytes));
-  convert_quietly(image);  // libvips' one-time set-up is not a leak
-  auto before = heap_in_use();
-  for (int i = 0; i < 400; ++i)
-    convert_quietly(image);
-  auto grown = heap_in_use() > before ? heap_in_use() - before : 0;
-  // 400 x 8 KB = 3.2 MB when the encoder's buffer leaks.
-  CHECK(grown < 1024 * 1024);
+TEST_CASE("corrupt images the fuzzer found are refused or converted to WebP",
+          "[http][convert][vips]") {
+  for (auto name : {"webp_save_leak.png", "webp_save_leak_exif.jpg", "webp_save_leak_2.jpg"}) {
+    INFO(name);
+    auto image = corpus_file(name);
+    for (int i = 0; i < 20; ++i) {
+      try {
+        auto webp = convert_image(image, output_format::webp);
+        REQUIRE(sniff_image_mime(webp.bytes()) == std::optional<std::string>("image/webp"));
+      } catch (const generation_error& e) {
+        CHECK(std::string(e.what()).find("could not be converted") != std::string::npos);
+      }
+    }
+  }
 }
