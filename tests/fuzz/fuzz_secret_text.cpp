@@ -1,7 +1,7 @@
 // libFuzzer target: database DSNs and arbitrary text through the secret
-// masking. The input's first line is registered as a secret (when long
-// enough), the whole input is masked as a connection string and redacted as
-// a log text; a registered secret must never survive redaction.
+// masking. The input's first line is registered as a secret (when 4 bytes
+// or longer), the whole input is masked as a connection string and redacted
+// as a log text; a registered secret must never survive redaction.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -20,7 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view secret = text.substr(0, newline);
   quel::register_secret(secret);
   auto redacted = quel::redact_secrets(text);
-  if (secret.size() >= 8 && secret.find(quel::secret_mask) == std::string_view::npos
+  // A secret with a '*' may be rebuilt by the masks themselves around it
+  // ("horization: **" in "Authorization: ***"): not a leak.
+  if (secret.size() >= 4 && secret.find('*') == std::string_view::npos
       && redacted.find(secret) != std::string::npos)
     __builtin_trap();
   (void)quel::trim_partial_secret(text);
