@@ -5,9 +5,9 @@
 #
 #   scripts/fuzz.sh [TARGET...]                  deterministic: each target
 #       over a copy of tests/fuzz/corpus/<target>/ with -seed=1 and a fixed
-#       number of runs, so the same tree always gives the same verdict (this
-#       is what scripts/test.sh and CI run; a new random finding must not
-#       fail a landing).
+#       number of runs: the same seed corpus and mutation seed every time,
+#       bounded in time (this is what scripts/test.sh and CI run; a new
+#       random finding must not fail a landing).
 #   scripts/fuzz.sh --explore SECONDS [TARGET...]  exploratory: random
 #       seeds for SECONDS per target; the corpus grows in
 #       build-fuzz/explore/<target>/ (copy what is worth keeping into
