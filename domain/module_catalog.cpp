@@ -40,7 +40,10 @@ std::string module_config::describe(const std::string& category) const {
 module_catalog module_catalog::from_ini(const std::string& text) {
   auto ini = ini_file::parse(text);
   module_catalog result;
-  for (auto& [key, value] : ini.entries()) {
+  for (auto& entry : ini.entries()) {
+    // Not a structured binding: C++17 lambdas cannot capture one (clang,
+    // which builds the fuzz targets, refuses it).
+    const std::string& key = entry.first;
     bool in_section = std::any_of(
       ini.sections().begin(), ini.sections().end(), [&](const std::string& s) {
         return key.compare(0, s.size() + 1, s + ".") == 0;

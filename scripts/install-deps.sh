@@ -10,6 +10,9 @@ set -euo pipefail
 packages=(
   # toolchain (scripts/build.sh: cmake, make, g++, pkg-config for the .pc files)
   build-essential g++ cmake pkg-config
+  # fuzzing (scripts/fuzz.sh, run by scripts/test.sh as the ctest test
+  # `fuzz`): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # libraries CMakeLists.txt finds: CAF, hiredis, libpqxx, libcurl (the HTTP
   # engine), nlohmann-json, vips-cpp (local generator, image conversion)
   libcaf-dev libhiredis-dev libpqxx-dev libcurl4-openssl-dev nlohmann-json3-dev

@@ -4,6 +4,8 @@
 # integration, through ctest. Extra arguments go to ctest, e.g.
 #   scripts/test.sh -L unit          only the unit tests
 #   scripts/test.sh -R redis_tests   one test executable
+#   scripts/test.sh -L fuzz          only the fuzz targets (the ctest test
+#                                    `fuzz`: scripts/fuzz.sh, deterministic)
 # Exit code: ctest's.
 set -euo pipefail
 

@@ -30,8 +30,13 @@ blob convert_image(const blob& image, output_format target, int64_t max_pixels) 
     auto mime = sniff_image_mime(image.bytes());
     if (mime && *mime == mime_type_of(target))
       return image;
-    // Sequential access reads an image once: open it again to convert.
-    auto in = open_image_strictly(image.bytes(), max_pixels);
+    // Sequential access reads an image once: open it again to convert,
+    // decoded whole before any encoder runs. A decode that fails (libvips
+    // 8.14 is not always consistent on bad data across threads) then fails
+    // here, not halfway through a save, where webpsave leaks its output
+    // buffer (found by tests/fuzz/fuzz_image_convert.cpp). The pixels are
+    // bounded by limits.max_image_pixels.
+    auto in = open_image_strictly(image.bytes(), max_pixels).copy_memory();
     if (target == output_format::jpeg && in.has_alpha())
       in = in.flatten(
         vips::VImage::option()->set("background", std::vector<double>{255.0}));
