@@ -64,8 +64,9 @@ void finish(self_ptr self) {
       [self](caf::error& err) { self->quit(std::move(err)); });
 }
 
-/// Retries of a failed lease renewal: soon at first, never slower than the
-/// normal renewal period, and without limit (the job's end stops them).
+/// Retries of a failed lease renewal (or claim): soon at first, never slower
+/// than the normal renewal period, and without limit (the job's end, or a
+/// node shutdown for an unclaimed job, stops them).
 backoff_policy renew_retry(std::chrono::milliseconds lease_ttl) {
   auto period = std::max(lease_ttl / 3, std::chrono::milliseconds(1));
   return backoff_policy{std::min(period, std::chrono::milliseconds(200)), period,
@@ -280,7 +281,21 @@ void claim(self_ptr self) {
         st.job = std::move(job);
         validate(self);
       },
-      [self](caf::error& err) { self->quit(std::move(err)); });
+      [self](caf::error& err) {
+        // Nothing is held before a claim, so waiting is safe: the id stays
+        // in this node's processing list and the claim is tried again with
+        // backoff (a claim that fails every time must not send its id round
+        // the queue in a hot loop, nor be dropped).
+        auto& st = self->state;
+        st.claim_failures++;
+        auto delay = renew_retry(st.ctx->settings.lease_ttl)
+                       .delay(st.claim_failures, retry_random());
+        log::job_warn(job_of(self), "Claim failed; retrying",
+                      {{"error", reason_of(err)},
+                       {"attempt", std::to_string(st.claim_failures)},
+                       {"delay_ms", std::to_string(delay.count())}});
+        claim_later(self, delay);
+      });
 }
 
 } // namespace

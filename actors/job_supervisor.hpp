@@ -31,6 +31,7 @@ struct job_supervisor_state {
   bool rechecked = false;   // a missing row was looked up a second time
   bool waiting = false;     // unclaimed, a recheck timer pending
   int renew_failures = 0;   // consecutive failed lease renewals
+  int claim_failures = 0;   // failed claim requests (retried with backoff)
   bool ended = false;
 };
 

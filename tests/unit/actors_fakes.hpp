@@ -41,6 +41,7 @@ struct script {
   std::deque<claimed_job::outcome> claim_answers;
   claimed_job::outcome claim_answer = claimed_job::outcome::claimed;
   int claims = 0;
+  std::deque<caf::error> claim_errors;             // answered before claim_answers
   std::string lease_owner = "other-node";          // for leased_elsewhere
   std::chrono::milliseconds lease_left{3000};
   // renewals: errors for the next renew calls (then success)
@@ -141,6 +142,12 @@ inline job_store_actor::behavior_type fake_job_store(script_ptr s) {
     [s](claim_atom, const ids::job& id) -> caf::result<claimed_job> {
       claimed_job j;
       s->claims++;
+      if (!s->claim_errors.empty()) {
+        auto err = s->claim_errors.front();
+        s->claim_errors.pop_front();
+        if (err)
+          return err;
+      }
       j.result = s->claim_answer;
       if (!s->claim_answers.empty()) {
         j.result = s->claim_answers.front();

@@ -236,3 +236,26 @@ TEST_CASE_METHOD(actor_fixture, "a failed lease renewal is retried until one suc
   sched.run();
   caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(actor_fixture, "a failed claim is retried with backoff, keeping the id",
+                 "[actors][supervisor][leases]") {
+  s->input_json = two_stages;
+  s->claim_errors = {make_failure(worker_errc::permanent, "database error (SQLSTATE 23505)"),
+                     make_failure(worker_errc::retryable, "statement timeout")};
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
+  sched.run();
+  CHECK(s->claims == 1);
+  CHECK(s->dispositions.empty());  // the id stays here: not requeued, not dropped
+  REQUIRE(sched.trigger_timeouts() == 1);
+  sched.run();
+  CHECK(s->claims == 2);
+  CHECK(s->dispositions.empty());
+  run_all();
+  CHECK(s->claims == 3);
+  REQUIRE(s->finishes.size() == 1);
+  CHECK(s->finishes[0].completed);
+  REQUIRE(s->dispositions.size() == 1);
+  CHECK(s->dispositions[0].what == job_disposition::action::ack);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}
