@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "actors/mesh_actor.hpp"
 #include "adapters/redis/redis_queue.hpp"
 #include "common/embedded_files.hpp"
 #include "common/ini_file.hpp"
@@ -250,6 +251,40 @@ void check_http_addr(const std::string& addr) {
                        + "\" is not host:port with a port in 1..65535 (or off)");
 }
 
+bool loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+/// mesh.*: off while mesh.listen is empty. Plain mode stays on loopback
+/// unless mesh.insecure says otherwise (docs/DISTRIBUTED.md).
+mesh_settings load_mesh(const layered_values& v) {
+  mesh_settings m;
+  auto listen = v.str("mesh.listen");
+  auto insecure = v.str("mesh.insecure");
+  if (insecure != "true" && insecure != "false")
+    throw config_error("mesh.insecure (QUEL_MESH_INSECURE) must be true or false, not \""
+                       + clip_text(insecure, max_id_chars) + "\"");
+  m.insecure = insecure == "true";
+  m.heartbeat_interval = v.seconds("mesh.heartbeat_interval", 0.05, 60);
+  m.connection_timeout = v.seconds("mesh.connection_timeout", 0.1, 600);
+  m.grace = v.seconds("mesh.grace", 0, 60);
+  m.retry_interval = v.seconds("mesh.retry_interval", 0.05, 60);
+  if (m.connection_timeout <= m.heartbeat_interval)
+    throw config_error("mesh.connection_timeout must be longer than mesh.heartbeat_interval");
+  if (listen.empty())
+    return m;
+  if (!split_host_port(listen, m.host, m.port))
+    throw config_error("mesh.listen (QUEL_MESH_LISTEN) \"" + clip_text(listen, max_id_chars)
+                       + "\" is not host:port with a port in 1..65535");
+  if (!loopback_host(m.host) && !m.insecure)
+    throw config_error("mesh.listen (QUEL_MESH_LISTEN) " + clip_text(listen, max_id_chars)
+                       + " is not a loopback address: plain mesh connections are neither "
+                         "encrypted nor authenticated; set mesh.insecure = true to allow "
+                         "them on a trusted network");
+  m.enabled = true;
+  return m;
+}
+
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   std::string item;
@@ -307,6 +342,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
 
   c.http_addr = v.str("http.addr");
   check_http_addr(c.http_addr);
+  c.mesh = load_mesh(v);
   c.log_format = v.str("log.format");
   if (c.log_format != "human" && c.log_format != "json")
     throw config_error("log.format must be human or json, not \"" + c.log_format + "\"");
@@ -399,6 +435,7 @@ std::vector<std::pair<std::string, std::string>> worker_config::describe() const
     {"generator", generator_backend},
     {"output_format", extension_of(settings.format)},
     {"http", http_addr},
+    {"mesh", mesh.enabled ? mesh.address() : std::string{"off"}},
   };
 }
 

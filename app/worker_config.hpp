@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/mesh_settings.hpp"
 #include "actors/worker_context.hpp"
 #include "common/fault_injection.hpp"
 
@@ -58,6 +59,7 @@ struct worker_config {
   std::chrono::milliseconds reconcile_interval{30000};  // 0: off
   std::chrono::milliseconds reconcile_age{120000};
 
+  mesh_settings mesh;            // worker mesh; off unless mesh.listen is set
   fault::settings faults;        // chaos drills; all off by default
   worker_settings settings;      // what the actors act on
   module_catalog catalog;         // the modules served (worker.modules)

@@ -24,6 +24,7 @@
 #include "adapters/postgres/pg_admin.hpp"
 #include "adapters/postgres/pg_store.hpp"
 #include "adapters/redis/redis_queue.hpp"
+#include "app/mesh_runtime.hpp"
 #include "app/http_endpoint.hpp"
 #include "app/media_backends.hpp"
 #include "common/log.hpp"
@@ -116,8 +117,14 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   auto& cfg = *cfg_owner;
   auto threads = std::max(2u, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
+  if (c.mesh.enabled)
+    configure_mesh(cfg, c.mesh);
   auto sys_owner = std::make_unique<caf::actor_system>(cfg);
   auto& sys = *sys_owner;
+  // Before any detached actor: publishing is what can still fail here.
+  mesh_actors mesh;
+  if (c.mesh.enabled)
+    mesh = start_mesh(sys, c, endpoint);
 
   // First: it is the spawn that can still refuse the configuration, and an
   // exception after detached actors exist would leave ~actor_system waiting.
@@ -204,6 +211,9 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   done = true;
   signal_thread.join();
 
+  // The mesh first: the registry withdraws this node's address as it exits,
+  // so peers do not take over a node that stopped cleanly.
+  mesh.stop();
   caf::anon_send_exit(redis_ops, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(health, caf::exit_reason::user_shutdown);
   if (reconciler)

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "adapters/redis/queue_store.hpp"
@@ -120,6 +121,31 @@ public:
 
   /// True if the server answers PONG; false (never throws) when unreachable.
   bool ping();
+
+  // Worker mesh (docs/DISTRIBUTED.md; defined in redis_mesh.cpp). Keys:
+  // quel:mesh:addr:<node> (its host:port, expiring like a lease),
+  // quel:mesh:nodes (set), quel:mesh:takeover:<node> (who took it over).
+
+  /// Publishes this node's mesh address for `ttl` (renewed every tick).
+  void advertise_mesh(const std::string& node, const std::string& address,
+                      std::chrono::milliseconds ttl);
+  /// Every advertised node with its address, sorted by node; nodes whose
+  /// address expired are dropped from the set on the way.
+  std::vector<std::pair<std::string, std::string>> mesh_nodes();
+  /// The election: one atomic script that makes `self` the taker of `dead`
+  /// unless someone already is, `self` was itself taken over (the other side
+  /// of a split won), or `dead` left cleanly (its address is gone).
+  enum class election { won, lost, self_taken_over, gone };
+  election elect_taker(const std::string& dead, const std::string& self,
+                       std::chrono::milliseconds ttl);
+  /// After a takeover: the node's address and node lease go (so the reaper
+  /// treats it as expired), the node leaves the mesh set.
+  void forget_mesh_node(const std::string& node);
+  /// A clean stop: the node's address goes, so peers do not take it over.
+  void leave_mesh(const std::string& node);
+  /// A node (re)starting under its id: a takeover mark of its former life
+  /// must not stop it from taking over others.
+  void clear_takeover_mark(const std::string& node);
 
 private:
   void ensure_connected();

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "actors/mesh_settings.hpp"
+#include "messages/mesh_messages.hpp"
+
+/// The worker mesh's coordinator (docs/DISTRIBUTED.md), cooperative: it
+/// connects to every advertised peer through CAF's middleman (asynchronously,
+/// retrying every mesh.retry_interval so nodes can join later), exchanges a
+/// hello (protocol version), monitors each peer's node actor, and when a peer
+/// is lost and not back within mesh.grace asks the registry to take it over.
+namespace quel {
+
+struct mesh_peer {
+  std::string address;
+  mesh_node_actor handle;        // set while connected and greeted
+  bool connecting = false;
+  bool ever_up = false;          // only a peer that was up is taken over
+  bool down = false;
+  bool taking_over = false;
+  uint64_t generation = 0;       // bumped at each loss: stale checks are ignored
+  std::chrono::steady_clock::time_point lost_at;
+};
+
+struct mesh_state {
+  mesh_settings settings;
+  mesh_hello own;
+  mesh_registry_actor registry;
+  std::map<std::string, mesh_peer> peers;
+  /// This node was found taken over by a peer (a split): the mark is
+  /// cleared once it greets a peer again.
+  bool was_taken_over = false;
+};
+
+mesh_actor::behavior_type mesh_impl(mesh_actor::stateful_pointer<mesh_state> self,
+                                    mesh_settings settings, mesh_hello own,
+                                    mesh_registry_actor registry);
+
+/// Splits "host:port" (IPv6 in brackets); false when malformed.
+bool split_host_port(const std::string& text, std::string& host, uint16_t& port);
+
+} // namespace quel

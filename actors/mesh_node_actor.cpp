@@ -1,0 +1,32 @@
+#include "actors/mesh_node_actor.hpp"
+
+#include "common/log.hpp"
+
+namespace quel {
+
+std::string mesh_hello_refusal(const mesh_hello& own, const mesh_hello& peer) {
+  if (peer.protocol != own.protocol)
+    return "mesh protocol version mismatch: this node speaks "
+           + std::to_string(own.protocol) + ", the peer "
+           + std::to_string(peer.protocol) + "; run the same quel-worker version everywhere";
+  if (peer.node_id == own.node_id)
+    return "the peer uses this node's own id " + own.node_id;
+  return {};
+}
+
+mesh_node_actor::behavior_type mesh_node_impl(mesh_node_actor::pointer, mesh_hello own) {
+  return {
+    [own](mesh_hello_atom, const mesh_hello& peer) -> caf::result<mesh_hello> {
+      auto why = mesh_hello_refusal(own, peer);
+      if (!why.empty()) {
+        log::error("Refused a mesh peer", {{"peer", peer.node_id},
+                                           {"peer_address", peer.address},
+                                           {"reason", why}});
+        return caf::make_error(caf::sec::invalid_argument, why);
+      }
+      return own;
+    },
+  };
+}
+
+} // namespace quel

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+/// The worker mesh's settings (config/worker.ini [mesh], docs/DISTRIBUTED.md).
+namespace quel {
+
+struct mesh_settings {
+  bool enabled = false;            // mesh.listen set
+  std::string host;                // where the node actor is published
+  uint16_t port = 0;
+  bool insecure = false;           // plain mode on a non-loopback address
+  /// CAF heartbeats, the same on every node (caf-0.17.md 3.7).
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds connection_timeout{2000};
+  /// A lost peer that is not back within this long is taken over.
+  std::chrono::milliseconds grace{250};
+  /// How often the node re-advertises itself and (re)connects to peers.
+  std::chrono::milliseconds retry_interval{500};
+
+  std::string address() const { return host + ":" + std::to_string(port); }
+};
+
+} // namespace quel

@@ -1,0 +1,100 @@
+#include "adapters/redis/redis_queue.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <hiredis/hiredis.h>
+
+/// redis_queue's mesh commands (docs/DISTRIBUTED.md): where each node's mesh
+/// endpoint listens, and the election of one taker per dead node.
+namespace quel {
+
+namespace {
+
+const std::string mesh_nodes_key = "quel:mesh:nodes";
+
+std::string addr_key(const std::string& node) {
+  return "quel:mesh:addr:" + node;
+}
+
+std::string takeover_key(const std::string& node) {
+  return "quel:mesh:takeover:" + node;
+}
+
+// KEYS: takeover mark of the dead node, of the caller, the dead node's
+// address. ARGV: the caller, the mark's lifetime in ms. Atomic (a script), so
+// of two survivors only one wins, and of the two sides of a split that both
+// still reach Redis only the first acts: the other finds itself taken over.
+const char* elect_script =
+  "if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end "
+  "if redis.call('EXISTS', KEYS[3]) == 0 then return 3 end "
+  "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end "
+  "return 0";
+
+int64_t int_reply(const redisReply* r) {
+  if (r->type != REDIS_REPLY_INTEGER)
+    throw std::runtime_error("Redis: expected an integer reply");
+  return r->integer;
+}
+
+} // namespace
+
+void redis_queue::advertise_mesh(const std::string& node, const std::string& address,
+                                 std::chrono::milliseconds ttl) {
+  auto ttl_ms = std::max<int64_t>(ttl.count(), 1);
+  pipeline({{"SET", addr_key(node), address, "PX", std::to_string(ttl_ms)},
+            {"SADD", mesh_nodes_key, node}});
+}
+
+std::vector<std::pair<std::string, std::string>> redis_queue::mesh_nodes() {
+  auto set = command({"SMEMBERS", mesh_nodes_key});
+  std::vector<std::string> nodes;
+  for (size_t i = 0; i < set->elements; ++i)
+    nodes.emplace_back(set->element[i]->str, set->element[i]->len);
+  std::sort(nodes.begin(), nodes.end());
+  std::vector<std::pair<std::string, std::string>> out;
+  if (nodes.empty())
+    return out;
+  std::vector<std::string> mget{"MGET"};
+  for (auto& n : nodes)
+    mget.push_back(addr_key(n));
+  auto addrs = command(mget);
+  for (size_t i = 0; i < nodes.size() && i < addrs->elements; ++i) {
+    auto* a = addrs->element[i];
+    if (a->type == REDIS_REPLY_STRING)
+      out.emplace_back(nodes[i], std::string(a->str, a->len));
+    else
+      command({"SREM", mesh_nodes_key, nodes[i]});  // its address expired
+  }
+  return out;
+}
+
+redis_queue::election redis_queue::elect_taker(const std::string& dead,
+                                               const std::string& self,
+                                               std::chrono::milliseconds ttl) {
+  auto ttl_ms = std::max<int64_t>(ttl.count(), 1);
+  auto r = command({"EVAL", elect_script, "3", takeover_key(dead), takeover_key(self),
+                    addr_key(dead), self, std::to_string(ttl_ms)});
+  switch (int_reply(r.get())) {
+    case 1: return election::won;
+    case 2: return election::self_taken_over;
+    case 3: return election::gone;
+    default: return election::lost;
+  }
+}
+
+void redis_queue::forget_mesh_node(const std::string& node) {
+  pipeline({{"DEL", addr_key(node)},
+            {"SREM", mesh_nodes_key, node},
+            {"DEL", redis_keys::node_lease(node)}});
+}
+
+void redis_queue::leave_mesh(const std::string& node) {
+  pipeline({{"DEL", addr_key(node)}, {"SREM", mesh_nodes_key, node}});
+}
+
+void redis_queue::clear_takeover_mark(const std::string& node) {
+  command({"DEL", takeover_key(node)});
+}
+
+} // namespace quel

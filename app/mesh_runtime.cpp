@@ -1,0 +1,63 @@
+#include "app/mesh_runtime.hpp"
+
+#include <caf/io/middleman.hpp>
+
+#include "actors/mesh_actor.hpp"
+#include "actors/mesh_node_actor.hpp"
+#include "actors/mesh_registry_actor.hpp"
+#include "common/log.hpp"
+
+namespace quel {
+
+void configure_mesh(caf::actor_system_config& cfg, const mesh_settings& m) {
+  cfg.load<caf::io::middleman>();
+  cfg.set("middleman.heartbeat-interval", caf::timespan{m.heartbeat_interval});
+  cfg.set("middleman.connection-timeout", caf::timespan{m.connection_timeout});
+  register_mesh_types(cfg);
+}
+
+void mesh_actors::stop() {
+  if (coordinator)
+    caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+  if (registry)
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  if (node)
+    caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+}
+
+mesh_actors start_mesh(caf::actor_system& sys, const worker_config& c,
+                       const redis_endpoint& endpoint) {
+  const auto& m = c.mesh;
+  mesh_hello own;
+  own.node_id = c.settings.node_id;
+  own.address = m.address();
+  own.roles = {"worker"};
+  mesh_actors out;
+  out.node = sys.spawn(mesh_node_impl, own);
+  auto port = sys.middleman().publish(out.node, m.port, m.host.c_str(), true);
+  if (!port) {
+    caf::anon_send_exit(out.node, caf::exit_reason::user_shutdown);
+    throw config_error("mesh.listen (QUEL_MESH_LISTEN) " + m.address()
+                       + " cannot be bound: " + sys.render(port.error()));
+  }
+  if (m.insecure && m.host != "localhost" && m.host != "::1" && m.host.rfind("127.", 0) != 0)
+    log::warn("Mesh in plain mode on a non-loopback address (mesh.insecure = true): "
+              "connections between nodes are neither encrypted nor authenticated",
+              {{"listen", m.address()}});
+  std::vector<std::string> queues;
+  for (auto& module : c.known_modules.all())
+    queues.push_back(module.queue);
+  out.registry = sys.spawn<caf::detached>(mesh_registry_impl,
+                                          std::make_shared<redis_queue>(endpoint),
+                                          c.database_url, c.settings.node_id, m.address(),
+                                          std::move(queues), c.settings.lease_ttl);
+  out.coordinator = sys.spawn(mesh_impl, m, own, out.registry);
+  log::info("Mesh node published",
+            {{"listen", m.address()},
+             {"heartbeat_ms", std::to_string(m.heartbeat_interval.count())},
+             {"connection_timeout_ms", std::to_string(m.connection_timeout.count())},
+             {"grace_ms", std::to_string(m.grace.count())}});
+  return out;
+}
+
+} // namespace quel

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <caf/all.hpp>
+
+#include "adapters/redis/redis_queue.hpp"
+#include "app/worker_config.hpp"
+#include "messages/mesh_messages.hpp"
+
+/// Wires the worker mesh into the runtime (docs/DISTRIBUTED.md): loads CAF's
+/// middleman with the heartbeat settings and the mesh's message types, then
+/// publishes the node actor and starts the mesh actor and its registry.
+namespace quel {
+
+/// Before the actor system exists: middleman, heartbeats (the same values on
+/// every node), message types that cross hosts.
+void configure_mesh(caf::actor_system_config& cfg, const mesh_settings& m);
+
+struct mesh_actors {
+  mesh_node_actor node;
+  mesh_registry_actor registry;
+  mesh_actor coordinator;
+  /// Ends all three (no-op when the mesh is off).
+  void stop();
+};
+
+/// Publishes the node actor on mesh.listen and starts the mesh. Throws
+/// config_error when the address cannot be bound.
+mesh_actors start_mesh(caf::actor_system& sys, const worker_config& c,
+                       const redis_endpoint& endpoint);
+
+} // namespace quel
