@@ -1,0 +1,74 @@
+// The mesh's Redis keys: advertised addresses and the election of one taker.
+#include <chrono>
+
+#include <catch2/catch.hpp>
+
+#include "adapters/redis/redis_queue.hpp"
+#include "tests/support/test_redis.hpp"
+
+using namespace std::chrono_literals;
+using quel::redis_endpoint;
+using quel::redis_queue;
+using quel::test::test_redis;
+using election = quel::redis_queue::election;
+
+namespace {
+
+redis_queue make_queue() {
+  return redis_queue(redis_endpoint::parse(quel::test::test_redis_url()));
+}
+
+} // namespace
+
+TEST_CASE("advertised nodes are listed with their addresses until they leave",
+          "[redis][mesh]") {
+  QUEL_REQUIRE_TEST_REDIS();
+  test_redis r;
+  auto q = make_queue();
+  q.advertise_mesh("node-b", "10.0.0.2:7400", 10s);
+  q.advertise_mesh("node-a", "10.0.0.1:7400", 10s);
+  auto nodes = q.mesh_nodes();
+  REQUIRE(nodes.size() == 2);
+  CHECK(nodes[0] == std::make_pair(std::string{"node-a"}, std::string{"10.0.0.1:7400"}));
+  q.leave_mesh("node-a");
+  nodes = q.mesh_nodes();
+  REQUIRE(nodes.size() == 1);
+  CHECK(nodes[0].first == "node-b");
+}
+
+TEST_CASE("of two survivors only one is elected taker of a dead node", "[redis][mesh]") {
+  QUEL_REQUIRE_TEST_REDIS();
+  test_redis r;
+  auto a = make_queue();
+  auto b = make_queue();
+  a.advertise_mesh("node-dead", "10.0.0.9:7400", 10s);
+  a.renew_node_lease("node-dead", 10s);
+  CHECK(a.elect_taker("node-dead", "node-a", 10s) == election::won);
+  CHECK(b.elect_taker("node-dead", "node-b", 10s) == election::lost);
+  a.forget_mesh_node("node-dead");
+  // Treated as expired by the reaper, and no longer a peer.
+  CHECK_FALSE(a.node_alive("node-dead"));
+  CHECK(a.mesh_nodes().empty());
+}
+
+TEST_CASE("of the two sides of a split only the first takes the other over", "[redis][mesh]") {
+  QUEL_REQUIRE_TEST_REDIS();
+  test_redis r;
+  auto q = make_queue();
+  q.advertise_mesh("node-a", "10.0.0.1:7400", 10s);
+  q.advertise_mesh("node-b", "10.0.0.2:7400", 10s);
+  CHECK(q.elect_taker("node-b", "node-a", 10s) == election::won);
+  CHECK(q.elect_taker("node-a", "node-b", 10s) == election::self_taken_over);
+  // Once node-b is healthy again (it greeted a peer) its mark goes.
+  q.clear_takeover_mark("node-b");
+  CHECK(q.elect_taker("node-a", "node-b", 10s) == election::won);
+}
+
+TEST_CASE("a node that left cleanly is not taken over", "[redis][mesh]") {
+  QUEL_REQUIRE_TEST_REDIS();
+  test_redis r;
+  auto q = make_queue();
+  q.advertise_mesh("node-b", "10.0.0.2:7400", 10s);
+  q.leave_mesh("node-b");
+  CHECK(q.elect_taker("node-b", "node-a", 10s) == election::gone);
+}
