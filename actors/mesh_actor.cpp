@@ -4,6 +4,7 @@
 #include <caf/io/middleman_actor.hpp>
 
 #include <charconv>
+#include <set>
 
 #include "actors/mesh_node_actor.hpp"
 #include "common/log.hpp"
@@ -91,6 +92,8 @@ void greet(self_ptr self, const std::string& node, mesh_node_actor handle) {
           return;
         }
         bool back = peer.down;
+        if (peer.address.empty())
+          peer.address = reply.address;  // greeted before the next tick listed it
         peer.handle = handle;
         peer.down = false;
         peer.ever_up = true;
@@ -187,7 +190,7 @@ mesh_actor::behavior_type mesh_impl(mesh_actor::stateful_pointer<mesh_state> sel
     for (auto& [node, peer] : self->state.peers) {
       if (!peer.handle || peer.handle.address() != msg.source)
         continue;
-      peer.handle = nullptr;
+      peer.handle = mesh_node_actor{};
       peer.down = true;
       peer.lost_at = std::chrono::steady_clock::now();
       ++peer.generation;

@@ -69,6 +69,13 @@ TEST_CASE("numbers and durations must be whole and in range", "[e2e][config]") {
     {"QUEL_REDIS_URL", "http://127.0.0.1:6379", "redis.url"},
     {"QUEL_FAULTS_CRASH_PROBABILITY", "1e-1", "faults.crash_probability"},
     {"QUEL_FAULTS_REDIS_FAILURE_RATE", " 0.5", "faults.redis_failure_rate"},
+    // The mesh: host:port, and plain mode only on loopback unless insecure.
+    {"QUEL_MESH_LISTEN", "127.0.0.1", "mesh.listen"},
+    {"QUEL_MESH_LISTEN", "127.0.0.1:0", "mesh.listen"},
+    {"QUEL_MESH_LISTEN", "10.1.2.3:7400", "mesh.insecure"},
+    {"QUEL_MESH_INSECURE", "yes", "mesh.insecure"},
+    {"QUEL_MESH_GRACE", "61", "mesh.grace"},
+    {"QUEL_MESH_CONNECTION_TIMEOUT", "0.2", "mesh.connection_timeout"},
   };
   for (auto& r : rows) {
     INFO(r.variable << "=" << r.value);
