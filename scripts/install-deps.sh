@@ -26,6 +26,8 @@ packages=(
   # (demo.sh against the storage stand-in), CA certificates (HTTPS to the real
   # Gemini and Supabase, docs/REAL_BACKENDS.md)
   python3 libvips-tools curl file ca-certificates
+  # tests/distributed: network namespaces, veth pairs and a bridge (ip)
+  iproute2
 )
 
 missing=()
