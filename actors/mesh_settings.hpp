@@ -14,8 +14,8 @@ struct mesh_settings {
   uint16_t port = 0;
   bool insecure = false;           // plain mode on a non-loopback address
   /// CAF heartbeats, the same on every node (caf-0.17.md 3.7).
-  std::chrono::milliseconds heartbeat_interval{500};
-  std::chrono::milliseconds connection_timeout{2000};
+  std::chrono::milliseconds heartbeat_interval{250};
+  std::chrono::milliseconds connection_timeout{1500};
   /// A lost peer that is not back within this long is taken over.
   std::chrono::milliseconds grace{250};
   /// How often the node re-advertises itself and (re)connects to peers.
