@@ -146,11 +146,21 @@ void connect(self_ptr self, const std::string& node) {
 }
 
 void on_tick(self_ptr self) {
-  self->request(self->state.registry, self->state.settings.connection_timeout * 2,
-                mesh_peers_atom::value)
+  self->delayed_send(self, self->state.settings.retry_interval, mesh_tick_atom::value);
+  // One request at a time: while Redis hangs, the registry blocks for its
+  // socket timeouts, and queued requests would pile up behind it.
+  if (self->state.listing)
+    return;
+  self->state.listing = true;
+  self->request(self->state.registry, caf::infinite, mesh_peers_atom::value)
     .then(
       [self](const std::map<std::string, std::string>& nodes) {
         auto& st = self->state;
+        st.listing = false;
+        if (st.registry_down) {
+          st.registry_down = false;
+          log::info("Mesh registry reachable again");
+        }
         for (auto& [node, address] : nodes) {
           if (node == st.own.node_id)
             continue;
@@ -173,9 +183,14 @@ void on_tick(self_ptr self) {
         }
       },
       [self](const caf::error& err) {
-        log::warn("Mesh registry unavailable", {{"error", self->system().render(err)}});
+        self->state.listing = false;
+        // Once per outage: the tick keeps trying every retry interval.
+        if (!self->state.registry_down)
+          log::warn("Mesh registry unavailable (Redis); peers are still watched, "
+                    "takeovers wait for it",
+                    {{"error", self->system().render(err)}});
+        self->state.registry_down = true;
       });
-  self->delayed_send(self, self->state.settings.retry_interval, mesh_tick_atom::value);
 }
 
 } // namespace

@@ -34,6 +34,10 @@ struct mesh_state {
   /// This node was found taken over by a peer (a split): the mark is
   /// cleared once it greets a peer again.
   bool was_taken_over = false;
+  /// The registry's last answer was an error (logged once per outage).
+  bool registry_down = false;
+  /// A peers request to the registry is outstanding.
+  bool listing = false;
 };
 
 mesh_actor::behavior_type mesh_impl(mesh_actor::stateful_pointer<mesh_state> self,
