@@ -214,7 +214,8 @@ mesh_actor::behavior_type mesh_impl(mesh_actor::stateful_pointer<mesh_state> sel
       self->delayed_send(self, self->state.settings.grace, mesh_check_atom::value, node,
                          peer.generation);
       // Try to get it back within the grace at once.
-      connect(self, node);
+      if (!peer.connecting)
+        connect(self, node);
       return;
     }
   });
