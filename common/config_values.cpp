@@ -8,6 +8,9 @@
 namespace quel {
 
 std::optional<int64_t> parse_whole_number(std::string_view text, int64_t min, int64_t max) {
+  // Digits only: from_chars also takes a '-', and "-0" passed as 0.
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
   int64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || v < min

@@ -14,8 +14,8 @@
 /// that could overflow (docs/SECURITY.md section 3).
 namespace quel {
 
-/// A whole number in min..max written as decimal digits (std::from_chars:
-/// an optional '-' then digits, nothing after them).
+/// A whole number in min..max written as decimal digits only (no sign: no
+/// setting of the worker is negative).
 std::optional<int64_t> parse_whole_number(std::string_view text, int64_t min, int64_t max);
 
 /// A decimal written as digits with an optional fraction ("2.5"); nullopt

@@ -72,6 +72,8 @@ std::vector<config_row> config_rows(const std::string& dir) {
      "limits.max_image_pixels"},
     {"C19", "directory as the modules file", {{"QUEL_WORKER_MODULES_FILE", dir}}, {},
      "modules file " + dir + " is not a regular file"},
+    // Found by the config_values fuzz target: "-0" passed as 0.
+    {"C21", "negative zero", {{"QUEL_LIMITS_MAX_INPUTS", "-0"}}, {}, "limits.max_inputs"},
     {"C20", "device as the modules file", {{"QUEL_WORKER_MODULES_FILE", "/dev/zero"}}, {},
      "modules file /dev/zero is not a regular file"},
   };
