@@ -228,6 +228,9 @@ TEST_CASE("hostile model and storage replies: each row ends with its recorded re
       CHECK(fired(stats, s.r.name) == s.r.gemini_calls);
     check_row_invariants(fx.h(), s.job_id, s.org_id, 10);
   }
+  // A missing object is an answer (asked once); a 500 is retried.
+  CHECK(fx.storage_calls("GET", "inputs/S2.png") == 1);
+  CHECK(fx.storage_calls("GET", "inputs/S7.png") >= 2);
   check_http_job(fx, {good_job, good_org, 10, 1, 1, {}});
   check_lists_empty(fx.h());
   check_no_holds(fx.h());
