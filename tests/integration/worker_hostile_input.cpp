@@ -5,8 +5,7 @@
 // entry), and every row ends with the same invariants: the job or id is not
 // lost, nothing is charged, no hold is left, the logs stay one sane line per
 // entry, and the good job still completes.
-#include <unistd.h>
-
+#include <cctype>
 #include <filesystem>
 
 #include <catch2/catch.hpp>
