@@ -1,16 +1,30 @@
 #include "actors/queue_actor.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "actors/job_supervisor.hpp"
 #include "actors/queue_taker.hpp"
 #include "common/log.hpp"
 #include "common/utc_time.hpp"
+#include "common/uuid.hpp"
 #include "messages/errors.hpp"
 
 namespace quel {
 
 namespace {
+
+/// The key of a job in flight: a UUID in lower case, so that one job pushed
+/// in two spellings (upper and lower case name the same row) runs once
+/// (docs/SECURITY.md section 8, row Q8). Other ids stay as they are.
+std::string flight_key(const std::string& id) {
+  if (!is_uuid(id))
+    return id;
+  std::string key = id;
+  for (auto& c : key)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return key;
+}
 
 using self_ptr = queue_actor::stateful_pointer<queue_actor_state>;
 using action = job_disposition::action;
@@ -116,7 +130,7 @@ void return_strays(self_ptr self, const housekeeping_report& report) {
   std::set<std::pair<std::string, std::string>> seen;
   for (auto& entry : report.own_ids) {
     auto& [queue, id] = entry;
-    if (st.in_flight.count(id) > 0 || st.settling.count(id) > 0)
+    if (st.in_flight.count(flight_key(id)) > 0 || st.settling.count(id) > 0)
       continue;
     if (st.strays.count(entry) == 0) {
       seen.insert(entry);
@@ -210,7 +224,7 @@ queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
       return;
     auto ticket = i->second.first;
     st.tickets.erase(i);
-    if (st.in_flight.erase(ticket.job_id) == 0)
+    if (st.in_flight.erase(flight_key(ticket.job_id)) == 0)
       return;
     st.ctx->metrics->jobs_in_flight--;
     log::job_error(ticket.job_id, "Job supervisor died; returning the id to its queue",
@@ -229,7 +243,7 @@ queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
         settle(self, job_disposition{ticket, action::requeue, "shutting down"});
         return;
       }
-      if (st.in_flight.count(ticket.job_id) > 0) {
+      if (st.in_flight.count(flight_key(ticket.job_id)) > 0) {
         log::job_info(ticket.job_id, "Id pushed again while its job is in flight; "
                                      "dropping the copy");
         settle(self, job_disposition{ticket, action::ack, "duplicate"});
@@ -237,13 +251,13 @@ queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
       }
       auto sup = self->spawn<caf::monitored>(job_supervisor_impl, ticket, st.ctx,
                                              queue_actor{self});
-      st.in_flight[ticket.job_id] = sup.address();
+      st.in_flight[flight_key(ticket.job_id)] = sup.address();
       st.tickets.emplace(sup.address(), std::make_pair(ticket, sup));
       st.ctx->metrics->jobs_in_flight++;
     },
     [self](job_end_atom, job_disposition& d) {
       auto& st = self->state;
-      auto i = st.in_flight.find(d.ticket.job_id);
+      auto i = st.in_flight.find(flight_key(d.ticket.job_id));
       if (i != st.in_flight.end()) {
         st.tickets.erase(i->second);
         st.in_flight.erase(i);

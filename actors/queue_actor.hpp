@@ -18,7 +18,7 @@ struct queue_actor_state {
   taker_spawner spawn_taker;  // injected by app/: one taker per queue
   redis_ops_actor redis;
   std::map<std::string, queue_taker_actor> takers;   // by queue
-  std::map<std::string, caf::actor_addr> in_flight;  // job id -> supervisor
+  std::map<std::string, caf::actor_addr> in_flight;  // job id (a UUID lower-cased) -> supervisor
   /// Supervisors (strong handles: they stay alive while their job runs)
   /// with the ticket each one works on.
   std::map<caf::actor_addr, std::pair<job_ticket, job_supervisor_actor>> tickets;

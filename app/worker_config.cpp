@@ -16,6 +16,7 @@
 
 #include "actors/mesh_actor.hpp"
 #include "adapters/redis/redis_queue.hpp"
+#include "common/config_values.hpp"
 #include "common/embedded_files.hpp"
 #include "common/ini_file.hpp"
 #include "common/log_text.hpp"
@@ -111,22 +112,6 @@ std::string number_text(double v) {
   return out.str();
 }
 
-/// A decimal written as digits with an optional fraction ("2.5"): no sign,
-/// spaces, exponent, hexadecimal, "inf" or unit, which strtod would take.
-std::optional<double> decimal(const std::string& text) {
-  auto digits = [](std::string_view t) {
-    return !t.empty() && t.find_first_not_of("0123456789") == std::string_view::npos;
-  };
-  std::string_view t = text;
-  auto dot = t.find('.');
-  bool well_formed = dot == std::string_view::npos
-                       ? digits(t)
-                       : digits(t.substr(0, dot)) && digits(t.substr(dot + 1));
-  if (!well_formed)
-    return std::nullopt;
-  return std::strtod(text.c_str(), nullptr);
-}
-
 // Collects values with their origin so errors say where a bad value came from.
 class layered_values {
 public:
@@ -142,31 +127,29 @@ public:
   // SQL intervals) far from overflow.
   int64_t integer(const std::string& key, int64_t min, int64_t max) const {
     auto& [text, origin] = at(key);
-    int64_t v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || v < min
-        || v > max)
+    auto v = parse_whole_number(text, min, max);
+    if (!v)
       throw config_error(key + " = \"" + text + "\" (" + origin
                          + ") is not a whole number in " + std::to_string(min)
                          + ".." + std::to_string(max));
-    return v;
+    return *v;
   }
 
   /// Seconds, written as digits with an optional decimal fraction ("2.5").
   std::chrono::milliseconds seconds(const std::string& key, double min, double max) const {
     auto& [text, origin] = at(key);
-    auto v = decimal(text);
-    if (!v || !(*v >= min && *v <= max))
+    auto v = parse_seconds(text, min, max);
+    if (!v)
       throw config_error(key + " = \"" + text + "\" (" + origin
                          + ") is not a number of seconds in " + number_text(min) + ".."
                          + number_text(max));
-    return std::chrono::milliseconds(static_cast<int64_t>(std::llround(*v * 1000)));
+    return *v;
   }
 
   double fraction(const std::string& key) const {
     auto& [text, origin] = at(key);
-    auto v = decimal(text);
-    if (!v || !(*v >= 0.0 && *v <= 1.0))
+    auto v = parse_fraction(text);
+    if (!v)
       throw config_error(key + " = \"" + text + "\" (" + origin
                          + ") is not a number in 0..1");
     return *v;
@@ -239,14 +222,7 @@ void check_redis_url(const std::string& url) {
 }
 
 void check_http_addr(const std::string& addr) {
-  if (addr == "off")
-    return;
-  auto colon = addr.rfind(':');
-  auto port = colon == std::string::npos ? std::string{} : addr.substr(colon + 1);
-  int value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (colon == 0 || port.empty() || ec != std::errc{} || end != port.data() + port.size()
-      || value < 1 || value > 65535)
+  if (!valid_http_addr(addr))
     throw config_error("http.addr (QUEL_HTTP_ADDR) \"" + clip_text(addr, max_id_chars)
                        + "\" is not host:port with a port in 1..65535 (or off)");
 }

@@ -39,6 +39,7 @@ declare -A runs=(
   [redis_url]=400000
   [secret_text]=400000
   [config_ini]=100000
+  [config_values]=400000
 )
 
 targets=("$@")

@@ -1,5 +1,8 @@
 #include "adapters/gemini/gemini_reply.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 
 #include "adapters/http/base64.hpp"
@@ -48,9 +51,19 @@ std::string text_of(const json* v) {
   return v->dump();
 }
 
+/// A token count: a whole number in 0..INT64_MAX, else 0. A float such as
+/// 1e300 must not be converted (undefined behaviour; it came out INT64_MIN).
 int64_t count_of(const json& usage, const char* name) {
   const json* v = member(usage, name);
-  return v != nullptr && v->is_number() ? v->get<int64_t>() : 0;
+  if (v == nullptr)
+    return 0;
+  if (v->is_number_unsigned())
+    return v->get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX)
+             ? static_cast<int64_t>(v->get<uint64_t>())
+             : 0;
+  if (v->is_number_integer())
+    return std::max<int64_t>(v->get<int64_t>(), 0);
+  return 0;
 }
 
 bool names_refusal(const std::string& finish) {

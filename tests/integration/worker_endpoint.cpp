@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/worker_endpoint_clients.hpp"
 #include "tests/integration/worker_checks.hpp"
 #include "tests/support/test_redis.hpp"
 
@@ -26,122 +27,11 @@ using namespace quel::test;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-namespace {
-
-bool wait_for_health(int port);
-
-/// `quel-worker run` in the background with its HTTP endpoint on a free
-/// loopback port and its output in a file, started once /healthz answers;
-/// SIGKILLed by the destructor if still running.
-class background_worker {
-public:
-  explicit background_worker(worker_harness& h) : port_(free_tcp_port()) {
-    log_path_ = make_temp_dir("quel-endpoint") + "/worker.log";
-    exec_arrays args({worker_binary(), "run"},
-                     h.worker_env({{"QUEL_HTTP_ADDR", "127.0.0.1:" + std::to_string(port_)}}));
-    int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    REQUIRE(log >= 0);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::dup2(log, STDOUT_FILENO);
-      ::dup2(log, STDERR_FILENO);
-      ::execve(args.argv()[0], args.argv(), args.envp());
-      ::_exit(127);
-    }
-    ::close(log);
-    REQUIRE(wait_for_health(port_));
-  }
-  ~background_worker() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  /// Sends SIGTERM and waits up to `limit`; true when it exited with status 0.
-  bool terminate_within(std::chrono::milliseconds limit) {
-    ::kill(pid_, SIGTERM);
-    auto until = steady::now() + limit;
-    while (steady::now() < until) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-
-  std::string log() const { return read_file(log_path_); }
-  int port() const { return port_; }
-
-private:
-  int port_;
-  pid_t pid_ = -1;
-  std::string log_path_;
-};
-
-int connect_to(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-/// Everything the server sends on `fd` until it closes or `limit` passes.
-std::string read_until_closed(int fd, std::chrono::milliseconds limit) {
-  std::string got;
-  auto until = steady::now() + limit;
-  char buf[4096];
-  while (steady::now() < until) {
-    pollfd p{fd, POLLIN, 0};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now());
-    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 1))) <= 0)
-      continue;
-    auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0)
-      return got + (n == 0 ? "<closed>" : "<reset>");
-    got.append(buf, static_cast<size_t>(n));
-  }
-  return got;
-}
-
-/// GET `path` on a fresh connection; the whole reply, or "" after `limit`.
-std::string get(int port, const std::string& path, std::chrono::milliseconds limit) {
-  int fd = connect_to(port);
-  if (fd < 0)
-    return "";
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
-  (void)!::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  auto reply = read_until_closed(fd, limit);
-  ::close(fd);
-  return reply;
-}
-
-bool wait_for_health(int port) {
-  for (int i = 0; i < 300; ++i) {
-    if (get(port, "/healthz", 500ms).find("200 OK") != std::string::npos)
-      return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
-}
-
-} // namespace
-
 TEST_CASE("hostile clients cannot starve /healthz", "[e2e][http][endpoint]") {
   if (!e2e_services_available())
     return;
   worker_harness h;
-  background_worker worker(h);
+  endpoint_worker worker(h);
   const int port = worker.port();
   SECTION("stalled and many clients") {
     // 50 clients send half a request line and stall; 100 more only connect.
@@ -218,7 +108,7 @@ TEST_CASE("a FIFO where an input object should be fails the job at once, SIGTERM
                                          {attach_entry(std::to_string(model), "model"),
                                           attach_entry(std::to_string(pipe), "top")})});
   auto job = h.db().create_job(production, org, "pipeline_stage", input);
-  background_worker worker(h);
+  endpoint_worker worker(h);
   h.enqueue(job);
 
   std::optional<std::string> status;

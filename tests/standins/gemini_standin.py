@@ -15,8 +15,12 @@ rate_limit_per_day, server_error [status 500|503|504], error [status,
 status_text, message], timeout [sleep_ms], slow [delay_ms], blocked_prompt
 [block_reason], finish [finish_reason, text], text_only [text],
 garbage_body [body], truncated, thought_parts, jpeg_output, image_only,
-bad_image [kind truncated|corrupt] (a well-formed reply whose PNG is cut in
-half or has a broken chunk).
+bad_image [kind truncated|corrupt|bomb] (a well-formed reply whose PNG is
+cut in half, has a broken chunk, or claims 16000x16000 pixels in its header
+over a few kilobytes of data), inline [mime_type, payload png|jpeg|html] (an
+image part labelled with any MIME type), and text_only [text_bytes N] (a
+text reply of N bytes with forged log lines and escape codes in it). Any
+reply takes usage (any JSON for usageMetadata) and model_version (any text).
 """
 
 import base64
@@ -141,6 +145,26 @@ def make_png(seed, size=32):
                 + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def make_bomb_png(size=16000):
+    """A PNG whose header says size x size RGB pixels (768 MB decoded at
+    16000) over the compressed data of its first rows only: a decompression
+    bomb that costs nothing to send, refused from its header."""
+    row = b"\x00" + b"\x00" * (size * 3)
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * 16)) + chunk(b"IEND", b""))
+
+
+def forged_text(size):
+    """`size` bytes of text made of lines that would forge log entries and
+    drive a terminal if a logger printed them raw."""
+    unit = "I cannot draw that.\n2026-01-01T00:00:00Z info Job finished\x1b[2K\r"
+    return (unit * (size // len(unit) + 1))[:size]
 
 
 def google_error(code, status, message, details=None):
@@ -274,6 +298,10 @@ class GeminiApp:
         usage = {"promptTokenCount": 323, "candidatesTokenCount": 1290, "totalTokenCount": 1613,
                  "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 65},
                                          {"modality": "IMAGE", "tokenCount": 258}]}
+        # Hostile metadata on any reply: any JSON as usageMetadata, any text
+        # as modelVersion.
+        usage = rule.get("usage", usage)
+        model = rule.get("model_version", model)
 
         def reply(candidates=None, feedback=None):
             body = {}
@@ -332,8 +360,10 @@ class GeminiApp:
             parts = [{"text": rule["text"]}] if rule.get("text") else None
             return reply([candidate(parts, rule.get("finish_reason", "IMAGE_SAFETY"))])
         if respond == "text_only":
-            return reply([candidate([{"text": rule.get(
-                "text", "I can describe the scene, but I cannot draw it.")}])])
+            text = rule.get("text", "I can describe the scene, but I cannot draw it.")
+            if "text_bytes" in rule:
+                text = forged_text(int(rule["text_bytes"]))
+            return reply([candidate([{"text": text}])])
         if respond == "garbage_body":
             return sh.Response(200, rule.get("body", "<html><body>upstream error</body></html>"),
                                "text/html; charset=UTF-8")
@@ -355,9 +385,16 @@ class GeminiApp:
         if respond == "bad_image":
             if rule.get("kind", "truncated") == "truncated":
                 bad = png[:len(png) // 2]
+            elif rule["kind"] == "bomb":
+                bad = make_bomb_png()
             else:  # corrupt: the IDAT payload overwritten, so its CRC fails
                 bad = png[:41] + bytes(len(png) - 41 - 12) + png[-12:]
             return reply([candidate([inline(bad, "image/png")])])
+        if respond == "inline":
+            payload = {"png": png, "jpeg": TINY_JPEG,
+                       "html": b"<html><body>not an image</body></html>"}[
+                           rule.get("payload", "png")]
+            return reply([candidate([inline(payload, rule.get("mime_type", "image/png"))])])
         return reply([candidate([{"text": "Here is the composed image."},
                                  inline(png, "image/png")])])
 

@@ -14,6 +14,9 @@ A rule is {"match": "<substring>", "times": N, "respond": "<outcome>", ...}:
 it fires for requests whose match text (prompt or object key) contains
 `match` (missing = every request), at most `times` times (missing = always),
 optionally only for one "method". Extra fields are outcome parameters.
+One outcome is shared by both stand-ins: raw [status, body | bytes N,
+content_type, chunked] answers exactly that (hostile-input tests: HTML error pages,
+empty or huge bodies, a JSON error of the wrong shape).
 Python 3 standard library only.
 """
 
@@ -229,10 +232,23 @@ class Server:
         if respond == "timeout":
             delay += int(rule.get("sleep_ms", 600000))
         await wait_or_disconnect(reader, delay / 1000.0)
+        if respond == "raw":
+            return raw_response(rule)
         result = self.app.handle(request, rule)
         if asyncio.iscoroutine(result):
             result = await result
         return result
+
+
+def raw_response(rule):
+    """A reply of exactly the scripted status, body and Content-Type."""
+    body = rule.get("body", "")
+    if "bytes" in rule:
+        body = b"x" * int(rule["bytes"])
+    response = Response(int(rule.get("status", 200)), body,
+                        rule.get("content_type", "application/json; charset=UTF-8"))
+    response.chunked = bool(rule.get("chunked"))  # no Content-Length to check up front
+    return response
 
 
 async def read_request(reader):

@@ -143,6 +143,22 @@ TEST_CASE_METHOD(queue_fixture, "one supervisor per id, and a duplicate id in fl
   CHECK(redis->at(queue_name).empty());
 }
 
+TEST_CASE_METHOD(queue_fixture, "a job's id pushed again in upper case while in flight is dropped",
+                 "[actors][queue]") {
+  // Upper and lower case name the same job row; running both copies made
+  // the model image twice and left an orphan object under the other
+  // spelling's key (docs/SECURITY.md section 8, row Q8).
+  s->claim_answer = claimed_job::outcome::missing;  // supervisors stay in flight
+  start();
+  auto id = "0000000a-000b-4000-8000-00000000000c";
+  auto upper = "0000000A-000B-4000-8000-00000000000C";
+  deliver(id);
+  deliver(upper);
+  CHECK(s->claims == 1);
+  CHECK(ctx->metrics->jobs_in_flight == 1);
+  CHECK(redis->at(processing) == fake_queue_store::list{id});
+}
+
 TEST_CASE_METHOD(queue_fixture, "a finished job's id is acked", "[actors][queue]") {
   s->claim_answer = claimed_job::outcome::finished;
   start();

@@ -78,6 +78,26 @@ TEST_CASE("an image reply yields the decoded image and metadata", "[http][gemini
   CHECK(out.finish_reason == "STOP");
   }
 
+TEST_CASE("token counts that are not whole int64 numbers count as 0", "[http][gemini]") {
+  // Converting 1e300 to int64 is undefined behaviour (it came out as
+  // INT64_MIN); a count from the network is taken only when it is a whole
+  // number in 0..INT64_MAX (docs/SECURITY.md section 8, row M22).
+  auto body = success_body({inline_part(png, "image/png")});
+  body["usageMetadata"] = {{"promptTokenCount", 1e300},
+                           {"candidatesTokenCount", -1},
+                           {"totalTokenCount", 1.5}};
+  auto out = classify_response(ok(body));
+  REQUIRE(out.kind == gemini_result::image);
+  CHECK(out.usage.prompt_tokens == 0);
+  CHECK(out.usage.candidate_tokens == 0);
+  CHECK(out.usage.total_tokens == 0);
+  body["usageMetadata"] = {{"promptTokenCount", 18446744073709551615ULL},
+                           {"totalTokenCount", 9223372036854775807LL}};
+  out = classify_response(ok(body));
+  CHECK(out.usage.prompt_tokens == 0);
+  CHECK(out.usage.total_tokens == 9223372036854775807LL);
+}
+
 TEST_CASE("thought parts are skipped when picking the image", "[http][gemini]") {
   json draft = inline_part(draft_jpeg, "image/jpeg");
   draft["thought"] = true;
