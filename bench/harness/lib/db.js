@@ -174,11 +174,13 @@ class BenchDb {
   }
 }
 
+// Regular files under `dir`, at any depth (Node 18 has no recursive readdir).
 function countFiles(dir) {
   if (!fs.existsSync(dir)) return 0;
   let n = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true }))
-    if (e.isFile()) n += 1;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true }))
+    if (e.isDirectory()) n += countFiles(path.join(dir, e.name));
+    else if (e.isFile()) n += 1;
   return n;
 }
 
