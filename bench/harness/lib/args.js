@@ -11,7 +11,9 @@ function parseArgs(argv, defaults, smoke) {
     const d = defaults[key];
     out[key] = m[2] === undefined ? true
       : Array.isArray(d) ? m[2].split(',').map(Number)
-        : typeof d === 'number' ? Number(m[2]) : m[2];
+        : typeof d === 'number' ? Number(m[2])
+          : typeof d === 'boolean' ? !['false', '0', 'no'].includes(m[2]) : m[2];
+    if (typeof out[key] === 'number' && !Number.isFinite(out[key])) throw new Error(`--${m[1]} needs a number`);
   }
   return out;
 }
