@@ -35,7 +35,8 @@ async function measure(ctx, side, samples, pauseMs) {
   const run = side === 'ours'
     ? runMeasured([ctx.workerBin, 'run'], { env: oursEnv(ctx), logFile: path.join(ctx.workDir, 'latency-ours.log') })
     : runMeasured([process.execPath, PEER], { env: peerEnv(ctx), logFile: path.join(ctx.workDir, 'latency-peer.log') });
-  const queue = side === 'peer' ? new Queue(PEER_QUEUE, { connection: ctx.redis.duplicate() }) : null;
+  const connection = side === 'peer' ? ctx.redis.duplicate() : null;
+  const queue = connection ? new Queue(PEER_QUEUE, { connection }) : null;
   await sleep(1500); // start-up, connections
   const lat = [];
   try {
@@ -47,7 +48,7 @@ async function measure(ctx, side, samples, pauseMs) {
       await sleep(pauseMs);
     }
   } finally {
-    if (queue) await queue.close();
+    if (queue) { await queue.close(); connection.disconnect(); }
     run.kill('SIGTERM');
   }
   const r = await run.done;

@@ -57,11 +57,14 @@ async function pushOurs(ctx, ids) {
 }
 
 async function pushPeer(ctx, ids) {
-  const queue = new Queue(PEER_QUEUE, { connection: ctx.redis.duplicate() });
+  // A connection of its own: BullMQ does not close one it was given.
+  const connection = ctx.redis.duplicate();
+  const queue = new Queue(PEER_QUEUE, { connection });
   for (let i = 0; i < ids.length; i += 1000)
     await queue.addBulk(ids.slice(i, i + 1000).map((id) => ({ name: 'job', data: { jobId: id },
                                                               opts: { jobId: id } })));
   await queue.close();
+  connection.disconnect();
 }
 
 // Runs one side to the end; `before` runs after the ids are queued and just
