@@ -14,7 +14,7 @@ const { startStandin } = require('../lib/standin');
 const { oursEnv, clearRun } = require('../lib/sides');
 const { runMeasured, readStatus, countFds } = require('../lib/proc');
 const { parseArgs } = require('../lib/args');
-const { fmt, table } = require('../lib/stats');
+const { fmt, table, median } = require('../lib/stats');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -81,11 +81,22 @@ async function main(argv) {
     console.log(table(['t s', 'RSS MB', 'fds', 'threads', 'PG connections', 'worker Redis keys', 'jobs finished'],
       samples.map((s) => [String(s.t), fmt(s.rss, 1), String(s.fds), String(s.threads), String(s.conns),
                           String(s.keys), String(s.done)])));
-    const from = samples[Math.min(samples.length - 1, Math.floor(samples.length * o.warmupShare))];
-    const to = samples[samples.length - 1];
-    const growth = (a, b) => `${fmt((100 * (b - a)) / Math.max(a, 1e-9), 1)}%`;
-    console.log(`\ngrowth from t=${from.t} s to t=${to.t} s: RSS ${growth(from.rss, to.rss)}, fds ${growth(from.fds, to.fds)}, ` +
-                `PG connections ${growth(from.conns, to.conns)}, Redis keys ${growth(from.keys, to.keys)}; ` +
+    // Medians of one minute of samples at the end of the warm-up and at the
+    // end of the run: descriptors move with the open HTTP connections, and
+    // two single samples would compare two random points of that.
+    const w = Math.max(1, Math.min(Math.round(60 / o.every), Math.floor(samples.length / 2)));
+    const i0 = Math.min(samples.length - w, Math.floor(samples.length * o.warmupShare));
+    const early = samples.slice(i0, i0 + w);
+    const late = samples.slice(samples.length - w);
+    const from = early[0];
+    const to = late[late.length - 1];
+    const growth = (key) => {
+      const a = median(early.map((x) => x[key])); const b = median(late.map((x) => x[key]));
+      return `${fmt(a, 1)} -> ${fmt(b, 1)} (${fmt((100 * (b - a)) / Math.max(a, 1e-9), 1)}%)`;
+    };
+    console.log(`\ngrowth, median of ${w} samples from t=${from.t} s vs the last ${w} (to t=${to.t} s): ` +
+                `RSS MB ${growth('rss')}, fds ${growth('fds')}, ` +
+                `PG connections ${growth('conns')}, Redis keys ${growth('keys')}; ` +
                 `finished ${c.finished} jobs (${c.good} completed, ${c.failing} failing, ${c.invalid} invalid), ` +
                 `${fmt((to.done - from.done) / Math.max(1, to.t - from.t), 1)} jobs/s after warm-up`);
   } finally {
