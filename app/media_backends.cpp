@@ -17,6 +17,7 @@
 #include "actors/supabase_storage_actors.hpp"
 #include "adapters/gemini/image_convert.hpp"
 #include "adapters/generator/local_image_generator.hpp"
+#include "adapters/generator/noop_image_generator.hpp"
 #include "adapters/generator/vips_runtime.hpp"
 #include "adapters/storage/local_object_store.hpp"
 #include "common/log.hpp"
@@ -163,6 +164,15 @@ media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
     out.generators = spawn_supervised_pool<generate_actor>(
       sys, c.generator_threads, "generate", [&sys, s, engine] {
         return sys.spawn<caf::detached>(gemini_generate_actor_impl, s, engine);
+      });
+  } else if (c.generator_backend == "noop") {
+    // The benchmarking backend: nothing blocks or computes per call, so the
+    // actors run on the shared scheduler (no detached threads, no hand-off).
+    log::info("Generator: noop (benchmarking: every image is the same 8x8 picture)");
+    std::shared_ptr<image_generator> generator = std::make_shared<noop_image_generator>();
+    out.generators = spawn_supervised_pool<generate_actor>(
+      sys, c.generator_threads, "generate", [&sys, generator] {
+        return sys.spawn(generate_actor_impl, generator);
       });
   } else {
     std::shared_ptr<image_generator> generator = std::make_shared<local_image_generator>(

@@ -27,13 +27,15 @@ namespace quel {
 
 namespace {
 
-/// `value` when it is `a` or `b`; otherwise a configuration error naming
-/// the key (`what`) and both choices.
+/// `value` when it is `a` or `b` (or `c`, when given); otherwise a
+/// configuration error naming the key (`what`) and the choices.
 std::string one_of(const std::string& value, const std::string& what, const char* a,
-                   const char* b) {
-  if (value == a || value == b)
+                   const char* b, const char* c = nullptr) {
+  if (value == a || value == b || (c != nullptr && value == c))
     return value;
-  throw config_error(what + " must be " + a + " or " + b + ", not \"" + value + "\"");
+  std::string choices = c == nullptr ? std::string(a) + " or " + b
+                                     : std::string(a) + ", " + b + " or " + c;
+  throw config_error(what + " must be " + choices + ", not \"" + value + "\"");
 }
 
 // Contract variable -> key (CONTRACT.md section 7 and rule 4).
@@ -303,7 +305,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   c.storage_timeout = v.seconds("storage.timeout", 0.1, 3600);
 
   c.generator_backend = one_of(v.str("generator.backend"), "generator.backend (QUEL_GENERATOR)",
-                               "local", "gemini");
+                               "local", "gemini", "noop");
   c.gemini_base_url = v.str("generator.gemini_base_url");
   c.gemini_model = v.str("generator.gemini_model");
   if (auto* key = std::getenv("QUEL_GEMINI_API_KEY"))

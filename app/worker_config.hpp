@@ -40,7 +40,7 @@ struct worker_config {
   int storage_threads = 4;
   std::chrono::milliseconds storage_timeout{60000};
 
-  std::string generator_backend; // local | gemini
+  std::string generator_backend; // local | gemini | noop (benchmarks)
   std::string gemini_base_url;
   std::string gemini_model;
   std::string gemini_api_key;    // secret

@@ -29,6 +29,13 @@ packages=(
   # tests/distributed: network namespaces, veth pairs and a bridge (ip)
   iproute2
 )
+# The benchmarks' Node.js peer and harness (bench/peer-bullmq, bench/harness;
+# scripts/bench.sh runs `npm ci` from the lock file): Debian's nodejs and npm,
+# unless `node` and `npm` are already on the PATH from elsewhere (NodeSource's
+# nodejs bundles npm and conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do

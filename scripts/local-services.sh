@@ -47,8 +47,14 @@ start() {
   as_pg_owner "$pg_bin/initdb" -D "$dir/pg/data" -U postgres -A trust \
     --no-sync -E UTF8 >"$dir/pg/initdb.log" 2>&1
   # fsync off: these servers are throwaway, and it keeps tests fast.
+  # pg_stat_statements (when installed) lets the benchmarks count the
+  # statements a worker sends; it must be loaded at start.
+  local preload=""
+  if [ -f "$(dirname "$pg_bin")/lib/pg_stat_statements.so" ]; then
+    preload="-c shared_preload_libraries=pg_stat_statements"
+  fi
   as_pg_owner "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $dir/pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $dir/pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 $preload" \
     start >/dev/null
 
   for _ in $(seq 1 50); do
