@@ -121,6 +121,13 @@ public:
   /// True if the server answers PONG; false (never throws) when unreachable.
   bool ping();
 
+  /// The fleet-wide rate limit (a GCRA in one Lua script, one round trip;
+  /// adapters/redis/rate_limit.cpp): reserves the next slot of `key`,
+  /// whose slots are `interval` apart on the Redis server's clock, and
+  /// returns how long the caller waits before using it (0: at once).
+  std::chrono::milliseconds reserve_rate_slot(const std::string& key,
+                                              std::chrono::milliseconds interval);
+
 private:
   void ensure_connected();
   void disconnect() noexcept;
