@@ -26,7 +26,8 @@ size_t occurrences(const std::string& text, const std::string& needle) {
 /// Arrival times (seconds) of the Gemini stand-in's generateContent calls.
 std::vector<double> model_arrivals(http_backends& fx) {
   std::vector<double> out;
-  for (auto& t : fx.gemini_stats()["arrivals"])
+  auto stats = fx.gemini_stats();  // kept: a range over a temporary's member dangles
+  for (auto& t : stats["arrivals"])
     out.push_back(t.get<double>());
   return out;
 }
@@ -64,6 +65,8 @@ TEST_CASE("two workers together stay under generator.max_requests_per_minute",
   while (model_arrivals(fx).size() < 12 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(200ms);
   auto arrivals = model_arrivals(fx);
+  INFO("model calls: " << fx.gemini_calls() << "\nworker a:\n" << a.log().substr(0, 4000)
+                       << "\nworker b:\n" << b.log().substr(0, 4000));
   REQUIRE(arrivals.size() == 12);
   std::sort(arrivals.begin(), arrivals.end());
 
