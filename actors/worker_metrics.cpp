@@ -66,7 +66,7 @@ worker_metrics::worker_metrics()
                                         "jobs that completed or failed here.",
                                         {"module", "outcome"}, metrics::duration_buckets())),
     image_duration(registry.add_histogram("quel_image_duration_seconds",
-                                          "Time from an image's first attempt to its end "
+                                          "Time from an image's first attempt (slot wait included) to its end "
                                           "(made or failed), retries included.",
                                           {"module", "outcome"},
                                           metrics::duration_buckets())),
