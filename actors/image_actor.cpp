@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "actors/guarded_call.hpp"
+#include "actors/metric_labels.hpp"
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "domain/object_key.hpp"
@@ -23,6 +24,17 @@ struct attempt {
   std::string key;
   std::string mime;
   blob waiting_upload;  // stored once the lease is known to be held again
+  int64_t held = 0;     // credits of this attempt's hold in quel_credits_held
+
+  /// The hold is captured (committed) or released: off the gauge. Also
+  /// when the actor is killed with its stage (the hold then stays until the
+  /// job's end releases it, but this node no longer works on it).
+  void drop_hold() {
+    if (held != 0 && ctx->metrics)
+      ctx->metrics->credits_held.add({}, static_cast<double>(-held));
+    held = 0;
+  }
+  ~attempt() { drop_hold(); }
 
   const image_identity& image() const { return task.image; }
   const std::string& job() const { return task.image.job_id.str(); }
@@ -30,9 +42,16 @@ struct attempt {
 
 using attempt_ptr = std::shared_ptr<attempt>;
 
+void observe_storage(const attempt_ptr& a, const char* operation, const char* outcome,
+                     std::chrono::steady_clock::time_point sent) {
+  if (a->ctx->metrics)
+    a->ctx->metrics->storage_call_duration.observe({operation, outcome}, seconds_since(sent));
+}
+
 void fail(self_ptr self, const attempt_ptr& a, caf::error err) {
   // A hold that will not be captured must not keep credits reserved.
   self->send(a->ctx->ledger, unhold_atom::value, a->image());
+  a->drop_hold();
   self->quit(std::move(err));
 }
 
@@ -48,6 +67,10 @@ void commit(self_ptr self, const attempt_ptr& a, blob bytes) {
       [self, a, bytes](const commit_result& r) {
         fault::crash_point("after_commit");
         using outcome = commit_result::outcome;
+        a->drop_hold();
+        if (r.result == outcome::committed && a->image().org_id && a->ctx->metrics)
+          a->ctx->metrics->credits_charged.inc({a->task.module},
+                                               static_cast<double>(a->image().cost));
         if (r.result == outcome::insufficient_credits)
           return fail(self, a, make_failure(worker_errc::credits_exhausted,
                                             "credits ran out"));
@@ -80,14 +103,17 @@ void store(self_ptr self, const attempt_ptr& a, blob bytes) {
     self->delayed_send(self, std::chrono::milliseconds(250), run_atom::value);
     return;
   }
+  auto sent = std::chrono::steady_clock::now();
   self->request(a->ctx->storers.next(), caf::infinite, store_atom::value, a->key,
                 bytes, a->mime)
     .then(
-      [self, a, bytes](int64_t) {
+      [self, a, bytes, sent](int64_t) {
+        observe_storage(a, "put", "ok", sent);
         fault::crash_point("after_upload");
         commit(self, a, bytes);
       },
-      [self, a, bytes](caf::error& err) {
+      [self, a, bytes, sent](caf::error& err) {
+        observe_storage(a, "put", error_class(err), sent);
         // The model was paid for this image: keep it for the next attempt.
         self->send(a->stage, keep_atom::value,
                    static_cast<int32_t>(a->image().image_index), bytes);
@@ -124,9 +150,11 @@ void generate(self_ptr self, const attempt_ptr& a) {
 // under its deterministic key: commit it instead of paying the model again.
 void reuse_or_generate(self_ptr self, const attempt_ptr& a) {
   auto fetcher = a->ctx->fetchers.next();
+  auto sent = std::chrono::steady_clock::now();
   self->request(fetcher, caf::infinite, exists_atom::value, a->key)
     .then(
-      [self, a, fetcher](bool exists) {
+      [self, a, fetcher, sent](bool exists) {
+        observe_storage(a, "exists", "ok", sent);
         if (!exists)
           return generate(self, a);
         self->request(fetcher, caf::infinite, fetch_atom::value, a->key,
@@ -167,6 +195,10 @@ image_actor::behavior_type image_actor_impl(image_actor::pointer self,
           return fail(self, a, make_failure(worker_errc::lease_lost,
                                             "lease lost to another worker"));
         fault::crash_point("after_hold");
+        if (r.outcome == hold_outcome::held && a->ctx->metrics && a->image().org_id) {
+          a->held = a->image().cost;
+          a->ctx->metrics->credits_held.add({}, static_cast<double>(a->held));
+        }
         if (a->task.resumed)
           reuse_or_generate(self, a);
         else

@@ -21,6 +21,7 @@ struct image_task {
   /// An image an earlier attempt generated but could not store: uploaded
   /// as it is, without calling the model again.
   blob generated;
+  std::string module;  // the job's module (metric labels)
 };
 
 /// Makes one image, as one attempt:

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "actors/guarded_call.hpp"
+#include "actors/metric_labels.hpp"
 #include "actors/stage_actor.hpp"
 #include "adapters/redis/redis_queue.hpp"
 #include "common/fault_injection.hpp"
@@ -33,6 +34,9 @@ void end(self_ptr self, action what, std::string reason = {},
   for (auto& [index, run] : st.stages)
     if (run.actor)
       self->send_exit(run.actor, caf::exit_reason::kill);
+  if (completed || failed)
+    st.ctx->metrics->job_duration.observe({st.ticket.module, completed ? "completed" : "failed"},
+                                          seconds_since(st.started));
   job_disposition d{st.ticket, what, std::move(reason), completed, failed};
   self->send(st.queue, job_end_atom::value, std::move(d));
   self->quit();
@@ -55,10 +59,12 @@ void finish(self_ptr self) {
           log::job_warn(job_of(self), "Lease lost before finishing; another worker owns the job");
           return end(self, action::ack, "lease lost");
         }
-        if (f.completed)
+        if (f.completed) {
           log::job_info(job_of(self), "Job completed");
-        else
+        } else {
           log::job_warn(job_of(self), "Job failed: " + *f.error_message);
+          self->state.ctx->metrics->failures.inc({"job", "images_failed"});
+        }
         end(self, action::ack, {}, f.completed, !f.completed);
       },
       [self](caf::error& err) { self->quit(std::move(err)); });
@@ -78,7 +84,7 @@ stage_plan plan_for(self_ptr self, const stage_spec& stage) {
   auto run = st.stages.find(stage.stage_index);
   bool restarted = run != st.stages.end() && run->second.restarts > 0;
   job_facts facts{st.job, *st.module, *st.progress, st.input_keys, st.outputs};
-  return stage_plan{plan_stage(facts, stage, restarted), st.lease};
+  return stage_plan{plan_stage(facts, stage, restarted), st.lease, st.ticket.module};
 }
 
 void start_stage(self_ptr self, int stage_index) {
@@ -106,6 +112,8 @@ void give_up_stage(self_ptr self, int stage_index, const std::string& reason) {
     if (st.progress->made(stage_index, i) == nullptr) {
       st.progress->mark_failed(stage_index, i, reason);
       st.ctx->metrics->images_failed++;
+      st.ctx->metrics->images.inc({st.ticket.module, "failed"});
+      st.ctx->metrics->failures.inc({"image", "stage_gave_up"});
     }
   st.progress->mark_done(stage_index);
   advance(self);
@@ -130,6 +138,7 @@ void on_stage_down(self_ptr self, const caf::down_msg& dm) {
                                            + " attempts)");
     run.restarts++;
     st.ctx->metrics->stage_restarts++;
+    st.ctx->metrics->retries.inc({"stage", error_class(dm.reason)});
     log::job_warn(job_of(self), "Restarting stage after failure",
                   {{"stage", std::to_string(index)},
                    {"delay_ms", std::to_string(delay->count())},
@@ -165,6 +174,7 @@ void begin_work(self_ptr self) {
 void fail_invalid(self_ptr self, const std::string& message) {
   auto& st = self->state;
   log::job_warn(job_of(self), "Invalid job input: " + message);
+  st.ctx->metrics->failures.inc({"job", "invalid_input"});
   self->request(store_of(self), caf::infinite, invalid_atom::value, st.id,
                 st.job.epoch, message)
     .then([self](bool) { end(self, action::ack, {}, false, true); },
@@ -264,6 +274,7 @@ void claim(self_ptr self) {
               return claim_later(self, st.ctx->settings.missing_job_recheck);
             }
             log::job_warn(job_of(self), "No job row for this id; dead-lettering it");
+            st.ctx->metrics->failures.inc({"job", "no_job_row"});
             return end(self, action::dead_letter, "no job row with this id");
           case outcome::finished:
             log::job_info(job_of(self), "Job already " + job.status + "; dropping the id");
@@ -272,6 +283,7 @@ void claim(self_ptr self) {
             return check_holder(self, job);
           case outcome::quarantined:
             log::job_error(job_of(self), "Job quarantined after repeated crashes");
+            st.ctx->metrics->failures.inc({"job", "quarantined"});
             return end(self, action::ack, {}, false, true);
           case outcome::claimed:
             break;
@@ -288,6 +300,7 @@ void claim(self_ptr self) {
         // the queue in a hot loop, nor be dropped).
         auto& st = self->state;
         st.claim_failures++;
+        st.ctx->metrics->retries.inc({"claim", error_class(err)});
         auto delay = renew_retry(st.ctx->settings.lease_ttl)
                        .delay(st.claim_failures, retry_random());
         log::job_warn(job_of(self), "Claim failed; retrying",
@@ -315,6 +328,7 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
                 {{"queue", st.ticket.queue}});
   if (!is_uuid(job_of(self))) {
     log::job_warn(job_of(self), "Job id is not a UUID; dead-lettering it");
+    st.ctx->metrics->failures.inc({"job", "invalid_id"});
     end(self, action::dead_letter, "job id is not a UUID");
   } else {
     claim(self);
@@ -373,6 +387,7 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
             if (st.ended)
               return;
             st.renew_failures++;
+            st.ctx->metrics->retries.inc({"lease_renewal", error_class(err)});
             auto delay = renew_retry(st.ctx->settings.lease_ttl)
                            .delay(st.renew_failures, retry_random());
             log::job_warn(job_of(self), "Lease renewal failed; retrying",

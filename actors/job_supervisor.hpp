@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +34,8 @@ struct job_supervisor_state {
   int renew_failures = 0;   // consecutive failed lease renewals
   int claim_failures = 0;   // failed claim requests (retried with backoff)
   bool ended = false;
+  /// When the supervisor was spawned (the id was taken): job duration.
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 /// One per job id taken. States:

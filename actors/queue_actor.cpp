@@ -125,6 +125,22 @@ void settle(self_ptr self, const job_disposition& d) {
   }
 }
 
+/// The outcome label of a job's end (quel_jobs_total): dropped is an id
+/// whose job this node did not finish (lease lost, held or finished
+/// elsewhere).
+const char* job_outcome(const job_disposition& d) {
+  if (d.job_completed)
+    return "completed";
+  if (d.job_failed)
+    return "failed";
+  switch (d.what) {
+    case action::dead_letter: return "dead_lettered";
+    case action::requeue: return "requeued";
+    case action::ack: break;
+  }
+  return "dropped";
+}
+
 void return_strays(self_ptr self, const housekeeping_report& report) {
   auto& st = self->state;
   std::set<std::pair<std::string, std::string>> seen;
@@ -227,6 +243,7 @@ queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
     if (st.in_flight.erase(flight_key(ticket.job_id)) == 0)
       return;
     st.ctx->metrics->jobs_in_flight--;
+    st.ctx->metrics->jobs.inc({ticket.module, "requeued"});
     log::job_error(ticket.job_id, "Job supervisor died; returning the id to its queue",
                    {{"reason", reason_of(dm.reason)}});
     settle(self, job_disposition{ticket, action::requeue, "supervisor died"});
@@ -267,6 +284,7 @@ queue_actor_impl(queue_actor::stateful_pointer<queue_actor_state> self,
         st.ctx->metrics->jobs_completed++;
       if (d.job_failed)
         st.ctx->metrics->jobs_failed++;
+      st.ctx->metrics->jobs.inc({d.ticket.module, job_outcome(d)});
       settle(self, d);
     },
     [self](stop_atom) {

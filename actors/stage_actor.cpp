@@ -1,6 +1,7 @@
 #include "actors/stage_actor.hpp"
 
 #include "actors/image_actor.hpp"
+#include "actors/metric_labels.hpp"
 #include "common/log.hpp"
 #include "common/log_text.hpp"
 #include "domain/image_format.hpp"
@@ -44,7 +45,19 @@ void finish_if_settled(self_ptr self) {
   self->quit();
 }
 
-void give_up(self_ptr self, int index, const std::string& reason) {
+/// An image ends (made or failed): its count and duration by module.
+void count_image(self_ptr self, int index, const char* outcome) {
+  auto& st = self->state;
+  auto& m = *st.ctx->metrics;
+  m.images.inc({st.plan.module, outcome});
+  auto started = st.images[index].started;
+  if (started != std::chrono::steady_clock::time_point{})
+    m.image_duration.observe({st.plan.module, outcome}, seconds_since(started));
+}
+
+/// `reason_class` is the bounded label of quel_failures_total.
+void give_up(self_ptr self, int index, const std::string& reason,
+             const char* reason_class) {
   auto& st = self->state;
   auto& img = st.images[index];
   if (img.state == status::made || img.state == status::failed)
@@ -54,17 +67,21 @@ void give_up(self_ptr self, int index, const std::string& reason) {
   log::job_warn(job_of(self), "Image failed: " + image.where() + ": " + reason);
   st.failures.push_back(failed_image{std::move(image), reason});
   st.ctx->metrics->images_failed++;
+  st.ctx->metrics->failures.inc({"image", reason_class});
+  count_image(self, index, "failed");
 }
 
-void fail_all(self_ptr self, const std::string& reason) {
+void fail_all(self_ptr self, const std::string& reason, const char* reason_class) {
   for (int i = 0; i < static_cast<int>(self->state.images.size()); ++i)
-    give_up(self, i, reason);
+    give_up(self, i, reason, reason_class);
   finish_if_settled(self);
 }
 
 void launch(self_ptr self, int index) {
   auto& st = self->state;
   st.images[index].state = status::running;
+  if (st.images[index].started == std::chrono::steady_clock::time_point{})
+    st.images[index].started = std::chrono::steady_clock::now();
   self->request(st.ctx->image_slots, caf::infinite, acquire_atom::value)
     .then(
       [self, index](bool) {
@@ -77,6 +94,7 @@ void launch(self_ptr self, int index) {
         task.prompt = st.plan.prompt;
         task.inputs = st.inputs;
         task.aspect_ratio = st.plan.aspect_ratio;
+        task.module = st.plan.module;
         if (auto kept = st.kept.find(index); kept != st.kept.end())
           task.generated = kept->second;
         auto child = self->spawn<caf::monitored>(image_actor_impl, std::move(task),
@@ -108,11 +126,12 @@ void on_image_down(self_ptr self, const caf::down_msg& dm) {
   if (!delay) {
     if (cls == retry_class::retryable || cls == retry_class::retry_once)
       reason += " (after " + std::to_string(img.retries.failures) + " attempts)";
-    give_up(self, index, reason);
+    give_up(self, index, reason, dm.reason ? error_class(dm.reason) : "crash");
     return finish_if_settled(self);
   }
   img.state = status::waiting;
   st.ctx->metrics->image_restarts++;
+  st.ctx->metrics->retries.inc({"image", dm.reason ? error_class(dm.reason) : "crash"});
   log::job_warn(job_of(self), "Restarting image after failure",
                 {{"stage", std::to_string(stage_of(self))},
                  {"image", std::to_string(index)},
@@ -141,7 +160,8 @@ void input_ready(self_ptr self, size_t n, blob bytes) {
                             : "stage " + std::to_string(in.from_stage.value_or(0))
                                 + " image " + std::to_string(in.from_index);
     return fail_all(self, "input " + std::to_string(n) + " (" + who
-                            + ") is not a PNG, JPEG, WebP or HEIC image");
+                            + ") is not a PNG, JPEG, WebP or HEIC image",
+                    "invalid_input");
   }
   st.inputs.push_back(generation_input{in.category, in.description, *mime, bytes});
   fetch_input(self, n + 1);
@@ -158,15 +178,20 @@ void fetch_input(self_ptr self, size_t n) {
     log::job_info(job_of(self), "Downloading image: AttachID=" + std::to_string(*in.attach_id)
                                   + ", Type=" + clip_text(in.category, max_id_chars));
   auto max_bytes = st.ctx->max_input_bytes;
+  auto sent = std::chrono::steady_clock::now();
   self->request(st.ctx->images.fetchers.next(), caf::infinite, fetch_atom::value,
                 in.object_key, max_bytes)
     .then(
-      [self, n](blob& bytes) {
+      [self, n, sent](blob& bytes) {
+        self->state.ctx->metrics->storage_call_duration.observe({"get", "ok"},
+                                                                seconds_since(sent));
         log::job_info(job_of(self), "Image downloaded successfully: "
                                       + std::to_string(bytes.size()) + " bytes");
         input_ready(self, n, std::move(bytes));
       },
-      [self, n](caf::error& err) {
+      [self, n, sent](caf::error& err) {
+        self->state.ctx->metrics->storage_call_duration.observe({"get", error_class(err)},
+                                                                seconds_since(sent));
         auto& in = self->state.plan.inputs[n];
         auto who = in.attach_id ? "attach " + std::to_string(*in.attach_id)
                                 : "stage " + std::to_string(in.from_stage.value_or(0))
@@ -174,10 +199,11 @@ void fetch_input(self_ptr self, size_t n) {
         if (has_code(err, worker_errc::object_missing))
           return fail_all(self, "input " + std::to_string(n) + " (" + who
                                   + "): object " + in.object_key
-                                  + " is missing from storage");
+                                  + " is missing from storage",
+                                "object_missing");
         if (!is_retryable(err))
           return fail_all(self, "input " + std::to_string(n) + " (" + who
-                                  + "): " + reason_of(err));
+                                  + "): " + reason_of(err), error_class(err));
         crash(self, std::move(err)); // transient: the supervisor restarts us
       });
 }
@@ -208,7 +234,7 @@ stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan pla
                                   + ": Processing " + std::to_string(st.plan.quantity)
                                   + " images");
   if (st.plan.doomed)
-    fail_all(self, *st.plan.doomed);
+    fail_all(self, *st.plan.doomed, "input_unavailable");
   else if (st.made == st.plan.quantity)
     finish_if_settled(self);
   else
@@ -223,6 +249,7 @@ stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan pla
       st.made++;
       st.kept.erase(made.image.image_index);
       st.ctx->metrics->images_made++;
+      count_image(self, made.image.image_index, "made");
       self->send(st.supervisor, made_atom::value, std::move(made));
       // The slot is given back when the image actor's down message arrives.
     },

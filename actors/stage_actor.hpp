@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@ struct image_slot_state {
   enum class status { waiting, running, made, failed };
   status state = status::waiting;
   retry_state retries;  // failed attempts so far (next_retry decides)
+  std::chrono::steady_clock::time_point started{};  // first attempt (metrics)
 };
 
 struct stage_state {

@@ -48,6 +48,7 @@ struct image_context {
   actor_pool<fetch_actor> fetchers;
   actor_pool<store_actor> storers;
   actor_pool<generate_actor> generators;
+  std::shared_ptr<worker_metrics> metrics;
 };
 
 /// What a StageActor uses, and what its ImageActors get.

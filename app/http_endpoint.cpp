@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <list>
 #include <stdexcept>
 #include <vector>
@@ -101,8 +102,18 @@ std::string http_endpoint_reply(const std::string& head, const worker_metrics& m
   bool head_only = method == "HEAD";
   if (method != "GET" && !head_only)
     return response(405, "Method Not Allowed", "GET or HEAD only\n", "text/plain", true);
-  if (target == "/healthz")
+  if (target == "/healthz") {
+    // The process answers, but is its actor system still running?
+    if (auto stalled = metrics.stalled_for()) {
+      char body[160];
+      std::snprintf(body, sizeof body,
+                    "stalled: the actor scheduler's last heartbeat was %.1f s ago "
+                    "(bound %.1f s)\n",
+                    *stalled, metrics.health_stall_timeout.count() / 1000.0);
+      return response(503, "Service Unavailable", body, "text/plain", !head_only);
+    }
     return response(200, "OK", "ok\n", "text/plain", !head_only);
+  }
   if (target == "/metrics")
     return response(200, "OK", metrics.to_prometheus(), "text/plain; version=0.0.4",
                     !head_only);

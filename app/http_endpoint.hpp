@@ -24,8 +24,9 @@ struct http_endpoint_limits {
   size_t max_head_bytes = 8192;
 };
 
-/// /metrics (Prometheus text), /healthz (the process runs) and /readyz (Redis
-/// and PostgreSQL reachable, not shutting down) on a thread of its own.
+/// /metrics (Prometheus text), /healthz (the process runs and its actor
+/// scheduler's heartbeat is recent: worker_metrics::stalled_for) and /readyz
+/// (Redis and PostgreSQL reachable, not shutting down) on a thread of its own.
 ///
 /// One thread polls every connection without blocking on any of them; each
 /// connection carries one GET or HEAD request and is then closed. Nothing a

@@ -313,6 +313,8 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   c.generator_threads = static_cast<int>(v.integer("generator.threads", 1, 256));
   c.generator_timeout = v.seconds("generator.timeout", 0.1, 3600);
   c.local_latency_ms = static_cast<int>(v.integer("generator.local_latency_ms", 0, 600000));
+  c.max_requests_per_minute
+    = static_cast<int>(v.integer("generator.max_requests_per_minute", 0, 60000));
   auto format = parse_output_format(v.str("generator.output_format"));
   if (!format)
     throw config_error("generator.output_format (QUEL_OUTPUT_FORMAT) must be webp, png or "
@@ -333,6 +335,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   c.max_inflight_images = static_cast<int>(v.integer("worker.max_inflight_images", 1, 1000000));
   c.reconcile_interval = v.seconds("worker.reconcile_interval", 0, 86400);
   c.reconcile_age = v.seconds("worker.reconcile_age", 0, 30 * 86400);
+  c.health_stall_timeout = v.seconds("worker.health_stall_timeout", 0.1, 3600);
 
   auto& s = c.settings;
   s.node_id = v.str("worker.node_id");

@@ -47,6 +47,7 @@ struct worker_config {
   int generator_threads = 2;
   std::chrono::milliseconds generator_timeout{120000};
   int local_latency_ms = 0;
+  int max_requests_per_minute = 0;  // fleet-wide model rate limit; 0: off
 
   std::string http_addr;         // host:port or "off"
   std::string log_format;        // human | json
@@ -58,6 +59,8 @@ struct worker_config {
   int max_inflight_images = 64;
   std::chrono::milliseconds reconcile_interval{30000};  // 0: off
   std::chrono::milliseconds reconcile_age{120000};
+  /// /healthz fails when the scheduler's heartbeat is older than this.
+  std::chrono::milliseconds health_stall_timeout{10000};
 
   mesh_settings mesh;            // worker mesh; off unless mesh.listen is set
   fault::settings faults;        // chaos drills; all off by default

@@ -15,6 +15,10 @@
 #include "actors/job_store_actor.hpp"
 #include "actors/pool_supervisor.hpp"
 #include "actors/health_actor.hpp"
+#include "actors/heartbeat_actor.hpp"
+#include "actors/model_gate_actor.hpp"
+#include "actors/queue_sampler_actor.hpp"
+#include "actors/rate_limit_actor.hpp"
 #include "actors/queue_actor.hpp"
 #include "actors/queue_taker.hpp"
 #include "actors/reconciler_actor.hpp"
@@ -82,6 +86,7 @@ int run_worker(const worker_config& c) {
   check_node_id_free(endpoint, c.settings);
 
   auto metrics = std::make_shared<worker_metrics>();
+  metrics->health_stall_timeout = c.health_stall_timeout;
   std::unique_ptr<http_endpoint> http;
   if (c.http_addr != "off")
     http = std::make_unique<http_endpoint>(c.http_addr, metrics);
@@ -156,7 +161,16 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   images.ledger = sys.spawn(image_ledger_impl, shards);
   images.fetchers = media.fetchers;
   images.storers = media.storers;
-  images.generators = media.generators;
+  images.metrics = metrics;
+  // Every model call passes the gate: the fleet-wide rate limit (its Redis
+  // calls on a detached actor of their own) and the call latency metric.
+  rate_limit_actor limiter;
+  if (c.max_requests_per_minute > 0)
+    limiter = sys.spawn<caf::detached>(rate_limit_actor_impl,
+                                       std::make_shared<redis_queue>(endpoint),
+                                       c.max_requests_per_minute);
+  auto model_gate = sys.spawn(model_gate_impl, media.generators, limiter, metrics);
+  images.generators = actor_pool<generate_actor>({model_gate});
   stages.image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
   auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl,
                                             std::make_shared<redis_queue>(endpoint),
@@ -165,6 +179,19 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
 
   auto health = sys.spawn<caf::detached>(health_actor_impl, c.database_url, metrics,
                                         c.settings.housekeeping_interval);
+  // On the shared scheduler: /healthz fails when its beat stops.
+  auto heartbeat = sys.spawn(heartbeat_actor_impl, metrics,
+                             heartbeat_interval(c.health_stall_timeout));
+  // Every queue of the modules file, served here or not: a backlog that no
+  // node serves is what an alert must see.
+  std::vector<std::string> queues;
+  for (auto& m : c.known_modules.all())
+    if (std::find(queues.begin(), queues.end(), m.queue) == queues.end())
+      queues.push_back(m.queue);
+  auto sampler = sys.spawn<caf::detached>(
+    queue_sampler_impl, std::make_shared<redis_queue>(endpoint), c.database_url,
+    std::move(queues), metrics,
+    std::max(c.settings.housekeeping_interval, std::chrono::milliseconds(1000)));
   reconciler_actor reconciler;
   if (c.reconcile_interval.count() > 0)
     reconciler = sys.spawn<caf::detached>(reconciler_impl, c.database_url,
@@ -216,6 +243,10 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   mesh.stop();
   caf::anon_send_exit(redis_ops, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(health, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(sampler, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(model_gate, caf::exit_reason::user_shutdown);
+  if (limiter)
+    caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
   if (reconciler)
     caf::anon_send_exit(reconciler, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(images.ledger, caf::exit_reason::user_shutdown);
@@ -223,6 +254,7 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   stop_pool(ctx->job_stores);
   stop_pool(shards);
   media.stop();
+  caf::anon_send_exit(heartbeat, caf::exit_reason::user_shutdown);
 
   // Every id is settled. What may still run: a taker's last BLMOVE, and
   // pool actors inside a blocking call whose requester is gone (a model

@@ -70,6 +70,7 @@ using lease_clock_ptr = std::shared_ptr<lease_clock>;
 /// (domain/stage_planning) and the job's lease clock.
 struct stage_plan : planned_stage {
   lease_clock_ptr lease;       // see lease_clock
+  std::string module;          // the job's module (metric labels)
 };
 
 /// An image that is made: committed, charged, stored.

@@ -147,6 +147,13 @@ public:
   /// must not stop it from taking over others.
   void clear_takeover_mark(const std::string& node);
 
+  /// The fleet-wide rate limit (a GCRA in one Lua script, one round trip;
+  /// adapters/redis/rate_limit.cpp): reserves the next slot of `key`,
+  /// whose slots are `interval` apart on the Redis server's clock, and
+  /// returns how long the caller waits before using it (0: at once).
+  std::chrono::milliseconds reserve_rate_slot(const std::string& key,
+                                              std::chrono::milliseconds interval);
+
 private:
   void ensure_connected();
   void disconnect() noexcept;

@@ -20,6 +20,7 @@ empty or huge bodies, a JSON error of the wrong shape).
 Python 3 standard library only.
 """
 
+import time
 import argparse
 import asyncio
 import json
@@ -81,9 +82,14 @@ class Script:
         self.connections = 0
         self.active = 0
         self.peak_active = 0
+        # Arrival times (time.monotonic(), seconds) of the last requests:
+        # rates measured at the stand-in (the fleet-wide rate limit test).
+        self.arrivals = []
 
     def count(self, request):
         self.total += 1
+        self.arrivals.append(time.monotonic())
+        del self.arrivals[:-1000]
         self.per_path[request.path] = self.per_path.get(request.path, 0) + 1
         route = request.method + " " + request.path
         self.per_route[route] = self.per_route.get(route, 0) + 1
@@ -111,6 +117,7 @@ class Script:
             self.per_route = {}
             self.connections = 0
             self.peak_active = 0
+            self.arrivals = []
         if "script" in body:
             self.rules = [dict(r) for r in body["script"]]
         if "latency_ms" in body:
@@ -121,6 +128,7 @@ class Script:
                 "peak_concurrent": self.peak_active,
                 "per_path": self.per_path,
                 "per_route": self.per_route,
+                "arrivals": self.arrivals,
                 "rules": [{"match": r.get("match"), "respond": r.get("respond"),
                            "fired": r.get("fired", 0)} for r in self.rules]}
 
