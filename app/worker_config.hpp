@@ -55,6 +55,8 @@ struct worker_config {
   std::vector<std::string> modules;   // empty: all
   std::string modules_file;
   int max_inflight_images = 64;
+  /// Byte budget of image work in flight (worker.max_inflight_bytes).
+  int64_t max_inflight_bytes = int64_t{2} << 30;
   std::chrono::milliseconds reconcile_interval{30000};  // 0: off
   std::chrono::milliseconds reconcile_age{120000};
 
