@@ -59,6 +59,8 @@ void give_up(self_ptr self, int index, const std::string& reason) {
   st.ctx->metrics->images_failed++;
 }
 
+void give_back(self_ptr self, int index);
+
 void fail_all(self_ptr self, const std::string& reason) {
   // Images admitted for the inputs give their slot and bytes back; none of
   // them has an actor yet.
