@@ -1,5 +1,8 @@
 #include "actors/stage_actor.hpp"
 
+#include <algorithm>
+#include <utility>
+
 #include "actors/image_actor.hpp"
 #include "actors/metric_labels.hpp"
 #include "common/log.hpp"
@@ -71,10 +74,103 @@ void give_up(self_ptr self, int index, const std::string& reason,
   count_image(self, index, "failed");
 }
 
+void give_back(self_ptr self, int index);
+
 void fail_all(self_ptr self, const std::string& reason, const char* reason_class) {
+  // Images admitted for the inputs give their slot and bytes back; none of
+  // them has an actor yet.
+  for (auto index : std::exchange(self->state.awaiting_inputs, {}))
+    give_back(self, index);
   for (int i = 0; i < static_cast<int>(self->state.images.size()); ++i)
     give_up(self, i, reason, reason_class);
   finish_if_settled(self);
+}
+
+void fetch_input(self_ptr self, size_t n);
+
+/// Bytes one image of this stage reserves: its inputs (as fetched, or their
+/// caps before the first fetch), the request text held in memory (the base64
+/// of the inputs is streamed, never held) and the reply cap.
+int64_t image_cost(self_ptr self) {
+  auto& st = self->state;
+  const auto& ctx = *st.ctx;
+  int64_t inputs = 0;
+  if (st.input_sizes.size() == st.plan.inputs.size()) {
+    for (auto n : st.input_sizes)
+      inputs += n;
+  } else {
+    for (const auto& in : st.plan.inputs)
+      inputs += in.preloaded.empty() ? ctx.max_input_bytes
+                                     : static_cast<int64_t>(in.preloaded.size());
+    // Fetching stops once the request is over the model's limit, so at most
+    // one input more than the limit is ever held.
+    if (ctx.max_request_bytes > 0)
+      inputs = std::min(inputs, ctx.max_request_bytes + ctx.max_input_bytes);
+  }
+  auto text = gemini_request_size(st.plan.prompt, st.plan.aspect_ratio,
+                                  std::vector<int64_t>(st.plan.inputs.size(), 0));
+  return inputs + text + ctx.max_reply_bytes;
+}
+
+void give_back(self_ptr self, int index) {
+  auto& st = self->state;
+  self->send(st.ctx->image_slots, release_atom::value);
+  if (auto r = st.reserved.find(index); r != st.reserved.end()) {
+    self->send(st.ctx->image_bytes, release_atom::value, r->second);
+    st.reserved.erase(r);
+  }
+}
+
+void start_image(self_ptr self, int index) {
+  auto& st = self->state;
+  image_task task;
+  task.image = st.plan.identity.with_image(index);
+  task.lease = st.plan.lease;
+  task.total_images = st.plan.total_images;
+  task.resumed = st.plan.resumed || st.images[index].retries.failures > 0;
+  task.prompt = st.plan.prompt;
+  task.inputs = st.inputs;
+  task.aspect_ratio = st.plan.aspect_ratio;
+  task.module = st.plan.module;
+  if (auto kept = st.kept.find(index); kept != st.kept.end())
+    task.generated = kept->second;
+  auto child = self->spawn<caf::monitored>(image_actor_impl, std::move(task),
+                                           inner_context(st.ctx, &stage_context::images),
+                                           stage_actor{self});
+  st.running.emplace(child.address(), std::make_pair(index, child));
+  st.ctx->metrics->images_in_flight++;
+}
+
+/// An admitted image starts once the inputs are there; the first one to
+/// find them absent has them fetched.
+void with_inputs(self_ptr self, int index) {
+  auto& st = self->state;
+  if (st.inputs_state == stage_state::inputs_status::ready)
+    return start_image(self, index);
+  st.awaiting_inputs.push_back(index);
+  if (st.inputs_state == stage_state::inputs_status::absent) {
+    st.inputs_state = stage_state::inputs_status::fetching;
+    st.inputs.clear();
+    fetch_input(self, 0);
+  }
+}
+
+void inputs_ready(self_ptr self) {
+  auto& st = self->state;
+  st.inputs_state = stage_state::inputs_status::ready;
+  st.input_sizes.clear();
+  for (const auto& in : st.inputs)
+    st.input_sizes.push_back(static_cast<int64_t>(in.bytes.size()));
+  // Reservations made before the sizes were known give back the surplus.
+  auto exact = image_cost(self);
+  for (auto& [index, bytes] : st.reserved)
+    if (bytes > exact) {
+      self->send(st.ctx->image_bytes, release_atom::value, bytes - exact);
+      bytes = exact;
+    }
+  auto waiting = std::exchange(st.awaiting_inputs, {});
+  for (auto index : waiting)
+    start_image(self, index);
 }
 
 void launch(self_ptr self, int index) {
@@ -86,22 +182,14 @@ void launch(self_ptr self, int index) {
     .then(
       [self, index](bool) {
         auto& st = self->state;
-        image_task task;
-        task.image = st.plan.identity.with_image(index);
-        task.lease = st.plan.lease;
-        task.total_images = st.plan.total_images;
-        task.resumed = st.plan.resumed || st.images[index].retries.failures > 0;
-        task.prompt = st.plan.prompt;
-        task.inputs = st.inputs;
-        task.aspect_ratio = st.plan.aspect_ratio;
-        task.module = st.plan.module;
-        if (auto kept = st.kept.find(index); kept != st.kept.end())
-          task.generated = kept->second;
-        auto child = self->spawn<caf::monitored>(image_actor_impl, std::move(task),
-                                                 inner_context(st.ctx, &stage_context::images),
-                                                 stage_actor{self});
-        st.running.emplace(child.address(), std::make_pair(index, child));
-        st.ctx->metrics->images_in_flight++;
+        self->request(st.ctx->image_bytes, caf::infinite, acquire_atom::value,
+                      image_cost(self))
+          .then(
+            [self, index](int64_t granted) {
+              self->state.reserved[index] = granted;
+              with_inputs(self, index);
+            },
+            [self](caf::error& err) { crash(self, std::move(err)); });
       },
       [self](caf::error& err) { crash(self, std::move(err)); });
 }
@@ -114,7 +202,15 @@ void on_image_down(self_ptr self, const caf::down_msg& dm) {
   auto index = i->second.first;
   st.running.erase(i);
   st.ctx->metrics->images_in_flight--;
-  self->send(st.ctx->image_slots, release_atom::value);
+  give_back(self, index);
+  if (st.running.empty() && st.awaiting_inputs.empty()
+      && st.inputs_state == stage_state::inputs_status::ready) {
+    // No image of the stage is admitted: inputs held now would sit outside
+    // the budget while the next image waits for it (or for its backoff).
+    st.inputs.clear();
+    st.inputs.shrink_to_fit();
+    st.inputs_state = stage_state::inputs_status::absent;
+  }
   auto& img = st.images[index];
   if (img.state != status::running)
     return finish_if_settled(self); // made (reported before it quit)
@@ -149,8 +245,6 @@ void run_images(self_ptr self) {
   finish_if_settled(self);
 }
 
-void fetch_input(self_ptr self, size_t n);
-
 void input_ready(self_ptr self, size_t n, blob bytes) {
   auto& st = self->state;
   auto& in = st.plan.inputs[n];
@@ -164,13 +258,32 @@ void input_ready(self_ptr self, size_t n, blob bytes) {
                     "invalid_input");
   }
   st.inputs.push_back(generation_input{in.category, in.description, *mime, bytes});
+  if (auto limit = st.ctx->max_request_bytes; limit > 0) {
+    // Checked as the inputs arrive: nothing more is fetched, and nothing
+    // called or charged, for a request the model would refuse.
+    std::vector<int64_t> sizes;
+    int64_t raw = 0;
+    for (const auto& got : st.inputs) {
+      sizes.push_back(static_cast<int64_t>(got.bytes.size()));
+      raw += sizes.back();
+    }
+    auto request = gemini_request_size(st.plan.prompt, st.plan.aspect_ratio, sizes);
+    if (request > limit)
+      return fail_all(self, "request too large for the model: the prompt and inputs 0.."
+                              + std::to_string(n) + " (" + std::to_string(raw)
+                              + " bytes) make " + std::to_string(request)
+                              + " bytes with base64, more than the "
+                              + std::to_string(limit)
+                              + " bytes Gemini accepts in one request",
+                    "invalid_input");
+  }
   fetch_input(self, n + 1);
 }
 
 void fetch_input(self_ptr self, size_t n) {
   auto& st = self->state;
   if (n == st.plan.inputs.size())
-    return run_images(self);
+    return inputs_ready(self);
   auto& in = st.plan.inputs[n];
   if (!in.preloaded.empty())
     return input_ready(self, n, in.preloaded);
@@ -238,7 +351,7 @@ stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan pla
   else if (st.made == st.plan.quantity)
     finish_if_settled(self);
   else
-    fetch_input(self, 0);
+    run_images(self);
   return {
     [self](made_atom, made_image& made) {
       auto& st = self->state;

@@ -10,6 +10,7 @@
 #include "actors/worker_metrics.hpp"
 #include "domain/image_format.hpp"
 #include "domain/job_spec.hpp"
+#include "domain/model_request.hpp"
 #include "domain/module_catalog.hpp"
 #include "messages/actor_types.hpp"
 
@@ -58,6 +59,12 @@ struct stage_context {
   backoff_policy image_retry = worker_settings{}.image_retry;
   int64_t max_input_bytes = job_limits{}.max_input_bytes;
   slots_actor image_slots;
+  /// The byte budget of image work in flight (worker.max_inflight_bytes).
+  byte_budget_actor image_bytes;
+  /// The largest request the model accepts (0: no limit, the local
+  /// generator) and the reply cap, which every image reserves.
+  int64_t max_request_bytes = 0;
+  int64_t max_reply_bytes = gemini_max_reply_bytes;
   std::shared_ptr<worker_metrics> metrics;
   image_context images;
 };

@@ -333,6 +333,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   c.modules = split_list(v.str("worker.modules"));
   c.modules_file = v.str("worker.modules_file");
   c.max_inflight_images = static_cast<int>(v.integer("worker.max_inflight_images", 1, 1000000));
+  c.max_inflight_bytes = v.integer("worker.max_inflight_bytes", int64_t{1} << 20, int64_t{1} << 40);
   c.reconcile_interval = v.seconds("worker.reconcile_interval", 0, 86400);
   c.reconcile_age = v.seconds("worker.reconcile_age", 0, 30 * 86400);
   c.health_stall_timeout = v.seconds("worker.health_stall_timeout", 0.1, 3600);

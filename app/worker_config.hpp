@@ -57,6 +57,10 @@ struct worker_config {
   std::vector<std::string> modules;   // empty: all
   std::string modules_file;
   int max_inflight_images = 64;
+  /// Byte budget of image work in flight (worker.max_inflight_bytes):
+  /// 1.5 GiB lets all 64 default slots run with the 16 MiB reply cap and up
+  /// to 8 MiB of inputs each; larger inputs run fewer at a time.
+  int64_t max_inflight_bytes = int64_t{1536} << 20;
   std::chrono::milliseconds reconcile_interval{30000};  // 0: off
   std::chrono::milliseconds reconcile_age{120000};
   /// /healthz fails when the scheduler's heartbeat is older than this.

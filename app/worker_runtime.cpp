@@ -24,6 +24,7 @@
 #include "actors/reconciler_actor.hpp"
 #include "actors/redis_ops_actor.hpp"
 #include "actors/shutdown_wait.hpp"
+#include "actors/byte_budget_actor.hpp"
 #include "actors/slots_actor.hpp"
 #include "adapters/postgres/pg_admin.hpp"
 #include "adapters/postgres/pg_store.hpp"
@@ -172,6 +173,11 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   auto model_gate = sys.spawn(model_gate_impl, media.generators, limiter, metrics);
   images.generators = actor_pool<generate_actor>({model_gate});
   stages.image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
+  stages.image_bytes = sys.spawn(byte_budget_actor_impl, c.max_inflight_bytes);
+  // Only Gemini limits the request; both generators reserve the reply cap
+  // (the local one's output is an image of the same size class).
+  stages.max_request_bytes = c.generator_backend == "gemini" ? gemini_max_request_bytes : 0;
+  stages.max_reply_bytes = gemini_max_reply_bytes;
   auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl,
                                             std::make_shared<redis_queue>(endpoint),
                                             metrics, give_up);
@@ -251,6 +257,7 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
     caf::anon_send_exit(reconciler, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(images.ledger, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(stages.image_slots, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(stages.image_bytes, caf::exit_reason::user_shutdown);
   stop_pool(ctx->job_stores);
   stop_pool(shards);
   media.stop();

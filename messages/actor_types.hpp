@@ -74,6 +74,14 @@ using slots_actor = caf::typed_actor<
   caf::replies_to<acquire_atom>::with<bool>,
   caf::reacts_to<release_atom>>;
 
+/// The byte budget of image work in flight (worker.max_inflight_bytes):
+/// `acquire n` is answered with n once n bytes are reserved; `release n`
+/// gives them back; `get` tells how many are held (tests, metrics).
+using byte_budget_actor = caf::typed_actor<
+  caf::replies_to<acquire_atom, int64_t>::with<int64_t>,
+  caf::reacts_to<release_atom, int64_t>,
+  caf::replies_to<caf::get_atom>::with<int64_t>>;
+
 /// Replaces members of a pool of I/O actors that die (pool_supervisor.hpp);
 /// `restart` is its own delayed replacement of a dead member.
 using pool_supervisor_actor = caf::typed_actor<

@@ -234,6 +234,11 @@ gemini_outcome classify_response(const http_response& r) {
       out.http_status = r.status;
       return out;
     case http_failure::too_large:
+      // Over the reply cap (near the most the model sends): a bad reply,
+      // retried once like a reply without an image, never held in full.
+      out = fail(gemini_result::no_image, "model reply too large: " + r.error, r.error);
+      out.http_status = r.status;
+      return out;
     case http_failure::cancelled:
       out = fail(gemini_result::permanent, std::string(to_string(r.failure)), r.error);
       out.http_status = r.status;

@@ -16,10 +16,11 @@ enum class gemini_result {
   image,           // an image to keep
   blocked,         // promptFeedback.blockReason: permanent
   finish_refused,  // safety, prohibited content, blocklist, SPII: permanent
-  no_image,        // NO_IMAGE, text only, other finish reasons: retry once
+  no_image,        // NO_IMAGE, text only, other finish reasons, a reply over
+                   // the cap: retry once
   rate_limited,    // 429 to wait out (retry_delay when the server named one)
   retryable,       // 5xx, timeout, network, 200 that is not a JSON object
-  permanent,       // other 4xx, quota exhausted, oversized reply
+  permanent,       // other 4xx, quota exhausted
 };
 
 /// Token counts from usageMetadata, for logs.

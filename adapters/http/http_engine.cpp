@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -62,6 +63,7 @@ struct http_engine::transfer {
   http_response response;
   callback done;
   bool too_large = false;
+  int64_t upload_offset = 0;  // next byte of request.stream to send
   char error[CURL_ERROR_SIZE] = {};
 
   ~transfer() {
@@ -86,6 +88,28 @@ struct http_engine::transfer {
     }
     t->response.body.append(data, len);
     return len;
+  }
+
+  // Pulls the next part of a streamed body into libcurl's upload buffer.
+  static size_t on_read(char* out, size_t size, size_t n, void* user) {
+    auto* t = static_cast<transfer*>(user);
+    try {
+      auto got = t->request.stream->read(t->upload_offset, out, size * n);
+      t->upload_offset += static_cast<int64_t>(got);
+      return got;
+    } catch (...) {
+      return CURL_READFUNC_ABORT;
+    }
+  }
+
+  // libcurl rewinds when it resends a request (a reused connection that
+  // turned out closed); reads name their offset, so any seek is exact.
+  static int on_seek(void* user, curl_off_t offset, int origin) {
+    auto* t = static_cast<transfer*>(user);
+    if (origin != SEEK_SET || offset < 0 || offset > t->request.stream->size())
+      return CURL_SEEKFUNC_CANTSEEK;
+    t->upload_offset = offset;
+    return CURL_SEEKFUNC_OK;
   }
 
   static size_t on_header(char* data, size_t size, size_t n, void* user) {
@@ -242,7 +266,15 @@ void http_engine::start_pending() {
     } else {
       if (req.method != "POST")
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-      if (req.method != "DELETE" || !body.empty()) {
+      if (req.stream) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         static_cast<curl_off_t>(req.stream->size()));
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, &transfer::on_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, t.get());
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &transfer::on_seek);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, t.get());
+      } else if (req.method != "DELETE" || !body.empty()) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          static_cast<curl_off_t>(body.size()));

@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "common/blob.hpp"
+#include "common/body_source.hpp"
 
 namespace quel {
 
@@ -21,6 +23,9 @@ struct http_request {
   std::string url;
   http_headers headers;
   blob body;
+  /// When set, the body is read from here while it is sent (and `body` is
+  /// ignored): a large generated body is never held whole.
+  std::shared_ptr<const body_source> stream;
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds total_timeout{60000};
   // 0 = unlimited; checked on Content-Length and again while receiving.

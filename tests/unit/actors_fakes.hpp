@@ -13,6 +13,7 @@
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include "actors/byte_budget_actor.hpp"
 #include "actors/slots_actor.hpp"
 #include "actors/worker_context.hpp"
 #include "messages/errors.hpp"
@@ -277,6 +278,7 @@ struct actor_fixture {
     image_ctx.storers = actor_pool<store_actor>{{sys.spawn(fake_storer, s)}};
     image_ctx.generators = actor_pool<generate_actor>{{sys.spawn(fake_generator, s)}};
     stage_ctx.image_slots = sys.spawn(slots_actor_impl, 4);
+    stage_ctx.image_bytes = sys.spawn(byte_budget_actor_impl, int64_t{1} << 30);
     ctx->redis = sys.spawn(fake_redis_ops, s);
   }
 
@@ -292,6 +294,7 @@ struct actor_fixture {
     for (auto& a : image_ctx.generators.members())
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(stage_ctx.image_slots, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(stage_ctx.image_bytes, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx->redis, caf::exit_reason::user_shutdown);
     sched.run();
   }

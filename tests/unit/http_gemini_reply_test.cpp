@@ -327,7 +327,12 @@ TEST_CASE("transport failures are classified", "[http][gemini]") {
   network.failure = http_failure::network;
   CHECK(classify_response(network).kind == gemini_result::retryable);
 
+  // Over the reply cap: a bad reply (retried once), with the cap in its reason.
   http_response huge;
   huge.failure = http_failure::too_large;
-  CHECK(classify_response(huge).kind == gemini_result::permanent);
+  huge.error = "response larger than 16777216 bytes";
+  auto h = classify_response(huge);
+  CHECK(h.kind == gemini_result::no_image);
+  CHECK(h.failure->kind == retry_class::retry_once);
+  CHECK(h.failure->reason == "model reply too large: response larger than 16777216 bytes");
 }

@@ -138,7 +138,70 @@ TEST_CASE("make_gemini_request sets method, URL, headers and timeouts", "[http][
   CHECK(r.url == "http://127.0.0.1:9/v1beta/models/gemini-2.5-flash-image:generateContent");
   CHECK(header_value(r.headers, "x-goog-api-key") == "k");
   CHECK(r.total_timeout == std::chrono::seconds(77));
-  CHECK(r.body.bytes() == build_request_body(sample_request()));
+  CHECK(r.max_response_bytes == gemini_max_reply_bytes);
+  REQUIRE(r.stream);
+  CHECK(r.body.empty());  // streamed instead
+  std::string sent(static_cast<size_t>(r.stream->size()), '\0');
+  CHECK(r.stream->read(0, sent.data(), sent.size()) == sent.size());
+  CHECK(sent == build_request_body(sample_request()));
+}
+
+TEST_CASE("a streamed body reads the same at every offset and chunk size", "[http][gemini]") {
+  // Inputs of every length modulo 3 (padding 0, 1 and 2) and all byte values.
+  std::string raw;
+  for (int i = 0; i < 1000; ++i)
+    raw += static_cast<char>(i * 37 % 256);
+  for (size_t len : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{4}, size_t{5}, size_t{1000}}) {
+    json_image_body body;
+    body.text("{\"a\":\"");
+    body.base64_of(blob(raw.substr(0, len)));
+    body.text("\",\"b\":\"");
+    body.base64_of(blob(raw.substr(0, len / 2)));
+    body.text("\"}");
+    auto expected = "{\"a\":\"" + base64_encode(raw.substr(0, len)) + "\",\"b\":\""
+                    + base64_encode(raw.substr(0, len / 2)) + "\"}";
+    CHECK(body.size() == static_cast<int64_t>(expected.size()));
+    CHECK(body.text_bytes() == 15);
+    for (size_t chunk : {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{7}, size_t{4096}}) {
+      std::string got;
+      char buf[4096];
+      for (size_t n; (n = body.read(static_cast<int64_t>(got.size()), buf, chunk)) > 0;)
+        got.append(buf, n);
+      INFO("length " << len << ", chunk " << chunk);
+      CHECK(got == expected);
+    }
+    // A rewind (libcurl resending on a fresh connection) reads from 0 again.
+    std::string again(expected.size(), '\0');
+    CHECK(body.read(0, again.data(), again.size()) == expected.size());
+    CHECK(again == expected);
+  }
+}
+
+TEST_CASE("the request size is known before the inputs are fetched", "[http][gemini]") {
+  auto request = sample_request();
+  auto exact = request_body(request)->size();
+  std::vector<int64_t> sizes{static_cast<int64_t>(jpeg_bytes.size()),
+                             static_cast<int64_t>(png_bytes.size())};
+  auto estimate = gemini_request_size(request.prompt, request.aspect_ratio, sizes);
+  // "image/png" is one byte shorter than the MIME type assumed.
+  CHECK(estimate == exact + 1);
+}
+
+TEST_CASE("a request over Gemini's 20 MiB is refused before it is sent", "[http][gemini]") {
+  generation_request r = sample_request();
+  // 15 MiB of PNG is 20 MiB of base64: with the JSON around it, over the limit.
+  std::string big = png_bytes + std::string((size_t{15} << 20) - png_bytes.size(), 'x');
+  r.inputs = {{"model", "the person", "image/png", blob(big)}};
+  try {
+    (void)request_body(r);
+    FAIL("no exception");
+  } catch (const generation_error& e) {
+    CHECK_FALSE(e.retryable());
+    CHECK_THAT(e.what(), Catch::Contains("more than the 20971520 bytes (20 MiB) Gemini accepts"));
+  }
+  // Just under the limit is fine.
+  r.inputs = {{"model", "the person", "image/png", blob(big.substr(0, (size_t{15} << 20) - 4096))}};
+  CHECK(request_body(r)->size() <= gemini_max_request_bytes);
 }
 
 TEST_CASE("base64 round trips and accepts the URL-safe alphabet", "[http][base64]") {

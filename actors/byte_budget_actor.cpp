@@ -1,0 +1,71 @@
+#include "actors/byte_budget_actor.hpp"
+
+#include <algorithm>
+
+namespace quel {
+
+namespace {
+
+using self_ptr = byte_budget_actor::stateful_pointer<byte_budget_state>;
+
+void hand_out(self_ptr self) {
+  auto& st = self->state;
+  while (!st.waiting.empty()) {
+    auto& head = st.waiting.front();
+    bool fits = st.used + head.bytes <= st.capacity;
+    bool alone = st.used == 0;  // larger than the budget: admitted by itself
+    if (!fits && !alone)
+      return;
+    auto w = std::move(head);
+    st.waiting.pop_front();
+    st.used += w.bytes;
+    st.held[w.who] += w.bytes;
+    w.promise.deliver(w.bytes);
+  }
+}
+
+} // namespace
+
+byte_budget_actor::behavior_type
+byte_budget_actor_impl(self_ptr self, int64_t capacity) {
+  self->state.capacity = capacity;
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (auto i = st.held.find(dm.source); i != st.held.end()) {
+      st.used -= i->second;
+      st.held.erase(i);
+    }
+    st.waiting.erase(std::remove_if(st.waiting.begin(), st.waiting.end(),
+                                    [&](const auto& w) { return w.who == dm.source; }),
+                     st.waiting.end());
+    hand_out(self);
+  });
+  return {
+    [self](acquire_atom, int64_t bytes) -> caf::result<int64_t> {
+      auto& st = self->state;
+      auto sender = self->current_sender();
+      auto who = caf::actor_cast<caf::actor_addr>(sender);
+      if (st.held.count(who) == 0) {
+        self->monitor(sender);
+        st.held[who] = 0;
+      }
+      auto promise = self->make_response_promise<int64_t>();
+      st.waiting.push_back({who, std::max<int64_t>(0, bytes), promise});
+      hand_out(self);
+      return promise;
+    },
+    [self](release_atom, int64_t bytes) {
+      auto& st = self->state;
+      auto i = st.held.find(caf::actor_cast<caf::actor_addr>(self->current_sender()));
+      if (i == st.held.end())
+        return;  // not ours to give back
+      auto n = std::clamp<int64_t>(bytes, 0, i->second);
+      i->second -= n;
+      st.used -= n;
+      hand_out(self);
+    },
+    [self](caf::get_atom) -> int64_t { return self->state.used; },
+  };
+}
+
+} // namespace quel
