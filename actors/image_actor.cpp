@@ -30,9 +30,9 @@ struct attempt {
 
 using attempt_ptr = std::shared_ptr<attempt>;
 
-void fail(self_ptr self, const attempt_ptr& a, caf::error err) {
-  // A hold that will not be captured must not keep credits reserved.
-  self->send(a->ctx->ledger, unhold_atom::value, a->image());
+// The credits stay held: the stage holds once for all its images and
+// releases the holds of the images it gives up (stage_actor.hpp).
+void fail(self_ptr self, const attempt_ptr&, caf::error err) {
   self->quit(std::move(err));
 }
 
@@ -155,24 +155,11 @@ image_actor::behavior_type image_actor_impl(image_actor::pointer self,
   a->key = output_key(a->job(), a->image().stage_index, a->image().image_index,
                       extension_of(a->ctx->format));
   classify_escaped_exceptions(self);
-  self->request(a->ctx->ledger, caf::infinite, hold_atom::value, a->image())
-    .then(
-      [self, a](const hold_reply& r) {
-        if (r.outcome == hold_outcome::insufficient_credits) {
-          log::job_warn(a->job(), "Credits ran out: " + a->image().where() + " not generated");
-          return fail(self, a, make_failure(worker_errc::credits_exhausted,
-                                            "credits ran out"));
-        }
-        if (r.outcome == hold_outcome::lease_lost)
-          return fail(self, a, make_failure(worker_errc::lease_lost,
-                                            "lease lost to another worker"));
-        fault::crash_point("after_hold");
-        if (a->task.resumed)
-          reuse_or_generate(self, a);
-        else
-          generate(self, a);
-      },
-      [self, a](caf::error& err) { fail(self, a, std::move(err)); });
+  // The stage has held this image's credits before spawning it.
+  if (a->task.resumed)
+    reuse_or_generate(self, a);
+  else
+    generate(self, a);
   // An image actor outliving its stage (killed with its job) would go on
   // calling the model for nobody.
   self->monitor(a->stage);

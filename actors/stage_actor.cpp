@@ -1,6 +1,7 @@
 #include "actors/stage_actor.hpp"
 
 #include "actors/image_actor.hpp"
+#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "common/log_text.hpp"
 #include "domain/image_format.hpp"
@@ -30,11 +31,27 @@ void crash(self_ptr self, caf::error err) {
   self->quit(std::move(err));
 }
 
+/// Gives the credits held for given-up images back to the organisation at
+/// once (one call), rather than when the job finishes.
+void release_given_up(self_ptr self) {
+  auto& st = self->state;
+  std::vector<int32_t> unmade;
+  for (int i = 0; i < static_cast<int>(st.images.size()); ++i)
+    if (st.images[i].state == status::failed && st.images[i].held) {
+      unmade.push_back(i);
+      st.images[i].held = false;
+    }
+  if (!unmade.empty())
+    self->send(st.ctx->images.ledger, unhold_atom::value, st.plan.identity,
+               std::move(unmade));
+}
+
 void finish_if_settled(self_ptr self) {
   auto& st = self->state;
   for (auto& img : st.images)
     if (img.state == status::waiting || img.state == status::running)
       return;
+  release_given_up(self);
   log::job_info(job_of(self), "Stage " + std::to_string(stage_of(self))
                                 + " completed: " + std::to_string(st.made) + "/"
                                 + std::to_string(st.plan.quantity)
@@ -130,6 +147,49 @@ void run_images(self_ptr self) {
   finish_if_settled(self);
 }
 
+/// Holds the credits of every image still to make in one call, then runs
+/// the held ones; the others are given up with the reason the hold gave.
+void hold_credits(self_ptr self) {
+  auto& st = self->state;
+  std::vector<int32_t> wanted;
+  for (int i = 0; i < st.plan.quantity; ++i)
+    if (st.images[i].state == status::waiting)
+      wanted.push_back(i);
+  if (wanted.empty())
+    return run_images(self);
+  self->request(st.ctx->images.ledger, caf::infinite, hold_atom::value, st.plan.identity,
+                wanted)
+    .then(
+      [self, wanted](const hold_reply& r) {
+        auto& st = self->state;
+        if (r.outcomes.size() != wanted.size())
+          return crash(self, make_failure(worker_errc::permanent,
+                                          "the credit hold answered for the wrong images"));
+        for (size_t k = 0; k < wanted.size(); ++k) {
+          auto i = wanted[k];
+          switch (r.outcomes[k]) {
+            case hold_outcome::held:
+              st.images[i].held = true;
+              break;
+            case hold_outcome::insufficient_credits:
+              log::job_warn(job_of(self), "Credits ran out: "
+                                            + st.plan.identity.with_image(i).where()
+                                            + " not generated");
+              give_up(self, i, "credits ran out");
+              break;
+            case hold_outcome::lease_lost:
+              give_up(self, i, "lease lost to another worker");
+              break;
+          }
+        }
+        fault::crash_point("after_hold");
+        run_images(self);
+      },
+      // A transient error makes the supervisor restart the stage (holds
+      // are idempotent); a permanent one gives the stage's images up there.
+      [self](caf::error& err) { crash(self, std::move(err)); });
+}
+
 void fetch_input(self_ptr self, size_t n);
 
 void input_ready(self_ptr self, size_t n, blob bytes) {
@@ -150,7 +210,7 @@ void input_ready(self_ptr self, size_t n, blob bytes) {
 void fetch_input(self_ptr self, size_t n) {
   auto& st = self->state;
   if (n == st.plan.inputs.size())
-    return run_images(self);
+    return hold_credits(self);
   auto& in = st.plan.inputs[n];
   if (!in.preloaded.empty())
     return input_ready(self, n, in.preloaded);

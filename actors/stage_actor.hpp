@@ -13,6 +13,7 @@ namespace quel {
 struct image_slot_state {
   enum class status { waiting, running, made, failed };
   status state = status::waiting;
+  bool held = false;    // its credits are held (by the stage's one hold call)
   retry_state retries;  // failed attempts so far (next_retry decides)
 };
 
@@ -33,10 +34,17 @@ struct stage_state {
 
 /// Makes one stage's images (supervised by the JobSupervisor):
 ///
-///   fetch inputs ──▶ for each image: acquire slot ──▶ spawn ImageActor
-///                                      ▲                    │ down(error)
-///                                      └─ backoff (policy) ─┘ retryable, under limit
-///   every image made or given up ──▶ stage_end report ──▶ quit
+///   fetch inputs ──▶ hold credits of the images not yet made (one call)
+///     ──▶ for each held image: acquire slot ──▶ spawn ImageActor
+///                                ▲                    │ down(error)
+///                                └─ backoff (policy) ─┘ retryable, under limit
+///   every image made or given up ──▶ release the holds of given-up images
+///     (one call) ──▶ stage_end report ──▶ quit
+///
+/// A hold lasts across the image's attempts (a retry does not hold again);
+/// images the balance cannot pay for are given up before the model is
+/// called ("credits ran out"). Holds left by a stage that crashed are taken
+/// again by its restart (idempotent) or dropped when the job finishes.
 ///
 /// An input that cannot be read for good (missing object, not an image,
 /// too large) fails every image of the stage; a transient read error makes
