@@ -237,9 +237,36 @@ void pg_store::release_holds(const image_identity& stage, const std::vector<int3
   });
 }
 
+namespace {
+
+/// One image: quel_worker_commit_image itself.
+commit_result commit_one(pg_connection& db, const image_commit& c) {
+  return db.run([&](pqxx::nontransaction& tx) {
+    auto row = tx.exec_params1(
+      "SELECT * FROM quel_worker_commit_image($1::uuid, $2, $3, $4, $5, $6, $7, $8,"
+      " $9::uuid, $10)",
+      c.image.job_id.str(), c.image.epoch, c.image.stage_index, c.image.image_index,
+      c.object_key, c.file_name, c.mime_type, c.size_bytes, org_param(c.image),
+      c.image.cost);
+    commit_result r;
+    r.result = commit_outcome(row["o_outcome"].as<std::string>());
+    r.attach_id = row["o_attach_id"].as<int64_t>(0);
+    r.completed_images = row["o_completed"].as<int>(0);
+    r.total_images = row["o_total"].as<int>(0);
+    if (!row["o_balance"].is_null())
+      r.balance_after = row["o_balance"].as<int64_t>();
+    return r;
+  });
+}
+
+} // namespace
+
 std::vector<commit_result> pg_store::commit_images(const std::vector<image_commit>& commits) {
   if (commits.empty())
     return {};
+  // A lone commit skips the JSON and the grouping function's loop.
+  if (commits.size() == 1)
+    return {commit_one(*db_, commits.front())};
   auto batch = nlohmann::json::array();
   for (size_t i = 0; i < commits.size(); ++i) {
     const auto& c = commits[i];
