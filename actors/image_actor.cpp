@@ -24,17 +24,6 @@ struct attempt {
   std::string key;
   std::string mime;
   blob waiting_upload;  // stored once the lease is known to be held again
-  int64_t held = 0;     // credits of this attempt's hold in quel_credits_held
-
-  /// The hold is captured (committed) or released: off the gauge. Also
-  /// when the actor is killed with its stage (the hold then stays until the
-  /// job's end releases it, but this node no longer works on it).
-  void drop_hold() {
-    if (held != 0 && ctx->metrics)
-      ctx->metrics->credits_held.add({}, static_cast<double>(-held));
-    held = 0;
-  }
-  ~attempt() { drop_hold(); }
 
   const image_identity& image() const { return task.image; }
   const std::string& job() const { return task.image.job_id.str(); }
@@ -48,10 +37,9 @@ void observe_storage(const attempt_ptr& a, const char* operation, const char* ou
     a->ctx->metrics->storage_call_duration.observe({operation, outcome}, seconds_since(sent));
 }
 
-void fail(self_ptr self, const attempt_ptr& a, caf::error err) {
-  // A hold that will not be captured must not keep credits reserved.
-  self->send(a->ctx->ledger, unhold_atom::value, a->image());
-  a->drop_hold();
+// The credits stay held: the stage holds once for all its images and
+// releases the holds of the images it gives up (stage_actor.hpp).
+void fail(self_ptr self, const attempt_ptr&, caf::error err) {
   self->quit(std::move(err));
 }
 
@@ -67,7 +55,6 @@ void commit(self_ptr self, const attempt_ptr& a, blob bytes) {
       [self, a, bytes](const commit_result& r) {
         fault::crash_point("after_commit");
         using outcome = commit_result::outcome;
-        a->drop_hold();
         if (r.result == outcome::committed && a->image().org_id && a->ctx->metrics)
           a->ctx->metrics->credits_charged.inc({a->task.module},
                                                static_cast<double>(a->image().cost));
@@ -183,28 +170,11 @@ image_actor::behavior_type image_actor_impl(image_actor::pointer self,
   a->key = output_key(a->job(), a->image().stage_index, a->image().image_index,
                       extension_of(a->ctx->format));
   classify_escaped_exceptions(self);
-  self->request(a->ctx->ledger, caf::infinite, hold_atom::value, a->image())
-    .then(
-      [self, a](const hold_reply& r) {
-        if (r.outcome == hold_outcome::insufficient_credits) {
-          log::job_warn(a->job(), "Credits ran out: " + a->image().where() + " not generated");
-          return fail(self, a, make_failure(worker_errc::credits_exhausted,
-                                            "credits ran out"));
-        }
-        if (r.outcome == hold_outcome::lease_lost)
-          return fail(self, a, make_failure(worker_errc::lease_lost,
-                                            "lease lost to another worker"));
-        fault::crash_point("after_hold");
-        if (r.outcome == hold_outcome::held && a->ctx->metrics && a->image().org_id) {
-          a->held = a->image().cost;
-          a->ctx->metrics->credits_held.add({}, static_cast<double>(a->held));
-        }
-        if (a->task.resumed)
-          reuse_or_generate(self, a);
-        else
-          generate(self, a);
-      },
-      [self, a](caf::error& err) { fail(self, a, std::move(err)); });
+  // The stage has held this image's credits before spawning it.
+  if (a->task.resumed)
+    reuse_or_generate(self, a);
+  else
+    generate(self, a);
   // An image actor outliving its stage (killed with its job) would go on
   // calling the model for nobody.
   self->monitor(a->stage);

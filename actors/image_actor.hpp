@@ -26,14 +26,15 @@ struct image_task {
 
 /// Makes one image, as one attempt:
 ///
-///   hold credit ──▶ [resumed and object stored? ──yes──▶ fetch it] ──▶ commit
-///        │                      │no
-///        │      [kept from an earlier attempt, or generate] ──▶ store ──▶ commit ──▶ report made_image
-///        └─ insufficient: fail "credits ran out"
+///   [resumed and object stored? ──yes──▶ fetch it] ──▶ commit
+///                  │no
+///   [kept from an earlier attempt, or generate] ──▶ store ──▶ commit ──▶ report made_image
 ///
-/// Success: sends made_image to `stage` and quits normally. Failure: releases
-/// the hold and quits with the error; the StageActor that monitors it decides
-/// on a restart (retryable errors) or gives the image up.
+/// Its credits are held by the stage before it is spawned (one call for the
+/// stage's images); the commit captures the hold. Success: sends made_image
+/// to `stage` and quits normally. Failure: quits with the error, keeping the
+/// hold for the next attempt; the StageActor that monitors it decides on a
+/// restart (retryable errors) or gives the image up and releases its hold.
 image_actor::behavior_type image_actor_impl(image_actor::pointer self,
                                             image_task task,
                                             image_context_ptr ctx,

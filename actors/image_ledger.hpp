@@ -1,6 +1,8 @@
 #pragma once
 
 #include <memory>
+
+#include <caf/typed_response_promise.hpp>
 #include <vector>
 
 #include "actors/actor_pool.hpp"
@@ -23,10 +25,31 @@ namespace quel {
 image_ledger_actor::behavior_type image_ledger_impl(image_ledger_actor::pointer self,
                                                     actor_pool<image_ledger_actor> shards);
 
-using image_ledger_shard_state = io_actor_state<credit_ledger>;
+/// A commit waiting for the shard's next grouped call, with its requester.
+struct pending_commit {
+  image_commit commit;
+  caf::typed_response_promise<commit_result> promise;
+};
+
+struct image_ledger_shard_state : io_actor_state<credit_ledger> {
+  std::vector<pending_commit> pending;  // in arrival order
+  bool flush_sent = false;              // a run_atom is on its way to us
+};
+
+/// At most this many commits go into one call (one transaction): a bound on
+/// how long one transaction holds its job and organisation row locks.
+constexpr size_t max_grouped_commits = 64;
 
 /// One shard of the image ledger: one PostgreSQL connection (detached:
-/// libpqxx blocks).
+/// libpqxx blocks). Commits are grouped: a commit is put aside and the
+/// shard sends itself `run`; the commits that reached its mailbox before
+/// that `run` (those that arrived while it was busy in the database) are
+/// committed in one call. A commit alone waits for nothing but that one
+/// message. A hold or release first commits what is put aside, so the shard
+/// still handles one image's messages in the order they were sent. When a
+/// grouped call fails with an error (not an outage, which is waited out and
+/// retried whole), each of its commits is retried alone, so that one bad
+/// image is refused alone.
 image_ledger_actor::behavior_type
 image_ledger_shard_impl(image_ledger_actor::stateful_pointer<image_ledger_shard_state> self,
                         std::shared_ptr<credit_ledger> ledger,

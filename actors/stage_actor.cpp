@@ -5,6 +5,7 @@
 
 #include "actors/image_actor.hpp"
 #include "actors/metric_labels.hpp"
+#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "common/log_text.hpp"
 #include "domain/image_format.hpp"
@@ -34,11 +35,28 @@ void crash(self_ptr self, caf::error err) {
   self->quit(std::move(err));
 }
 
+/// Gives the credits held for given-up images back to the organisation at
+/// once (one call), rather than when the job finishes.
+void release_given_up(self_ptr self) {
+  auto& st = self->state;
+  std::vector<int32_t> unmade;
+  for (int i = 0; i < static_cast<int>(st.images.size()); ++i)
+    if (st.images[i].state == status::failed && st.images[i].held) {
+      unmade.push_back(i);
+      st.images[i].held = false;
+      st.held_meter.remove(st.plan.identity);
+    }
+  if (!unmade.empty())
+    self->send(st.ctx->images.ledger, unhold_atom::value, st.plan.identity,
+               std::move(unmade));
+}
+
 void finish_if_settled(self_ptr self) {
   auto& st = self->state;
   for (auto& img : st.images)
     if (img.state == status::waiting || img.state == status::running)
       return;
+  release_given_up(self);
   log::job_info(job_of(self), "Stage " + std::to_string(stage_of(self))
                                 + " completed: " + std::to_string(st.made) + "/"
                                 + std::to_string(st.plan.quantity)
@@ -155,6 +173,9 @@ void with_inputs(self_ptr self, int index) {
   }
 }
 
+void start_awaiting(self_ptr self);
+void hold_credits(self_ptr self);
+
 void inputs_ready(self_ptr self) {
   auto& st = self->state;
   st.inputs_state = stage_state::inputs_status::ready;
@@ -168,9 +189,74 @@ void inputs_ready(self_ptr self) {
       self->send(st.ctx->image_bytes, release_atom::value, bytes - exact);
       bytes = exact;
     }
+  if (!st.holds_taken)
+    return hold_credits(self);
+  start_awaiting(self);
+}
+
+/// The admitted images start; those given up meanwhile (by the hold) give
+/// their slot and bytes back instead.
+void start_awaiting(self_ptr self) {
+  auto& st = self->state;
   auto waiting = std::exchange(st.awaiting_inputs, {});
-  for (auto index : waiting)
-    start_image(self, index);
+  for (auto index : waiting) {
+    if (st.images[index].state == status::running)
+      start_image(self, index);
+    else
+      give_back(self, index);
+  }
+  finish_if_settled(self);
+}
+
+/// Holds the credits of every image still to make in one call, once the
+/// inputs are known to be good (nothing is held for a stage that fails on
+/// its inputs), before any model call; the held images start, the others are
+/// given up with the reason the hold gave. A hold lasts across an image's
+/// attempts and across the inputs being dropped and fetched again.
+void hold_credits(self_ptr self) {
+  auto& st = self->state;
+  std::vector<int32_t> wanted;
+  for (int i = 0; i < st.plan.quantity; ++i)
+    if ((st.images[i].state == status::waiting || st.images[i].state == status::running)
+        && !st.images[i].held)
+      wanted.push_back(i);
+  if (wanted.empty()) {
+    st.holds_taken = true;
+    return start_awaiting(self);
+  }
+  self->request(st.ctx->images.ledger, caf::infinite, hold_atom::value, st.plan.identity,
+                wanted)
+    .then(
+      [self, wanted](const hold_reply& r) {
+        auto& st = self->state;
+        if (r.outcomes.size() != wanted.size())
+          return crash(self, make_failure(worker_errc::permanent,
+                                          "the credit hold answered for the wrong images"));
+        st.holds_taken = true;
+        for (size_t k = 0; k < wanted.size(); ++k) {
+          auto i = wanted[k];
+          switch (r.outcomes[k]) {
+            case hold_outcome::held:
+              st.images[i].held = true;
+              st.held_meter.add(st.plan.identity);
+              break;
+            case hold_outcome::insufficient_credits:
+              log::job_warn(job_of(self), "Credits ran out: "
+                                            + st.plan.identity.with_image(i).where()
+                                            + " not generated");
+              give_up(self, i, "credits ran out", "credits_exhausted");
+              break;
+            case hold_outcome::lease_lost:
+              give_up(self, i, "lease lost to another worker", "lease_lost");
+              break;
+          }
+        }
+        fault::crash_point("after_hold");
+        start_awaiting(self);
+      },
+      // A transient error makes the supervisor restart the stage (holds
+      // are idempotent); a permanent one gives the stage's images up there.
+      [self](caf::error& err) { crash(self, std::move(err)); });
 }
 
 void launch(self_ptr self, int index) {
@@ -330,6 +416,7 @@ stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan pla
   st.plan = std::move(plan);
   st.ctx = std::move(ctx);
   st.supervisor = std::move(supervisor);
+  st.held_meter.attach(st.ctx->metrics);
   st.images.resize(static_cast<size_t>(st.plan.quantity));
   for (auto i : st.plan.already_made)
     if (i >= 0 && i < st.plan.quantity) {
@@ -360,6 +447,10 @@ stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan pla
         return;
       img.state = status::made;
       st.made++;
+      if (img.held) {
+        img.held = false;  // captured by the commit
+        st.held_meter.remove(st.plan.identity);
+      }
       st.kept.erase(made.image.image_index);
       st.ctx->metrics->images_made++;
       count_image(self, made.image.image_index, "made");

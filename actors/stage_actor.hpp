@@ -14,8 +14,31 @@ namespace quel {
 struct image_slot_state {
   enum class status { waiting, running, made, failed };
   status state = status::waiting;
+  bool held = false;    // its credits are held (by the stage's one hold call)
   retry_state retries;  // failed attempts so far (next_retry decides)
   std::chrono::steady_clock::time_point started{};  // first attempt (metrics)
+};
+
+/// This stage's share of the quel_credits_held gauge: credits held for its
+/// images and not yet captured or released. What is left when the stage
+/// ends (a crash; the job's end releases those holds) leaves the gauge with
+/// it, because this node no longer works on them.
+class held_credits_meter {
+public:
+  void attach(std::shared_ptr<worker_metrics> m) { metrics_ = std::move(m); }
+  void add(const image_identity& image) { move(image.org_id ? image.cost : 0); }
+  void remove(const image_identity& image) { move(image.org_id ? -image.cost : 0); }
+  ~held_credits_meter() { move(-credits_); }
+
+private:
+  void move(int64_t delta) {
+    if (delta == 0 || !metrics_)
+      return;
+    credits_ += delta;
+    metrics_->credits_held.add({}, static_cast<double>(delta));
+  }
+  std::shared_ptr<worker_metrics> metrics_;
+  int64_t credits_ = 0;
 };
 
 struct stage_state {
@@ -42,14 +65,25 @@ struct stage_state {
   std::map<caf::actor_addr, std::pair<int, image_actor>> running;
   std::vector<failed_image> failures;
   int made = 0;
+  /// The one hold call for the stage's images was answered.
+  bool holds_taken = false;
+  held_credits_meter held_meter;
 };
 
 /// Makes one stage's images (supervised by the JobSupervisor):
 ///
-///   for each image: acquire slot ──▶ acquire bytes ──▶ (fetch inputs) ──▶ spawn ImageActor
-///                     ▲                                                        │ down(error)
-///                     └──────────────── backoff (policy) ──────────────────────┘ retryable
-///   every image made or given up ──▶ stage_end report ──▶ quit
+///   for each image: acquire slot ──▶ acquire bytes ──▶ (fetch inputs ──▶ hold credits) ──▶ spawn ImageActor
+///                     ▲                                                                         │ down(error)
+///                     └──────────────────────── backoff (policy) ───────────────────────────────┘ retryable
+///   every image made or given up ──▶ release the holds of given-up images
+///     (one call) ──▶ stage_end report ──▶ quit
+///
+/// Credits: once the inputs are first fetched (and found good), one call
+/// holds the credits of every image not yet made, before any model call;
+/// images the balance cannot pay for are given up ("credits ran out"). A
+/// hold lasts across the image's attempts (a retry does not hold again).
+/// Holds left by a stage that crashed are taken again by its restart
+/// (idempotent) or dropped when the job finishes.
 ///
 /// Each image reserves its cost in the byte budget (inputs, the request text
 /// held, the reply cap) before anything is fetched or called. The first

@@ -32,15 +32,24 @@ struct options {
   bool markdown = false;
 };
 
-enum class design { baseline, ours, ours_commit_only };
+enum class design { baseline, ours, ours_grouped, ours_commit_only };
 
 const char* name_of(design d) {
   switch (d) {
     case design::baseline: return "baseline (old design, 31 statements/job)";
-    case design::ours: return "ours (hold + commit_image)";
-    case design::ours_commit_only: return "ours, commit_image only";
+    case design::ours: return "ours (stage hold + commit per image)";
+    case design::ours_grouped: return "ours (stage hold + grouped commit per stage)";
+    case design::ours_commit_only: return "ours, commit per image only";
   }
   return "?";
+}
+
+quel::bench::worker_flow flow_of(design d) {
+  switch (d) {
+    case design::ours_grouped: return quel::bench::worker_flow::grouped;
+    case design::ours_commit_only: return quel::bench::worker_flow::commit_only;
+    default: return quel::bench::worker_flow::stage_holds;
+  }
 }
 
 /// One job runner of either design behind one interface for the threads.
@@ -55,7 +64,7 @@ runner make_runner(design d, const std::string& url) {
   if (d == design::baseline) {
     r.legacy = std::make_unique<legacy_job_runner>(url);
   } else {
-    r.worker = std::make_unique<worker_job_runner>(url, d == design::ours);
+    r.worker = std::make_unique<worker_job_runner>(url, flow_of(d));
     r.worker->connect();
   }
   return r;
@@ -192,7 +201,7 @@ int main(int argc, char** argv) {
   try {
     auto opt = parse_options(argc, argv);
     bench_database db{opt.url};
-    const std::vector<design> designs{design::baseline, design::ours,
+    const std::vector<design> designs{design::baseline, design::ours, design::ours_grouped,
                                       design::ours_commit_only};
     std::map<std::pair<int, design>, std::vector<run_result>> results;
     std::cerr << "pg_commit_bench: " << opt.jobs << " jobs x 4 images, " << opt.orgs

@@ -7,8 +7,8 @@
 
 namespace quel::bench {
 
-worker_job_runner::worker_job_runner(const std::string& url, bool with_holds)
-  : store_(url), with_holds_(with_holds) {
+worker_job_runner::worker_job_runner(const std::string& url, worker_flow flow)
+  : store_(url), flow_(flow) {
   // nop
 }
 
@@ -42,18 +42,30 @@ int worker_job_runner::run_job(const bench_job& job) {
   finish.epoch = claimed.epoch;
   finish.completed = true;
   for (int stage = 0; stage < 2; ++stage) {
-    for (int image = 0; image < 2; ++image) {
-      auto image_id = claimed.image(stage, image, 1);
-      if (with_holds_) {
-        auto h = store_.hold(image_id);
-        ++trips;
+    auto stage_id = claimed.image(stage, 0, 1);
+    if (flow_ != worker_flow::commit_only) {
+      auto held = store_.hold_images(stage_id, {0, 1});
+      ++trips;
+      for (auto h : held)
         if (h != hold_outcome::held)
           fail("hold refused");
-      }
-      auto r = store_.commit_image(test::sample_commit(image_id, 20480));
+    }
+    std::vector<image_commit> commits;
+    for (int image = 0; image < 2; ++image)
+      commits.push_back(test::sample_commit(stage_id.with_image(image), 20480));
+    std::vector<commit_result> results;
+    if (flow_ == worker_flow::grouped) {
+      results = store_.commit_images(commits);
       ++trips;
+    } else {
+      for (const auto& c : commits) {
+        results.push_back(store_.commit_image(c));
+        ++trips;
+      }
+    }
+    for (const auto& r : results) {
       if (r.result != commit_result::outcome::committed)
-        fail("commit_image did not commit");
+        fail("commit did not commit");
       finish.ordered_attach_ids.push_back(r.attach_id);
     }
   }

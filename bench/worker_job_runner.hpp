@@ -7,14 +7,22 @@
 
 namespace quel::bench {
 
+/// Which of this worker's statement flows a runner sends per job.
+enum class worker_flow {
+  stage_holds,     // per stage one hold of its images; per image one commit
+  grouped,         // per stage one hold, and its images' commits in one call
+  commit_only,     // no holds; per image one commit
+};
+
 /// This worker's database traffic for one job, through the real pg_store, in
 /// the order the actors send it: claim, the job's attach rows in one query,
-/// start, then per image hold + commit_image, then finish.
+/// start, then per stage one hold of its images and its images' commits,
+/// then finish. `grouped` commits a stage's images together, as a ledger
+/// shard does when their commits reach it while it is busy.
 class worker_job_runner {
 public:
   /// Its own pg_store (one connection), as each detached store actor has.
-  /// `with_holds` false leaves out the per-image hold (commit only).
-  worker_job_runner(const std::string& url, bool with_holds);
+  worker_job_runner(const std::string& url, worker_flow flow);
 
   /// Opens the connection before timing starts (one cheap statement).
   void connect();
@@ -25,7 +33,7 @@ public:
 
 private:
   pg_store store_;
-  bool with_holds_;
+  worker_flow flow_;
 };
 
 } // namespace quel::bench

@@ -50,11 +50,16 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<release_atom, ids::job, int64_t>::with<bool>>;
 
 /// The image ledger (the CreditActor role): the only writer of balances.
-/// Holds a credit, commits an image with its charge, releases. Each names its image by its identity, which also picks the ledger shard.
+/// Holds the credits of a stage's images (the stage's identity and the image
+/// indices; one outcome per image), commits an image with its charge,
+/// releases the holds of given-up images. The identity picks the ledger
+/// shard. `run` is a shard's own message to itself: commit the commits
+/// gathered since the last one, in one call (the front ignores it).
 using image_ledger_actor = caf::typed_actor<
-  caf::replies_to<hold_atom, image_identity>::with<hold_reply>,
+  caf::replies_to<hold_atom, image_identity, std::vector<int32_t>>::with<hold_reply>,
   caf::replies_to<commit_atom, image_commit>::with<commit_result>,
-  caf::reacts_to<unhold_atom, image_identity>>;
+  caf::reacts_to<unhold_atom, image_identity, std::vector<int32_t>>,
+  caf::reacts_to<run_atom>>;
 
 /// Reads input images from object storage.
 using fetch_actor = caf::typed_actor<

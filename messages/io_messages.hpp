@@ -27,8 +27,9 @@ struct start_reply {
   std::vector<committed_image> committed;
 };
 
+/// Reply of a stage's hold: one outcome per image asked for, in order.
 struct hold_reply {
-  hold_outcome outcome = hold_outcome::held;
+  std::vector<hold_outcome> outcomes;
 };
 
 } // namespace quel

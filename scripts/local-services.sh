@@ -46,6 +46,10 @@ start() {
   if [ "$(id -u)" = 0 ]; then chown postgres: "$dir/pg"; chmod 700 "$dir/pg"; fi
   as_pg_owner "$pg_bin/initdb" -D "$dir/pg/data" -U postgres -A trust \
     --no-sync -E UTF8 >"$dir/pg/initdb.log" 2>&1
+  # pg_stat_statements lets tests count the worker's statements per job and
+  # per image (tests/integration/worker_statements.cpp); a test without it
+  # warns and skips.
+  echo "shared_preload_libraries = 'pg_stat_statements'" >>"$dir/pg/data/postgresql.conf"
   # fsync off: these servers are throwaway, and it keeps tests fast.
   # pg_stat_statements (when installed) lets the benchmarks count the
   # statements a worker sends; it must be loaded at start.

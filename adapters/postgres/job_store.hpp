@@ -78,22 +78,48 @@ public:
   virtual bool finish(const job_finish& f) = 0;
 };
 
-/// Every change of a balance (CONTRACT.md section 6, rule 23).
+/// Every change of a balance (CONTRACT.md section 6, rule 23). The calls
+/// take several images at once, so that a stage holds its images' credits in
+/// one round trip and a ledger shard commits the images whose commits
+/// arrived together in one (docs/ARCHITECTURE.md, "Statements per job and
+/// per image"); each image is checked and refused on its own.
 class credit_ledger {
 public:
   virtual ~credit_ledger() = default;
 
-  /// Reserves `cost` for one image before the model is called; idempotent
-  /// per (job, stage, image). Holds never appear in quel_credit_log.
-  virtual hold_outcome hold(const image_identity& image) = 0;
+  /// Reserves `stage.cost` for each image of `images` (indices within the
+  /// stage `stage` names; its image_index is ignored) before the model is
+  /// called, in one call; idempotent per (job, stage, image). One outcome
+  /// per listed image, in order: while the balance lasts the first images
+  /// are held, the rest refused. Holds never appear in quel_credit_log.
+  virtual std::vector<hold_outcome> hold_images(const image_identity& stage,
+                                                const std::vector<int32_t>& images) = 0;
 
-  /// Drops the hold of an image that failed; fenced like every write, so a
-  /// worker that lost the job cannot release the new owner's hold.
-  virtual void release_hold(const image_identity& image) = 0;
+  /// Drops the holds of images of a stage that were given up; fenced like
+  /// every write, so a worker that lost the job cannot release the new
+  /// owner's holds.
+  virtual void release_holds(const image_identity& stage,
+                             const std::vector<int32_t>& images) = 0;
 
-  /// One transaction: quel_attach row, charge, credit log row, job progress,
-  /// exactly-once marker; captures the hold.
-  virtual commit_result commit_image(const image_commit& c) = 0;
+  /// For each image, one transaction's worth of effects: quel_attach row,
+  /// charge, credit log row, job progress, exactly-once marker; captures the
+  /// hold. All images in one transaction; one result per commit, in order,
+  /// each with its own outcome (one fenced or duplicate image is refused
+  /// alone). A statement error fails the whole call (nothing committed).
+  virtual std::vector<commit_result> commit_images(const std::vector<image_commit>& commits) = 0;
+
+  /// One image's hold (hold_images of one image).
+  hold_outcome hold(const image_identity& image) {
+    return hold_images(image, {static_cast<int32_t>(image.image_index)}).at(0);
+  }
+
+  /// One image's release (release_holds of one image).
+  void release_hold(const image_identity& image) {
+    release_holds(image, {static_cast<int32_t>(image.image_index)});
+  }
+
+  /// One image's commit (commit_images of one commit).
+  commit_result commit_image(const image_commit& c) { return commit_images({c}).at(0); }
 };
 
 } // namespace quel

@@ -11,7 +11,8 @@ namespace {
 
 /// A bigint[] literal such as `{1,2,3}`, passed as text and cast in SQL
 /// (libpqxx 6 has no array parameters).
-std::string array_literal(const std::vector<int64_t>& ids) {
+template <class Int>
+std::string array_literal(const std::vector<Int>& ids) {
   std::string out = "{";
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i > 0)
@@ -47,6 +48,16 @@ claimed_job::outcome claim_outcome(const std::string& s) {
   if (s == "missing")
     return claimed_job::outcome::missing;
   throw std::logic_error("quel_worker_claim returned an unknown outcome: " + s);
+}
+
+hold_outcome hold_outcome_of(const std::string& s) {
+  if (s == "held")
+    return hold_outcome::held;
+  if (s == "insufficient_credits")
+    return hold_outcome::insufficient_credits;
+  if (s == "lease_lost")
+    return hold_outcome::lease_lost;
+  throw std::logic_error("quel_worker_hold_images returned an unknown outcome: " + s);
 }
 
 commit_result::outcome commit_outcome(const std::string& s) {
@@ -190,34 +201,47 @@ bool pg_store::finish(const job_finish& f) {
   });
 }
 
-hold_outcome pg_store::hold(const image_identity& image) {
-  auto s = db_->run([&](pqxx::nontransaction& tx) {
-    return tx.exec_params1("SELECT quel_worker_hold($1::uuid, $2, $3, $4, $5::uuid, $6)",
-                           image.job_id.str(), image.epoch, image.stage_index,
-                           image.image_index, org_param(image),
-                           image.cost)[0].as<std::string>();
+std::vector<hold_outcome> pg_store::hold_images(const image_identity& stage,
+                                                const std::vector<int32_t>& images) {
+  if (images.empty())
+    return {};
+  auto outcomes = db_->run([&](pqxx::nontransaction& tx) {
+    auto r = tx.exec_params("SELECT o_image, o_outcome"
+                            "  FROM quel_worker_hold_images($1::uuid, $2, $3, $4::integer[],"
+                            "                               $5::uuid, $6)",
+                            stage.job_id.str(), stage.epoch, stage.stage_index,
+                            array_literal(images), org_param(stage), stage.cost);
+    std::vector<hold_outcome> out;
+    out.reserve(r.size());
+    for (const auto& row : r)
+      out.push_back(hold_outcome_of(row[1].as<std::string>()));
+    return out;
   });
-  if (s == "held")
-    return hold_outcome::held;
-  if (s == "insufficient_credits")
-    return hold_outcome::insufficient_credits;
-  if (s == "lease_lost")
-    return hold_outcome::lease_lost;
-  throw std::logic_error("quel_worker_hold returned an unknown outcome: " + s);
+  if (outcomes.size() != images.size())
+    throw std::logic_error("quel_worker_hold_images answered for "
+                           + std::to_string(outcomes.size()) + " of "
+                           + std::to_string(images.size()) + " images");
+  return outcomes;
 }
 
-void pg_store::release_hold(const image_identity& image) {
+void pg_store::release_holds(const image_identity& stage, const std::vector<int32_t>& images) {
+  if (images.empty())
+    return;
   db_->run([&](pqxx::nontransaction& tx) {
     tx.exec_params("DELETE FROM quel_worker_credit_hold h"
-                   " WHERE h.job_id = $1::uuid AND h.stage_index = $3 AND h.image_index = $4"
+                   " WHERE h.job_id = $1::uuid AND h.stage_index = $3"
+                   "   AND h.image_index = ANY($4::integer[])"
                    "   AND EXISTS (SELECT 1 FROM quel_worker_job w"
                    "                WHERE w.job_id = h.job_id AND w.epoch = $2)",
-                   image.job_id.str(), image.epoch, image.stage_index, image.image_index);
+                   stage.job_id.str(), stage.epoch, stage.stage_index, array_literal(images));
   });
 }
 
-commit_result pg_store::commit_image(const image_commit& c) {
-  return db_->run([&](pqxx::nontransaction& tx) {
+namespace {
+
+/// One image: quel_worker_commit_image itself.
+commit_result commit_one(pg_connection& db, const image_commit& c) {
+  return db.run([&](pqxx::nontransaction& tx) {
     auto row = tx.exec_params1(
       "SELECT * FROM quel_worker_commit_image($1::uuid, $2, $3, $4, $5, $6, $7, $8,"
       " $9::uuid, $10)",
@@ -232,6 +256,56 @@ commit_result pg_store::commit_image(const image_commit& c) {
     if (!row["o_balance"].is_null())
       r.balance_after = row["o_balance"].as<int64_t>();
     return r;
+  });
+}
+
+} // namespace
+
+std::vector<commit_result> pg_store::commit_images(const std::vector<image_commit>& commits) {
+  if (commits.empty())
+    return {};
+  // A lone commit skips the JSON and the grouping function's loop.
+  if (commits.size() == 1)
+    return {commit_one(*db_, commits.front())};
+  auto batch = nlohmann::json::array();
+  for (size_t i = 0; i < commits.size(); ++i) {
+    const auto& c = commits[i];
+    batch.push_back({{"i", i},
+                     {"job_id", c.image.job_id.str()},
+                     {"epoch", c.image.epoch},
+                     {"stage", c.image.stage_index},
+                     {"image", c.image.image_index},
+                     {"object_key", c.object_key},
+                     {"file_name", c.file_name},
+                     {"mime_type", c.mime_type},
+                     {"size", c.size_bytes},
+                     {"org_id", c.image.org_id ? nlohmann::json(c.image.org_id->str())
+                                               : nlohmann::json(nullptr)},
+                     {"cost", c.image.cost}});
+  }
+  return db_->run([&](pqxx::nontransaction& tx) {
+    auto rows = tx.exec_params("SELECT * FROM quel_worker_commit_images($1::jsonb)",
+                               batch.dump());
+    std::vector<commit_result> results(commits.size());
+    std::vector<bool> answered(commits.size(), false);
+    for (const auto& row : rows) {
+      auto i = row["o_i"].as<size_t>();
+      if (i >= commits.size() || answered[i])
+        throw std::logic_error("quel_worker_commit_images answered out of turn");
+      answered[i] = true;
+      auto& r = results[i];
+      r.result = commit_outcome(row["o_outcome"].as<std::string>());
+      r.attach_id = row["o_attach_id"].as<int64_t>(0);
+      r.completed_images = row["o_completed"].as<int>(0);
+      r.total_images = row["o_total"].as<int>(0);
+      if (!row["o_balance"].is_null())
+        r.balance_after = row["o_balance"].as<int64_t>();
+    }
+    if (rows.size() != commits.size())
+      throw std::logic_error("quel_worker_commit_images answered for "
+                             + std::to_string(rows.size()) + " of "
+                             + std::to_string(commits.size()) + " images");
+    return results;
   });
 }
 

@@ -34,9 +34,11 @@ public:
   start(const ids::job& job_id, int64_t epoch, int total_images) override;
   bool finish(const job_finish& f) override;
 
-  hold_outcome hold(const image_identity& image) override;
-  void release_hold(const image_identity& image) override;
-  commit_result commit_image(const image_commit& c) override;
+  std::vector<hold_outcome> hold_images(const image_identity& stage,
+                                        const std::vector<int32_t>& images) override;
+  void release_holds(const image_identity& stage,
+                     const std::vector<int32_t>& images) override;
+  std::vector<commit_result> commit_images(const std::vector<image_commit>& commits) override;
 
   /// The server process id of the open connection, 0 when none is open
   /// (tests use it to break the connection on purpose).

@@ -34,9 +34,11 @@ struct script {
   int store_calls = 0;
   // credits
   hold_outcome hold_answer = hold_outcome::held;
-  int holds = 0;
+  int holds = 0;       // images asked to hold
+  int hold_calls = 0;  // hold requests (one per stage)
   int commits = 0;
-  int unholds = 0;
+  int unholds = 0;             // images whose holds were released
+  std::vector<int32_t> released;  // their indices
   int64_t next_attach_id = 1000;
   // job store: claims answer claim_answers first (then claim_answer)
   std::deque<claimed_job::outcome> claim_answers;
@@ -122,9 +124,11 @@ inline store_actor::behavior_type fake_storer(script_ptr s) {
 
 inline image_ledger_actor::behavior_type fake_image_ledger(script_ptr s) {
   return {
-    [s](hold_atom, const image_identity&) -> caf::result<hold_reply> {
-      s->holds++;
-      return hold_reply{s->hold_answer};
+    [s](hold_atom, const image_identity&,
+        const std::vector<int32_t>& images) -> caf::result<hold_reply> {
+      s->hold_calls++;
+      s->holds += static_cast<int>(images.size());
+      return hold_reply{std::vector<hold_outcome>(images.size(), s->hold_answer)};
     },
     [s](commit_atom, const image_commit&) -> caf::result<commit_result> {
       s->commits++;
@@ -134,7 +138,11 @@ inline image_ledger_actor::behavior_type fake_image_ledger(script_ptr s) {
       r.total_images = 0;
       return r;
     },
-    [s](unhold_atom, const image_identity&) { s->unholds++; },
+    [s](unhold_atom, const image_identity&, const std::vector<int32_t>& images) {
+      s->unholds += static_cast<int>(images.size());
+      s->released.insert(s->released.end(), images.begin(), images.end());
+    },
+    [](run_atom) {},
   };
 }
 

@@ -23,17 +23,18 @@ using ledger_calls = std::shared_ptr<std::vector<ledger_call>>;
 
 image_ledger_actor::behavior_type recording_shard(int shard, ledger_calls calls) {
   return {
-    [=](hold_atom, const image_identity& image) {
+    [=](hold_atom, const image_identity& image, const std::vector<int32_t>& images) {
       calls->push_back({shard, "hold", image});
-      return hold_reply{hold_outcome::held};
+      return hold_reply{std::vector<hold_outcome>(images.size(), hold_outcome::held)};
     },
     [=](commit_atom, const image_commit& c) {
       calls->push_back({shard, "commit", c.image});
       return commit_result{};
     },
-    [=](unhold_atom, const image_identity& image) {
+    [=](unhold_atom, const image_identity& image, const std::vector<int32_t>&) {
       calls->push_back({shard, "unhold", image});
     },
+    [](run_atom) {},
   };
 }
 
@@ -60,8 +61,9 @@ struct routing_fixture : actor_fixture {
 
   /// Hold, release and commit of `image`, as an image actor sends them.
   void settle(const image_identity& image) {
-    caf::anon_send(front, hold_atom::value, image);
-    caf::anon_send(front, unhold_atom::value, image);
+    std::vector<int32_t> one{static_cast<int32_t>(image.image_index)};
+    caf::anon_send(front, hold_atom::value, image, one);
+    caf::anon_send(front, unhold_atom::value, image, one);
     image_commit c;
     c.image = image;
     caf::anon_send(front, commit_atom::value, c);

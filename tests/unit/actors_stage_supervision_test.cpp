@@ -53,11 +53,13 @@ TEST_CASE_METHOD(actor_fixture, "a retryable image failure is restarted after a 
   INFO("the first attempt failed; the restart waits for its backoff timer");
   CHECK(s->generate_calls == 1);
   CHECK(s->stage_reports.empty());
-  CHECK(s->unholds == 1);  // the failed attempt's hold was released
+  CHECK(s->unholds == 0);  // the hold is kept for the next attempt
   REQUIRE(sched.trigger_timeouts() == 1);
   sched.run();
   CHECK(s->generate_calls == 2);
   CHECK(s->commits == 1);
+  CHECK(s->hold_calls == 1);  // the restart did not hold again
+  CHECK(s->unholds == 0);     // the commit captured the hold
   REQUIRE(s->stage_reports.size() == 1);
   CHECK(s->stage_reports[0].failures.empty());
   CHECK(ctx->metrics->image_restarts == 1);
@@ -77,6 +79,8 @@ TEST_CASE_METHOD(actor_fixture, "an image is given up after the restart limit",
   REQUIRE(s->stage_reports.size() == 1);
   REQUIRE(s->stage_reports[0].failures.size() == 1);
   CHECK(s->stage_reports[0].failures[0].reason == "HTTP 500 INTERNAL (after 3 attempts)");
+  CHECK(s->hold_calls == 1);
+  CHECK(s->unholds == 1);  // the given-up image's hold went back
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 
@@ -101,12 +105,32 @@ TEST_CASE_METHOD(actor_fixture, "an image that cannot be paid for is never gener
   auto sup = sys.spawn(recording_supervisor, s);
   auto stage = sys.spawn(stage_actor_impl, one_stage(2), stage_context_of_job(), sup);
   run_all();
+  CHECK(s->hold_calls == 1);  // one call for the stage's images
   CHECK(s->holds == 2);
+  CHECK(s->unholds == 0);     // nothing was held, nothing to release
   CHECK(s->generate_calls == 0);
   CHECK(s->commits == 0);
   REQUIRE(s->stage_reports.size() == 1);
   REQUIRE(s->stage_reports[0].failures.size() == 2);
   CHECK(s->stage_reports[0].failures[0].reason == "credits ran out");
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(actor_fixture,
+                 "a stage holds once and releases the holds of its given-up images only",
+                 "[actors][stage][credits]") {
+  s->generate_results = {make_failure(worker_errc::permanent, "IMAGE_SAFETY")};
+  auto sup = sys.spawn(recording_supervisor, s);
+  auto stage = sys.spawn(stage_actor_impl, one_stage(3), stage_context_of_job(), sup);
+  run_all();
+  CHECK(s->hold_calls == 1);
+  CHECK(s->holds == 3);
+  CHECK(s->commits == 2);
+  REQUIRE(s->stage_reports.size() == 1);
+  REQUIRE(s->stage_reports[0].failures.size() == 1);
+  // One release call, for the one unmade image, before the stage reported.
+  REQUIRE(s->released.size() == 1);
+  CHECK(s->released[0] == s->stage_reports[0].failures[0].image.image_index);
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 
