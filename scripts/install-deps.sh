@@ -2,21 +2,31 @@
 # Installs every Debian 12 package that building, testing and the demo need.
 # Does nothing (and never touches apt) when they are all installed already,
 # so it is cheap to call from build/test/demo scripts on every run.
+#
+#   scripts/install-deps.sh               everything (build, tests, fuzzing, demo, benchmarks)
+#   scripts/install-deps.sh --build-only  what building quel-worker alone needs
+#                                         (-DBUILD_TESTING=OFF; the Dockerfile's build stage)
 set -euo pipefail
+
+build_only=false
+[ "${1:-}" = "--build-only" ] && build_only=true
 
 # Each package is here because something in the tree uses it; what uses it
 # is said beside it. Packages only other packages need come with those
 # through apt.
-packages=(
+build_packages=(
   # toolchain (scripts/build.sh: cmake, make, g++, pkg-config for the .pc files)
   build-essential g++ cmake pkg-config
-  # fuzzing (scripts/fuzz.sh, run by scripts/test.sh as the ctest test
-  # `fuzz`): clang with libFuzzer and the sanitizer runtimes
-  clang libclang-rt-14-dev
   # libraries CMakeLists.txt finds: CAF, hiredis, libpqxx, libcurl (the HTTP
   # engine), nlohmann-json, vips-cpp (local generator, image conversion)
   libcaf-dev libhiredis-dev libpqxx-dev libcurl4-openssl-dev nlohmann-json3-dev
   libvips-dev
+)
+packages=(
+  "${build_packages[@]}"
+  # fuzzing (scripts/fuzz.sh, run by scripts/test.sh as the ctest test
+  # `fuzz`): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # tests: Catch2; redis-server and the PostgreSQL 15 server (initdb, pg_ctl)
   # for local-services.sh and the tests' private servers; redis-cli (waiting
   # for Redis in local-services.sh); psql (demo.sh)
@@ -26,6 +36,8 @@ packages=(
   # (demo.sh against the storage stand-in), CA certificates (HTTPS to the real
   # Gemini and Supabase, docs/REAL_BACKENDS.md)
   python3 libvips-tools curl file ca-certificates
+  # tests/container/container_checks.py reads docker-compose.yml
+  python3-yaml
   # tests/distributed: network namespaces, veth pairs and a bridge (ip)
   iproute2
 )
@@ -35,6 +47,9 @@ packages=(
 # nodejs bundles npm and conflicts with Debian's npm package).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
+fi
+if $build_only; then
+  packages=("${build_packages[@]}")
 fi
 
 missing=()

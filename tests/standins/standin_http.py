@@ -165,11 +165,11 @@ class Server:
         self.app = app
         self.script = Script()
 
-    async def serve(self, port, parent_pid=None):
+    async def serve(self, port, parent_pid=None, host="127.0.0.1"):
         raise_fd_limit()
         if parent_pid:
             asyncio.ensure_future(exit_with(parent_pid))
-        server = await asyncio.start_server(self.connection, "127.0.0.1", port,
+        server = await asyncio.start_server(self.connection, host, port,
                                             backlog=4096, limit=1 << 20)
         bound = server.sockets[0].getsockname()[1]
         print("ready" if port else "ready %d" % bound, flush=True)
@@ -335,7 +335,10 @@ def raise_fd_limit():
 def common_arguments(description):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True,
-                        help="port on 127.0.0.1 (0: any free port, printed as 'ready PORT')")
+                        help="port (0: any free port, printed as 'ready PORT')")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (loopback unless a container "
+                             "network needs more: docker-compose.yml)")
     parser.add_argument("--latency-ms", type=int, default=0,
                         help="delay before every reply")
     parser.add_argument("--key", default=None, help="the only accepted API key")
@@ -348,6 +351,6 @@ def run(app, args):
     server = Server(app)
     server.script.latency_ms = args.latency_ms
     try:
-        asyncio.run(server.serve(args.port, args.parent_pid))
+        asyncio.run(server.serve(args.port, args.parent_pid, args.host))
     except KeyboardInterrupt:
         sys.exit(0)
