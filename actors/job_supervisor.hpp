@@ -33,6 +33,8 @@ struct job_supervisor_state {
   int renew_failures = 0;   // consecutive failed lease renewals
   int claim_failures = 0;   // failed claim requests (retried with backoff)
   bool ended = false;
+  bool cancel_looked = false;  // the first look for a cancel came back: stages may start
+  bool cancelling = false;  // an operator's cancel was seen: no new work
 };
 
 /// One per job id taken. States:
@@ -49,6 +51,11 @@ struct job_supervisor_state {
 ///     │        stage crashed: restart with backoff ────────┘ (give up by policy)
 ///     ▼ every stage done
 ///   finish (completed | failed + summary) ──▶ ack
+///
+/// While the job runs it looks for an operator's cancel (the Redis key
+/// quel:cancel:<id>, `quel-worker cancel`) twice a second; once seen, no
+/// stage or image starts, running images end as usual, and the job finishes
+/// failed with error_message "cancelled" (the finish releases its holds).
 ///
 /// The lease is renewed while the job runs; every write names the epoch, so
 /// a supervisor that lost its lease cannot write anything (fencing).

@@ -62,13 +62,27 @@ void fail_all(self_ptr self, const std::string& reason) {
   finish_if_settled(self);
 }
 
+/// The reason of images a cancel keeps from starting.
+const char* const cancelled_reason = "cancelled";
+
 void launch(self_ptr self, int index) {
   auto& st = self->state;
+  if (st.cancelled) {
+    give_up(self, index, cancelled_reason);
+    return finish_if_settled(self);
+  }
   st.images[index].state = status::running;
   self->request(st.ctx->image_slots, caf::infinite, acquire_atom::value)
     .then(
       [self, index](bool) {
         auto& st = self->state;
+        if (st.cancelled) {
+          // The image boundary: a cancel that came while this image waited
+          // for a slot keeps it from starting.
+          self->send(st.ctx->image_slots, release_atom::value);
+          give_up(self, index, cancelled_reason);
+          return finish_if_settled(self);
+        }
         image_task task;
         task.image = st.plan.identity.with_image(index);
         task.lease = st.plan.lease;
@@ -102,6 +116,11 @@ void on_image_down(self_ptr self, const caf::down_msg& dm) {
     return finish_if_settled(self); // made (reported before it quit)
   // A normal exit without a made_image report counts as a crash.
   auto reason = dm.reason ? reason_of(dm.reason) : "image actor stopped without a result";
+  if (st.cancelled) {
+    // No retry after a cancel: the attempt's own failure is the reason.
+    give_up(self, index, reason);
+    return finish_if_settled(self);
+  }
   auto cls = dm.reason ? retry_class_of(dm.reason) : retry_class::retryable;
   auto delay = next_retry(st.ctx->image_retry, img.retries, cls,
                           retry_hint_of(dm.reason), retry_random());
@@ -214,6 +233,16 @@ stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan pla
   else
     fetch_input(self, 0);
   return {
+    [self](cancel_atom) {
+      // Images waiting to start (for their inputs, or to be retried) never
+      // will; running ones end as usual and then the stage reports.
+      auto& st = self->state;
+      st.cancelled = true;
+      for (int i = 0; i < static_cast<int>(st.images.size()); ++i)
+        if (st.images[i].state == status::waiting)
+          give_up(self, i, cancelled_reason);
+      finish_if_settled(self);
+    },
     [self](made_atom, made_image& made) {
       auto& st = self->state;
       auto& img = st.images[made.image.image_index];

@@ -29,6 +29,7 @@ struct stage_state {
   std::map<caf::actor_addr, std::pair<int, image_actor>> running;
   std::vector<failed_image> failures;
   int made = 0;
+  bool cancelled = false;                 // an operator's cancel: start nothing more
 };
 
 /// Makes one stage's images (supervised by the JobSupervisor):
