@@ -110,7 +110,9 @@ json gather(const worker_config& c) {
   json jobs = json::array();
   for (auto& j : db.processing_jobs()) {
     json o;
-    auto module = j.module;
+    std::optional<std::string> module;
+    if (auto* m = c.known_modules.for_job(j.module))
+      module = m->name;
     if (auto q = queue_of.find(j.job_id); q != queue_of.end()) {
       if (auto* m = c.known_modules.by_queue(q->second))
         module = m->name;
@@ -210,12 +212,14 @@ void print_text(const json& doc) {
 }
 
 /// One job: its row, lease, stages and images, holds and credit log.
-json job_document(const job_view& j, bool cancel_requested) {
+json job_document(const worker_config& c, const job_view& j, bool cancel_requested) {
   json doc;
   doc["job_id"] = j.job_id;
   doc["job_type"] = shown(j.job_type);
   doc["status"] = shown(j.status);
-  doc["module"] = opt_json(j.module);
+  // job_input_data.module, else fashion (CONTRACT.md section 2 and rule 5).
+  auto* module = c.known_modules.for_job(j.module);
+  doc["module"] = module ? json(module->name) : opt_json(j.module);
   doc["org_id"] = opt_json(j.org_id);
   doc["production_id"] = opt_json(j.production_id);
   doc["total_images"] = j.total_images;
@@ -306,8 +310,8 @@ void print_job_text(const json& d) {
   std::printf("created      %s\nstarted      %s\ncompleted    %s\nupdated      %s\n",
               str(d["created_at"]).c_str(), str(d["started_at"]).c_str(),
               str(d["completed_at"]).c_str(), str(d["updated_at"]).c_str());
-  std::printf("worker       %s, lease %s until %s, epoch %lld, claims %d\n",
-              str(w["node"]).c_str(), w["lease_live"].get<bool>() ? "live" : "expired",
+  std::printf("worker       %s, lease %s %s, epoch %lld, claims %d\n",
+              str(w["node"]).c_str(), w["lease_live"].get<bool>() ? "live until" : "expired",
               str(w["lease_expires_at"]).c_str(), w["epoch"].get<long long>(),
               w["claims"].get<int>());
   for (auto& s : d["stages"]) {
@@ -320,7 +324,7 @@ void print_job_text(const json& d) {
         std::printf(" attach %lld  %s\n", img["attach_id"].get<long long>(),
                     str(img["object_key"]).c_str());
       else if (outcome == "in_progress")
-        std::printf(" %lld credits held\n", img["credits_held"].get<long long>());
+        std::printf(" credits held: %lld\n", img["credits_held"].get<long long>());
       else if (outcome == "failed")
         std::printf(" %s\n", str(img["reason"]).c_str());
       else
@@ -377,7 +381,7 @@ int status_command(const worker_config& c, const cli_args& args) {
         return 1;
       }
       redis_queue redis{redis_endpoint::parse(c.redis_url)};
-      auto doc = job_document(*job, redis.cancel_requested(job->job_id));
+      auto doc = job_document(c, *job, redis.cancel_requested(job->job_id));
       if (as_json)
         std::cout << doc.dump(2) << "\n";
       else

@@ -84,15 +84,18 @@ TEST_CASE("status --json and status JOB_ID show a running job's progress",
   h.enqueue(waiting.job, "jobs:queue:beauty");
 
   background_worker w({"run", "--worker.modules=fashion"}, slow_env(h, "node-a", 700));
-  json job;
-  REQUIRE(eventually([&] {
-    for (auto& j : status_json(h)["jobs_in_flight"])
+  json job, last;
+  bool seen = eventually([&] {
+    last = status_json(h);
+    for (auto& j : last["jobs_in_flight"])
       if (j["job_id"] == s.job && j["completed_images"].get<int>() >= 1) {
         job = j;
         return true;
       }
     return false;
-  }));
+  });
+  if (!seen)
+    FAIL("last status: " << last.dump() << "\nworker log:\n" << w.log());
   INFO(job.dump());
   CHECK(job["module"] == "fashion");
   CHECK(job["queue"] == "jobs:queue");
@@ -130,11 +133,19 @@ TEST_CASE("status --json and status JOB_ID show a running job's progress",
   INFO(one.dump());
   CHECK(one["status"] == "processing");
   REQUIRE(one["stages"].size() == 2);
-  auto& first = one["stages"][0]["images"][0];
-  CHECK(first["outcome"] == "made");
-  CHECK(first["attach_id"].is_number());
-  CHECK(first["object_key"].get<std::string>().find(s.job) != std::string::npos);
-  CHECK(one["credit_log"].size() >= 1);
+  // The two stages are independent and run side by side: any image may be
+  // the first one made.
+  int made = 0;
+  for (auto& stage : one["stages"])
+    for (auto& img : stage["images"])
+      if (img["outcome"] == "made") {
+        ++made;
+        CHECK(img["attach_id"].is_number());
+        CHECK(img["object_key"].get<std::string>().find(s.job) != std::string::npos);
+      }
+  CHECK(made >= 1);
+  // The row is read before the credit log: an image may commit in between.
+  CHECK(one["credit_log"].size() >= static_cast<size_t>(one["completed_images"].get<int>()));
   CHECK(one["worker"]["node"] == "node-a");
 
   REQUIRE(w.stop() == 0);
@@ -362,7 +373,7 @@ TEST_CASE("config prints each value's source and masks secrets", "[e2e][ops][con
   CHECK(j.out.find("Sup3rSecretRedis") == std::string::npos);
 }
 
-TEST_CASE("--version and per-command help", "[e2e][ops][cli]") {
+TEST_CASE("the binary prints its version and per-command help", "[e2e][ops][cli]") {
   env_map env{{"PATH", "/usr/bin:/bin"}};
   auto v = run_process({worker_binary(), "--version"}, env, std::chrono::seconds{10});
   CHECK(v.exit_code == 0);
