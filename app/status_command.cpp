@@ -299,10 +299,11 @@ void print_job_text(const json& d) {
   std::printf("module       %s (%s)\n", str(d["module"]).c_str(), str(d["job_type"]).c_str());
   int made = d["completed_images"].get<int>();
   int total = d["total_images"].get<int>();
+  bool finished = d["status"] == "completed" || d["status"] == "failed";
   std::printf("status       %s %s %d/%d made, %d failed%s\n", str(d["status"]).c_str(),
               fmt::progress_bar(made, total).c_str(), made, total,
               d["failed_images"].get<int>(),
-              d["cancel_requested"].get<bool>() ? " (cancel requested)" : "");
+              d["cancel_requested"].get<bool>() && !finished ? " (cancel requested)" : "");
   if (d["error_message"].is_string())
     std::printf("error        %s\n", str(d["error_message"]).c_str());
   std::printf("org          %s\nproduction   %s\n", str(d["org_id"]).c_str(),
@@ -315,7 +316,7 @@ void print_job_text(const json& d) {
               str(w["lease_expires_at"]).c_str(), w["epoch"].get<long long>(),
               w["claims"].get<int>());
   for (auto& s : d["stages"]) {
-    std::printf("\nstage %d (%d images)\n", s["stage_index"].get<int>(),
+    std::printf("\nstage %d (quantity %d)\n", s["stage_index"].get<int>(),
                 s["quantity"].get<int>());
     for (auto& img : s["images"]) {
       auto outcome = str(img["outcome"]);
