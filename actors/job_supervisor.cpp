@@ -49,6 +49,11 @@ void finish(self_ptr self) {
   f.job_id = self->state.id;
   f.epoch = st.job.epoch;
   f.error_message = progress.error_summary();
+  // "cancelled: <the usual summary>": the reason first (what an operator
+  // and `status` look for), then which images that left unmade. A cancel
+  // that came after the last image started leaves a completed job.
+  if (st.cancelling && f.error_message)
+    f.error_message = "cancelled: " + *f.error_message;
   f.completed = !f.error_message.has_value();
   f.ordered_attach_ids = progress.ordered_attach_ids();
   self->request(store_of(self), caf::infinite, finish_atom::value, f)
@@ -97,10 +102,34 @@ void start_stage(self_ptr self, int stage_index) {
   st.stages[stage_index].actor = child;
 }
 
+/// How often a running job looks for an operator's cancel.
+constexpr std::chrono::milliseconds cancel_check_period{500};
+
+/// After a cancel: every stage not running now never will; its images not
+/// made count as failed ("cancelled").
+void cancel_idle_stages(self_ptr self) {
+  auto& st = self->state;
+  for (auto& stage : st.progress->spec().stages) {
+    auto index = stage.stage_index;
+    auto run = st.stages.find(index);
+    if (st.progress->is_done(index) || (run != st.stages.end() && run->second.actor))
+      continue;
+    for (int i = 0; i < stage.quantity; ++i)
+      if (st.progress->made(index, i) == nullptr) {
+        st.progress->mark_failed(index, i, "cancelled");
+        st.ctx->metrics->images_failed++;
+      }
+    st.progress->mark_done(index);
+  }
+}
+
 void advance(self_ptr self) {
   auto& st = self->state;
-  for (auto index : st.progress->ready_stages())
-    start_stage(self, index);
+  if (st.cancelling)
+    cancel_idle_stages(self);
+  else
+    for (auto index : st.progress->ready_stages())
+      start_stage(self, index);
   if (st.progress->all_done())
     finish(self);
 }
@@ -166,7 +195,9 @@ void begin_work(self_ptr self) {
                                         + " images already made");
         auto period = st.ctx->settings.lease_ttl / 3;
         self->delayed_send(self, period, renew_atom::value);
-        advance(self);
+        // Looked at once before any stage starts, so a job cancelled while
+        // it waited (or whose node died after the cancel) makes nothing.
+        self->send(self, cancel_atom::value);
       },
       [self](caf::error& err) { self->quit(std::move(err)); });
 }
@@ -349,8 +380,48 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
       advance(self);
     },
     [self](restart_atom, int32_t stage_index) {
-      if (!self->state.ended)
+      auto& st = self->state;
+      if (!st.ended && !st.cancelling && !st.progress->is_done(stage_index))
         start_stage(self, stage_index);
+    },
+    [self](cancel_atom) {
+      // One look at a time; the reply schedules the next.
+      auto& st = self->state;
+      if (st.ended || st.cancelling)
+        return;
+      self->request(st.ctx->redis, caf::infinite, cancel_atom::value, job_of(self))
+        .then(
+          [self](bool cancelled) {
+            auto& st = self->state;
+            if (st.ended || st.cancelling)
+              return;
+            if (!cancelled) {
+              self->delayed_send(self, cancel_check_period, cancel_atom::value);
+              // The first look gates the start (see begin_work).
+              if (!std::exchange(st.cancel_looked, true))
+                advance(self);
+              return;
+            }
+            st.cancelling = true;
+            st.cancel_looked = true;
+            log::job_warn(job_of(self), "Cancel requested; stopping at the next image boundary");
+            for (auto& [index, run] : st.stages)
+              if (run.actor)
+                self->send(run.actor, cancel_atom::value);
+            advance(self);
+          },
+          [self](caf::error& err) {
+            // Redis unreachable: the job goes on and the look is repeated.
+            auto& st = self->state;
+            if (st.ended || st.cancelling)
+              return;
+            log::limited(log::level::warn, "cancel-check-" + job_of(self), 10000,
+                         "Could not look for a cancel of this job in Redis",
+                         {{"job", job_of(self)}, {"error", reason_of(err)}});
+            self->delayed_send(self, cancel_check_period, cancel_atom::value);
+            if (!std::exchange(st.cancel_looked, true))
+              advance(self);
+          });
     },
     [self](recheck_atom) {
       self->state.waiting = false;

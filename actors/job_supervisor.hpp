@@ -36,6 +36,8 @@ struct job_supervisor_state {
   bool ended = false;
   /// When the supervisor was spawned (the id was taken): job duration.
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  bool cancel_looked = false;  // the first look for a cancel came back: stages may start
+  bool cancelling = false;  // an operator's cancel was seen: no new work
 };
 
 /// One per job id taken. States:
@@ -52,6 +54,11 @@ struct job_supervisor_state {
 ///     │        stage crashed: restart with backoff ────────┘ (give up by policy)
 ///     ▼ every stage done
 ///   finish (completed | failed + summary) ──▶ ack
+///
+/// While the job runs it looks for an operator's cancel (the Redis key
+/// quel:cancel:<id>, `quel-worker cancel`) twice a second; once seen, no
+/// stage or image starts, running images end as usual, and the job finishes
+/// failed with error_message "cancelled" (the finish releases its holds).
 ///
 /// The lease is renewed while the job runs; every write names the epoch, so
 /// a supervisor that lost its lease cannot write anything (fencing).

@@ -18,6 +18,22 @@ void poll_once(self_ptr self) {
   try {
     if (fault::should_fail(fault::adapter::redis))
       throw redis_unavailable("injected redis fault");
+    // `quel-worker pause`: checked before every blocking take, so a pause
+    // stops every node within one take timeout. While paused the queue is
+    // looked at again at the same pace (at most twice a second).
+    if (st.redis->paused(st.blank.queue)) {
+      if (!st.paused)
+        log::info("Queue paused; not taking ids from it", {{"queue", st.blank.queue}});
+      st.paused = true;
+      st.metrics->redis_up = true;
+      st.outage.reset();
+      self->delayed_send(self, std::min(st.timeout, std::chrono::milliseconds(500)),
+                         take_atom::value, int32_t{0});
+      return;
+    }
+    if (st.paused)
+      log::info("Queue resumed; taking ids again", {{"queue", st.blank.queue}});
+    st.paused = false;
     auto id = st.redis->take(st.blank.queue, st.blank.processing, st.timeout);
     st.metrics->redis_up = true;
     st.outage.reset();

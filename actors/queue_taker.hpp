@@ -20,6 +20,7 @@ struct queue_taker_state {
   std::shared_ptr<worker_metrics> metrics;
   int permits = 0;           // ids it may still take
   bool polling = false;
+  bool paused = false;       // the queue is paused (quel:paused); logged on change
   backoff_sequence outage{outage_backoff(), retry_random()};  // Redis down
 };
 

@@ -38,6 +38,9 @@ redis_ops_impl(redis_ops_actor::stateful_pointer<redis_ops_state> self,
           const std::string& id) -> caf::result<bool> {
       return run([&](queue_store& r) { return r.holds_any(lists, id); });
     },
+    [run](cancel_atom, const std::string& id) -> caf::result<bool> {
+      return run([&](queue_store& r) { return r.cancel_requested(id); });
+    },
     [run](house_atom, const housekeeping_request& req)
       -> caf::result<housekeeping_report> {
       return run([&](queue_store& r) { return run_housekeeping(r, req); });

@@ -104,6 +104,9 @@ void fail_all(self_ptr self, const std::string& reason, const char* reason_class
   finish_if_settled(self);
 }
 
+/// The reason of images a cancel keeps from starting.
+const char* const cancelled_reason = "cancelled";
+
 void fetch_input(self_ptr self, size_t n);
 
 /// Bytes one image of this stage reserves: its inputs (as fetched, or their
@@ -200,10 +203,13 @@ void start_awaiting(self_ptr self) {
   auto& st = self->state;
   auto waiting = std::exchange(st.awaiting_inputs, {});
   for (auto index : waiting) {
-    if (st.images[index].state == status::running)
+    if (st.images[index].state == status::running && !st.cancelled) {
       start_image(self, index);
-    else
-      give_back(self, index);
+      continue;
+    }
+    give_back(self, index);
+    if (st.cancelled)  // the image boundary: a cancel came while it waited
+      give_up(self, index, cancelled_reason, "cancelled");
   }
   finish_if_settled(self);
 }
@@ -261,6 +267,10 @@ void hold_credits(self_ptr self) {
 
 void launch(self_ptr self, int index) {
   auto& st = self->state;
+  if (st.cancelled) {
+    give_up(self, index, cancelled_reason, "cancelled");
+    return finish_if_settled(self);
+  }
   st.images[index].state = status::running;
   if (st.images[index].started == std::chrono::steady_clock::time_point{})
     st.images[index].started = std::chrono::steady_clock::now();
@@ -268,6 +278,13 @@ void launch(self_ptr self, int index) {
     .then(
       [self, index](bool) {
         auto& st = self->state;
+        if (st.cancelled) {
+          // The image boundary: a cancel that came while this image waited
+          // for a slot keeps it from starting.
+          self->send(st.ctx->image_slots, release_atom::value);
+          give_up(self, index, cancelled_reason, "cancelled");
+          return finish_if_settled(self);
+        }
         self->request(st.ctx->image_bytes, caf::infinite, acquire_atom::value,
                       image_cost(self))
           .then(
@@ -302,6 +319,11 @@ void on_image_down(self_ptr self, const caf::down_msg& dm) {
     return finish_if_settled(self); // made (reported before it quit)
   // A normal exit without a made_image report counts as a crash.
   auto reason = dm.reason ? reason_of(dm.reason) : "image actor stopped without a result";
+  if (st.cancelled) {
+    // No retry after a cancel: the attempt's own failure is the reason.
+    give_up(self, index, reason, "cancelled");
+    return finish_if_settled(self);
+  }
   auto cls = dm.reason ? retry_class_of(dm.reason) : retry_class::retryable;
   auto delay = next_retry(st.ctx->image_retry, img.retries, cls,
                           retry_hint_of(dm.reason), retry_random());
@@ -440,6 +462,16 @@ stage_actor_impl(stage_actor::stateful_pointer<stage_state> self, stage_plan pla
   else
     run_images(self);
   return {
+    [self](cancel_atom) {
+      // Images waiting to start (for their inputs, or to be retried) never
+      // will; running ones end as usual and then the stage reports.
+      auto& st = self->state;
+      st.cancelled = true;
+      for (int i = 0; i < static_cast<int>(st.images.size()); ++i)
+        if (st.images[i].state == status::waiting)
+          give_up(self, i, cancelled_reason, "cancelled");
+      finish_if_settled(self);
+    },
     [self](made_atom, made_image& made) {
       auto& st = self->state;
       auto& img = st.images[made.image.image_index];

@@ -68,6 +68,7 @@ struct stage_state {
   /// The one hold call for the stage's images was answered.
   bool holds_taken = false;
   held_credits_meter held_meter;
+  bool cancelled = false;                 // an operator's cancel: start nothing more
 };
 
 /// Makes one stage's images (supervised by the JobSupervisor):

@@ -1,6 +1,6 @@
 #include "app/admin_commands.hpp"
 
-#include <cstdio>
+#include <algorithm>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -8,21 +8,9 @@
 #include "adapters/postgres/migrations.hpp"
 #include "adapters/postgres/pg_admin.hpp"
 #include "adapters/redis/redis_queue.hpp"
-#include "common/log_text.hpp"
 #include "common/uuid.hpp"
 
 namespace quel {
-
-namespace {
-
-// Ids, node names and reasons in Redis and PostgreSQL were written by
-// producers and other processes: shown on an operator's terminal, they are
-// redacted, clipped and escaped like log text.
-std::string shown(const std::string& text, size_t limit = max_id_chars) {
-  return escape_controls(redact_and_clip(text, limit));
-}
-
-} // namespace
 
 int migrate_command(const worker_config& c) {
   auto applied = apply_migrations(c.database_url);
@@ -68,46 +56,6 @@ int enqueue_command(const worker_config& c, const std::string& module,
     }
     redis.push(target->queue, id);
     std::cout << "enqueued " << id << " on " << target->queue << "\n";
-  }
-  return 0;
-}
-
-int status_command(const worker_config& c) {
-  redis_queue redis{redis_endpoint::parse(c.redis_url)};
-  std::printf("%-32s %8s\n", "queue", "waiting");
-  for (auto& m : c.catalog.all())
-    std::printf("%-32s %8lld\n", m.queue.c_str(),
-                static_cast<long long>(redis.length(m.queue)));
-
-  std::printf("\n%-40s %6s %10s\n", "node", "alive", "processing");
-  for (auto& node : redis.known_nodes()) {
-    int64_t held = 0;
-    for (auto& m : c.catalog.all())
-      held += redis.length(redis_keys::processing(node, m.queue));
-    std::printf("%-40s %6s %10lld\n", shown(node).c_str(), redis.node_alive(node) ? "yes" : "no",
-                static_cast<long long>(held));
-  }
-
-  pg_admin db{c.database_url};
-  auto jobs = db.jobs_in_flight();
-  std::printf("\njobs in flight: %zu\n", jobs.size());
-  for (auto& j : jobs)
-    std::printf("  %s  %d/%d made, %d failed, worker %s%s\n", shown(j.job_id).c_str(),
-                j.completed_images, j.total_images, j.failed_images,
-                shown(j.owner_node.value_or("-")).c_str(), j.lease_live ? "" : " (lease expired)");
-
-  auto dead_key = redis_keys::dead_letter();
-  auto dead = redis.range(dead_key, 0, 19);
-  std::printf("\ndead letters (%s): %lld\n", dead_key.c_str(),
-              static_cast<long long>(redis.length(dead_key)));
-  for (auto& entry : dead) {
-    auto j = nlohmann::json::parse(entry, nullptr, false);
-    if (j.is_object())
-      std::printf("  %s  %s  %s  %s\n", shown(j.value("at", "")).c_str(),
-                  shown(j.value("id", "")).c_str(), shown(j.value("queue", "")).c_str(),
-                  shown(j.value("reason", ""), max_upstream_chars).c_str());
-    else
-      std::printf("  %s\n", shown(entry, max_upstream_chars).c_str());
   }
   return 0;
 }

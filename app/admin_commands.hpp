@@ -16,8 +16,6 @@ int migrate_command(const worker_config& config);
 int enqueue_command(const worker_config& config, const std::string& module,
                     const std::vector<std::string>& ids);
 
-int status_command(const worker_config& config);
-
 /// Pushes dead-lettered ids back onto the queue they came from: the given
 /// ids, or every entry with `all`.
 int requeue_dead_command(const worker_config& config, bool all,

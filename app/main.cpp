@@ -4,6 +4,7 @@
 
 #include "app/admin_commands.hpp"
 #include "app/cli_args.hpp"
+#include "app/ops_commands.hpp"
 #include "app/worker_config.hpp"
 #include "app/worker_runtime.hpp"
 #include "common/log.hpp"
@@ -21,9 +22,11 @@ quel::log::level level_of(const std::string& name) {
 }
 
 int dispatch(const quel::cli_args& args) {
+  // A command's own options are not configuration keys.
   auto options = args.options;
-  options.erase("module");
-  bool all = options.erase("all") > 0;
+  for (auto& name : quel::command_options(args.command))
+    options.erase(name);
+  bool all = args.flag("all");
   auto config = quel::worker_config::load(options);
   quel::log::set_format(config.log_format == "json" ? quel::log::format::json
                                                     : quel::log::format::human);
@@ -42,7 +45,15 @@ int dispatch(const quel::cli_args& args) {
   if (args.command == "enqueue")
     return quel::enqueue_command(config, module, args.positional);
   if (args.command == "status")
-    return quel::status_command(config);
+    return quel::status_command(config, args);
+  if (args.command == "retry")
+    return quel::retry_command(config, args.positional);
+  if (args.command == "cancel")
+    return quel::cancel_command(config, args);
+  if (args.command == "pause" || args.command == "resume")
+    return quel::pause_command(config, args.positional, args.command == "pause");
+  if (args.command == "config")
+    return quel::config_command(config, args);
   if (args.command == "requeue-dead")
     return quel::requeue_dead_command(config, all, args.positional);
   std::cerr << "unknown command \"" << args.command << "\"\n\n" << quel::usage_text();
@@ -58,6 +69,27 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "quel-worker: " << e.what() << "\n\n" << quel::usage_text();
     return 2;
+  }
+  if (args.version) {
+    std::cout << quel::version_text();
+    return 0;
+  }
+  // `help COMMAND` and `COMMAND --help`: that command's help.
+  if (args.command == "help" || (args.help && !args.command.empty())) {
+    auto topic = args.command == "help"
+                   ? (args.positional.empty() ? std::string{} : args.positional[0])
+                   : args.command;
+    if (topic.empty()) {
+      std::cout << quel::usage_text();
+      return 0;
+    }
+    auto text = quel::command_help(topic);
+    if (text.empty()) {
+      std::cerr << "quel-worker: no command \"" << topic << "\"\n\n" << quel::usage_text();
+      return 2;
+    }
+    std::cout << text;
+    return 0;
   }
   if (args.help || args.command.empty()) {
     std::cout << quel::usage_text();

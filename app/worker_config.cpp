@@ -58,6 +58,8 @@ const std::map<std::string, std::string>& env_aliases() {
     {"QUEL_LEASE_TTL", "worker.lease_ttl"},
     {"QUEL_MISSING_JOB_RECHECK_SECONDS", "worker.missing_job_recheck"},
     {"QUEL_LOG_FORMAT", "log.format"},
+    // config/modules.ini advertises it under this shorter name.
+    {"QUEL_MODULES_FILE", "worker.modules_file"},
   };
   return aliases;
 }
@@ -201,7 +203,10 @@ layered_values collect(const std::map<std::string, std::string>& options) {
   for (auto& [key, value] : options) {
     if (key == "config")
       continue;
-    auto k = key == "log-format" ? std::string{"log.format"} : key;
+    // Short spellings the usage text and config/modules.ini advertise.
+    auto k = key == "log-format" ? std::string{"log.format"}
+             : key == "modules"  ? std::string{"worker.modules_file"}
+                                 : key;
     for (auto& c : k)
       if (c == '-')
         c = '_';
@@ -281,6 +286,8 @@ std::vector<std::string> split_list(const std::string& text) {
 worker_config worker_config::load(const std::map<std::string, std::string>& options) {
   auto v = collect(options);
   worker_config c;
+  for (auto& [key, value] : v.all())
+    c.sources.push_back(config_value{key, value.first, value.second});
   c.redis_url = v.str("redis.url");
   c.database_url = v.str("database.url");
   // Known secrets are registered before anything can fail and be logged, so

@@ -20,6 +20,15 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// One key's effective value and where it came from: "default", the path
+/// of the configuration file, the environment variable's name, or the
+/// option ("--section.key"). Values are as given (not masked).
+struct config_value {
+  std::string key;
+  std::string value;
+  std::string origin;
+};
+
 /// Every setting of the worker. Sources, later ones winning: the defaults
 /// compiled from config/worker.ini, a file given with --config=PATH (or
 /// QUEL_CONFIG), environment variables, then --section.key=value options.
@@ -73,6 +82,9 @@ struct worker_config {
   /// Every module of the modules file, served or not: where ids of jobs of
   /// other modules belong (the reconciler, `enqueue`).
   module_catalog known_modules;
+  /// Every key of config/worker.ini with its effective value and origin
+  /// (`quel-worker config`), in key order.
+  std::vector<config_value> sources;
 
   /// Loads and checks everything; `options` are the --section.key=value
   /// command-line options (without the leading dashes).

@@ -37,7 +37,9 @@ using redis_ops_actor = caf::typed_actor<
   caf::replies_to<dead_atom, dead_letter_entry>::with<bool>,
   caf::replies_to<house_atom, housekeeping_request>::with<housekeeping_report>,
   // Is the id in any of these processing lists (a live holder has it)?
-  caf::replies_to<held_atom, std::vector<std::string>, std::string>::with<bool>>;
+  caf::replies_to<held_atom, std::vector<std::string>, std::string>::with<bool>,
+  // Has an operator asked to cancel this job (`quel-worker cancel`)?
+  caf::replies_to<cancel_atom, std::string>::with<bool>>;
 
 /// Job rows in PostgreSQL (detached; one connection each, used as a pool).
 using job_store_actor = caf::typed_actor<
@@ -100,12 +102,16 @@ using job_supervisor_actor = caf::typed_actor<
   caf::reacts_to<recheck_atom>,
   caf::reacts_to<renew_atom>,
   caf::reacts_to<stop_atom>,
-  caf::reacts_to<abort_atom>>;
+  caf::reacts_to<abort_atom>,
+  // The periodic look for an operator's cancel while the job runs.
+  caf::reacts_to<cancel_atom>>;
 
 /// One stage: fetch inputs, run `quantity` image actors, report. `keep`
 /// hands the stage an image the model already made whose upload failed, so
-/// the next attempt uploads it instead of paying for a new one.
+/// the next attempt uploads it instead of paying for a new one. `cancel`:
+/// start no further image; the stage ends when its running images have.
 using stage_actor = caf::typed_actor<
+  caf::reacts_to<cancel_atom>,
   caf::reacts_to<made_atom, made_image>,
   caf::reacts_to<keep_atom, int32_t, blob>,
   caf::reacts_to<restart_atom, int32_t>>;

@@ -37,5 +37,6 @@ using abort_atom = caf::atom_constant<caf::atom("abort")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
 using keep_atom = caf::atom_constant<caf::atom("keep")>;
 using held_atom = caf::atom_constant<caf::atom("held")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 
 } // namespace quel

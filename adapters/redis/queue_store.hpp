@@ -22,12 +22,17 @@ public:
 };
 
 /// Names of the worker's own keys (documented in README.md):
-/// quel:processing:<node>:<queue>, quel:node:<node>, quel:nodes.
+/// quel:processing:<node>:<queue>, quel:node:<node>, quel:nodes,
+/// quel:paused, quel:cancel:<job_id>.
 struct redis_keys {
   static std::string processing(const std::string& node, const std::string& queue);
   static std::string node_lease(const std::string& node);
   static std::string nodes();        // set of nodes that ever took ids
   static std::string dead_letter();  // jobs:dead (contract)
+  /// Set of queue names no node takes from (`quel-worker pause`).
+  static std::string paused();
+  /// Present while a cancel of the job is requested (`quel-worker cancel`).
+  static std::string cancel(const std::string& job_id);
 };
 
 /// The port to the queues, processing lists and node leases. One instance
@@ -87,6 +92,13 @@ public:
   /// True while any processing list of `node` exists, whatever its queue
   /// (lists of queues a worker does not serve are left to those that do).
   virtual bool has_processing_lists(const std::string& node) = 0;
+
+  /// True while `queue` is paused fleet-wide (`quel-worker pause`): its
+  /// takers stop taking until it is resumed.
+  virtual bool paused(const std::string& queue) = 0;
+  /// True while an operator's cancel of the job is pending
+  /// (`quel-worker cancel`): the node running it stops at the next image.
+  virtual bool cancel_requested(const std::string& job_id) = 0;
 };
 
 } // namespace quel

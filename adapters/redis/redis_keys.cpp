@@ -21,4 +21,12 @@ std::string redis_keys::dead_letter() {
   return "jobs:dead";
 }
 
+std::string redis_keys::paused() {
+  return "quel:paused";
+}
+
+std::string redis_keys::cancel(const std::string& job_id) {
+  return "quel:cancel:" + job_id;
+}
+
 } // namespace quel

@@ -330,6 +330,43 @@ bool redis_queue::node_alive(const std::string& node) {
   return integer(command({"EXISTS", redis_keys::node_lease(node)}).get(), "EXISTS") > 0;
 }
 
+bool redis_queue::paused(const std::string& queue) {
+  return integer(command({"SISMEMBER", redis_keys::paused(), queue}).get(), "SISMEMBER") > 0;
+}
+
+bool redis_queue::cancel_requested(const std::string& job_id) {
+  return integer(command({"EXISTS", redis_keys::cancel(job_id)}).get(), "EXISTS") > 0;
+}
+
+void redis_queue::set_paused(const std::string& queue, bool paused) {
+  command({paused ? "SADD" : "SREM", redis_keys::paused(), queue});
+}
+
+std::vector<std::string> redis_queue::paused_queues() {
+  auto queues = strings(command({"SMEMBERS", redis_keys::paused()}).get(), "SMEMBERS");
+  std::sort(queues.begin(), queues.end());
+  return queues;
+}
+
+void redis_queue::request_cancel(const std::string& job_id, std::chrono::milliseconds ttl) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  command({"SET", redis_keys::cancel(job_id), std::to_string(now), "PX",
+           std::to_string(std::max<int64_t>(ttl.count(), 1))});
+}
+
+void redis_queue::clear_cancel(const std::string& job_id) {
+  command({"DEL", redis_keys::cancel(job_id)});
+}
+
+std::optional<std::string> redis_queue::index(const std::string& list, int64_t i) {
+  auto reply = command({"LINDEX", list, std::to_string(i)});
+  if (reply->type != REDIS_REPLY_STRING)
+    return std::nullopt;
+  return std::string(reply->str, reply->len);
+}
+
 std::vector<std::string> redis_queue::known_nodes() {
   auto nodes = strings(command({"SMEMBERS", redis_keys::nodes()}).get(), "SMEMBERS");
   std::sort(nodes.begin(), nodes.end());

@@ -119,6 +119,23 @@ public:
   /// (SCAN, so it never blocks the server on a large keyspace).
   bool has_processing_lists(const std::string& node) override;
 
+  /// SISMEMBER quel:paused.
+  bool paused(const std::string& queue) override;
+  /// EXISTS quel:cancel:<id>.
+  bool cancel_requested(const std::string& job_id) override;
+
+  /// SADD / SREM quel:paused.
+  void set_paused(const std::string& queue, bool paused);
+  /// SMEMBERS quel:paused, sorted.
+  std::vector<std::string> paused_queues();
+  /// SET quel:cancel:<id> <unix-ms> PX ttl: kept long enough for a node that
+  /// takes the job over after a crash to see it too.
+  void request_cancel(const std::string& job_id, std::chrono::milliseconds ttl);
+  /// DEL quel:cancel:<id> (a retried job must not be cancelled again).
+  void clear_cancel(const std::string& job_id);
+  /// LINDEX: the entry at `index` (-1: the consuming end), nullopt if none.
+  std::optional<std::string> index(const std::string& list, int64_t index);
+
   /// True if the server answers PONG; false (never throws) when unreachable.
   bool ping();
 

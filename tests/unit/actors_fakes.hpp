@@ -7,6 +7,7 @@
 
 #include <deque>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,7 @@ struct script {
   int renews = 0;
   // redis: does the lease owner hold the id in a processing list?
   bool holder_has_id = false;
+  std::set<std::string> cancelled_jobs;  // `cancel` answers true for these
   std::vector<std::vector<std::string>> held_queries;
   std::string job_type = "pipeline_stage";
   std::string status_before_claim = "pending";
@@ -221,6 +223,7 @@ inline redis_ops_actor::behavior_type fake_redis_ops(script_ptr s) {
       s->held_queries.push_back(lists);
       return s->holder_has_id;
     },
+    [s](cancel_atom, const std::string& id) { return s->cancelled_jobs.count(id) > 0; },
   };
 }
 
@@ -234,6 +237,7 @@ inline job_supervisor_actor::behavior_type recording_supervisor(script_ptr s) {
     [](renew_atom) {},
     [](stop_atom) {},
     [](abort_atom) {},
+    [](cancel_atom) {},
   };
 }
 

@@ -259,3 +259,22 @@ TEST_CASE_METHOD(actor_fixture, "a failed claim is retried with backoff, keeping
   CHECK(s->dispositions[0].what == job_disposition::action::ack);
   caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(actor_fixture, "a job cancelled before it starts makes nothing",
+                 "[actors][supervisor][cancel]") {
+  s->input_json = two_stages;
+  s->cancelled_jobs.insert(job_id);
+  auto queue = sys.spawn(recording_queue, s);
+  auto sup = sys.spawn(job_supervisor_impl, ticket(), job_context_ptr{ctx}, queue);
+  run_all();
+  CHECK(s->fetch_calls == 0);
+  CHECK(s->generate_calls == 0);
+  REQUIRE(s->finishes.size() == 1);
+  CHECK_FALSE(s->finishes[0].completed);
+  REQUIRE(s->finishes[0].error_message);
+  CHECK_THAT(*s->finishes[0].error_message,
+             Catch::StartsWith("cancelled: 3 of 3 images failed: stage 0 image 0: cancelled"));
+  REQUIRE(s->dispositions.size() == 1);
+  CHECK(s->dispositions[0].what == job_disposition::action::ack);
+  caf::anon_send_exit(queue, caf::exit_reason::user_shutdown);
+}

@@ -125,6 +125,19 @@ public:
     nodes.insert(node);
   }
 
+  std::set<std::string> paused_queues;    // quel:paused
+  std::set<std::string> cancelled_jobs;   // quel:cancel:<id> keys present
+
+  bool paused(const std::string& queue) override {
+    check();
+    return paused_queues.count(queue) > 0;
+  }
+
+  bool cancel_requested(const std::string& job_id) override {
+    check();
+    return cancelled_jobs.count(job_id) > 0;
+  }
+
   bool node_alive(const std::string& node) override {
     check();
     auto i = lease_expiry.find(node);
