@@ -10,7 +10,7 @@
 /// PostgreSQL, on one lazily opened connection (same rules as pg_admin:
 /// exec_params only, one round trip per call, database_unavailable when the
 /// server is gone; a view takes a few round trips). Actions are SQL
-/// functions of migration 003, one round trip each.
+/// functions of migration 005, one round trip each.
 namespace quel {
 
 class pg_connection;
@@ -71,7 +71,7 @@ struct job_view {
 
 /// The outcome of cancel_idle / retry for one job.
 struct job_action_result {
-  std::string outcome;                 // see 003_job_admin.sql
+  std::string outcome;                 // see 005_job_admin.sql
   std::optional<std::string> status;   // the job's status
   std::optional<std::string> owner;    // cancel: the node running it
   std::optional<std::string> module;   // retry: job_input_data.module
