@@ -289,7 +289,13 @@ void launch(self_ptr self, int index) {
                       image_cost(self))
           .then(
             [self, index](int64_t granted) {
-              self->state.reserved[index] = granted;
+              auto& st = self->state;
+              st.reserved[index] = granted;
+              if (st.cancelled) {  // the same boundary, after the bytes
+                give_back(self, index);
+                give_up(self, index, cancelled_reason, "cancelled");
+                return finish_if_settled(self);
+              }
               with_inputs(self, index);
             },
             [self](caf::error& err) { crash(self, std::move(err)); });

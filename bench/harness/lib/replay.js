@@ -66,6 +66,34 @@ function parseStatements(text) {
   return out;
 }
 
+// A shard's grouped commit (`quel_worker_commit_images`, docs/ARCHITECTURE.md)
+// may carry images of several jobs in one statement. Replayed inside one
+// job's script it would run before the other jobs' claims and holds (which
+// are in other clients' scripts) and be refused, so such a unit is split
+// into one grouped call per job, in the same transaction shape: the replay
+// keeps the grouped function and each job's order, not the cross-job grouping.
+const GROUPED = /quel_worker_commit_images\('((?:[^']|'')*)'(::jsonb)?\)/;
+function splitGroupedCommit(unit, known) {
+  const at = unit.sql.findIndex((sql) => GROUPED.test(sql));
+  if (at < 0) return [unit];
+  const m = GROUPED.exec(unit.sql[at]);
+  let images;
+  try { images = JSON.parse(m[1].replace(/''/g, "'")); } catch { return [unit]; }
+  const perJob = new Map();
+  for (const img of images) {
+    if (!known.has(img.job_id)) continue;
+    if (!perJob.has(img.job_id)) perJob.set(img.job_id, []);
+    perJob.get(img.job_id).push(img);
+  }
+  if (perJob.size <= 1) return [unit];
+  return [...perJob].map(([job, imgs]) => {
+    const text = JSON.stringify(imgs.map((img, i) => ({ ...img, i }))).replace(/'/g, "''");
+    const sql = [...unit.sql];
+    sql[at] = sql[at].replace(GROUPED, `quel_worker_commit_images('${text}'${m[2] ?? ''})`);
+    return { pid: unit.pid, sql, job };
+  });
+}
+
 // -> { clients: [sql text], jobsSeen, units }
 function buildScripts(statements, jobIds, clientCount) {
   const known = new Set(jobIds);
@@ -92,7 +120,7 @@ function buildScripts(statements, jobIds, clientCount) {
   }
   const byJob = new Map();
   const pids = new Set();
-  for (const u of units) {
+  for (const u of units.flatMap((unit) => splitGroupedCommit(unit, known))) {
     if (!u.job) continue;
     pids.add(u.pid);
     if (!byJob.has(u.job)) byJob.set(u.job, []);
