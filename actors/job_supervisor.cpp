@@ -64,10 +64,12 @@ void finish(self_ptr self) {
           log::job_warn(job_of(self), "Lease lost before finishing; another worker owns the job");
           return end(self, action::ack, "lease lost");
         }
+        // The job's duration rides on its last line (JSON: a number).
+        log::fields took{{"duration_ms", std::to_string(milliseconds_since(self->state.started))}};
         if (f.completed) {
-          log::job_info(job_of(self), "Job completed");
+          log::job_info(job_of(self), "Job completed", took);
         } else {
-          log::job_warn(job_of(self), "Job failed: " + *f.error_message);
+          log::job_warn(job_of(self), "Job failed: " + *f.error_message, took);
           self->state.ctx->metrics->failures.inc({"job", "images_failed"});
         }
         end(self, action::ack, {}, f.completed, !f.completed);

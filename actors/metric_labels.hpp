@@ -21,4 +21,11 @@ inline double seconds_since(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
+/// Whole milliseconds from `since` to now, for log lines' duration_ms.
+inline int64_t milliseconds_since(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::steady_clock::now() - since)
+    .count();
+}
+
 } // namespace quel

@@ -60,7 +60,8 @@ void finish_if_settled(self_ptr self) {
   log::job_info(job_of(self), "Stage " + std::to_string(stage_of(self))
                                 + " completed: " + std::to_string(st.made) + "/"
                                 + std::to_string(st.plan.quantity)
-                                + " images generated");
+                                + " images generated",
+                {{"duration_ms", std::to_string(milliseconds_since(st.started))}});
   stage_report report{stage_of(self), st.failures};
   self->send(st.supervisor, stage_end_atom::value, std::move(report));
   self->quit();

@@ -65,6 +65,8 @@ struct stage_state {
   std::map<caf::actor_addr, std::pair<int, image_actor>> running;
   std::vector<failed_image> failures;
   int made = 0;
+  /// When the stage (this incarnation) started: its log line's duration_ms.
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   /// The one hold call for the stage's images was answered.
   bool holds_taken = false;
   held_credits_meter held_meter;

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <ctime>
 #include <mutex>
+#include <optional>
+#include <regex>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +42,18 @@ std::string utc_timestamp() {
   auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(millis));
   return buf;
+}
+
+/// `text` as a number when it is one in canonical form: an integer without
+/// leading zeros that fits in int64 (so no id, code or zero-padded text is
+/// changed), or such an integer with a fraction. Anything else stays text.
+std::optional<nlohmann::json> canonical_number(const std::string& text) {
+  static const std::regex form{R"(-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,9})?)"};
+  if (text.empty() || text.size() > 30 || !std::regex_match(text, form))
+    return std::nullopt;
+  if (text.find('.') != std::string::npos)
+    return nlohmann::json(std::stod(text));
+  return nlohmann::json(std::stoll(text));
 }
 
 /// Appends ` key=value` for every field (human format).
@@ -97,8 +111,15 @@ void write(level l, std::string_view raw_job_id, std::string_view raw_message,
     if (!job_id.empty())
       j["job_id"] = job_id;
     j["msg"] = message;
-    for (auto& [k, v] : extra)
-      j[k] = v;
+    for (auto& [k, v] : extra) {
+      // Fields are text at the call sites; a value that is a number in
+      // canonical form (counts, ids of images, milliseconds) is written as a
+      // JSON number so log tools can compare and sum it.
+      if (auto n = canonical_number(v))
+        j[k] = *n;
+      else
+        j[k] = v;
+    }
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else if (!job_id.empty()) {
     // Lines about a job start with job=<id> and the message (CONTRACT.md

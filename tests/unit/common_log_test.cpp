@@ -75,6 +75,32 @@ TEST_CASE("JSON lines stay one valid object with hostile text", "[logs]") {
   CHECK(j["type"] == "x\"\n{");
 }
 
+TEST_CASE("JSON lines keep numbers as numbers and every other value as text", "[logs]") {
+  auto out = captured_log(log::format::json, [] {
+    log::job_info("j", "Stage 0 completed",
+                  {{"duration_ms", "1234"}, {"stage", "0"}, {"ratio", "-2.5"},
+                   {"padded", "007"}, {"big", "123456789012345678901234"},
+                   {"uuid", "3f2a0000-0000-4000-8000-000000000000"}, {"word", "12a"},
+                   {"empty", ""}});
+  });
+  auto lines = lines_of(out);
+  REQUIRE(lines.size() == 1);
+  auto j = nlohmann::json::parse(lines[0]);
+  CHECK(j["duration_ms"] == 1234);
+  CHECK(j["stage"] == 0);
+  CHECK(j["ratio"] == -2.5);
+  // Text that only looks numeric keeps its exact spelling.
+  CHECK(j["padded"] == "007");
+  CHECK(j["big"] == "123456789012345678901234");
+  CHECK(j["uuid"] == "3f2a0000-0000-4000-8000-000000000000");
+  CHECK(j["word"] == "12a");
+  CHECK(j["empty"] == "");
+  // The human format is unchanged: key=value text.
+  auto human = captured_log(log::format::human,
+                            [] { log::job_info("j", "done", {{"duration_ms", "1234"}}); });
+  CHECK(human.rfind("job=j done duration_ms=1234 ts=", 0) == 0);
+}
+
 TEST_CASE("known secrets and secret forms never reach a log line", "[logs][secrets]") {
   clear_registered_secrets();
   register_secret("sb_secret_known_value");
