@@ -109,12 +109,9 @@ json live_dashboard_backend::overview() {
   json chart = json::array();
   for (auto& m : db_->throughput(30))
     chart.push_back({{"minute", m.minute}, {"images", m.images}, {"jobs", m.jobs}});
-  // The last full minute (the current one is still filling).
-  json rate = {{"images_per_minute", 0}, {"jobs_per_minute", 0}};
-  if (chart.size() >= 2) {
-    auto& last = chart[chart.size() - 2];
-    rate = {{"images_per_minute", last["images"]}, {"jobs_per_minute", last["jobs"]}};
-  }
+  // The last 60 seconds, fleet-wide (from the database, not this node).
+  auto last = db_->last_minute();
+  json rate = {{"images_per_minute", last.images}, {"jobs_per_minute", last.jobs}};
   doc["throughput"] = chart;
   doc["rate"] = rate;
   json failures = json::array();

@@ -130,11 +130,11 @@ async function jobs(params) {
   const filters = el('div', { class: 'filters' }, ['', 'pending', 'processing', 'completed', 'failed'].map(s =>
     el('a', { href: link(0, s), class: s === status ? 'current' : '' }, s || 'all')));
   const rows = d.jobs.map(j => el('tr', { class: 'job status-' + j.status, 'data-job': j.job_id },
-    el('td', {}, el('a', { href: '#/job/' + j.job_id }, j.job_id.slice(0, 8))),
+    el('td', {}, el('a', { href: '#/job/' + j.job_id, title: j.job_id }, j.job_id.slice(0, 8) + '…' + j.job_id.slice(-4))),
     el('td', {}, j.module || '-'),
     el('td', { class: 'status' }, j.status),
     el('td', {}, bar(j.completed_images, j.total_images, j.completed_images + '/' + j.total_images), stageBars(j)),
-    el('td', { class: 'num' }, j.credits),
+    el('td', { class: 'num' }, -j.credits),
     el('td', { class: 'num' }, jobDuration(j)),
     el('td', { class: 'error' }, j.error_message || '')));
   const pager = el('div', { class: 'pager' },
@@ -142,7 +142,7 @@ async function jobs(params) {
     el('span', {}, (d.total === 0 ? 0 : offset + 1) + '–' + (offset + d.jobs.length) + ' of ' + d.total),
     offset + PAGE_SIZE < d.total ? el('a', { href: link(offset + PAGE_SIZE, status) }, 'older »') : '');
   return el('div', { id: 'jobs' }, filters,
-    table(['job', 'module', 'status', 'progress', 'credits', 'duration', 'error'], rows), pager);
+    table(['job', 'module', 'status', 'progress', 'credits charged', 'duration', 'error'], rows), pager);
 }
 
 function thumb(src, full, alt) {

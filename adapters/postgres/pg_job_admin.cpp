@@ -169,6 +169,16 @@ std::vector<minute_count> pg_job_admin::throughput(int minutes) {
   });
 }
 
+minute_count pg_job_admin::last_minute() {
+  return db_->run([&](pqxx::nontransaction& tx) {
+    auto r = tx.exec(
+      "SELECT " + iso("(now() - interval '1 minute')") + ","
+      " (SELECT count(*) FROM quel_worker_image WHERE committed_at > now() - interval '1 minute'),"
+      " (SELECT count(*) FROM quel_production_jobs WHERE completed_at > now() - interval '1 minute')");
+    return minute_count{r[0][0].as<std::string>(), r[0][1].as<int64_t>(), r[0][2].as<int64_t>()};
+  });
+}
+
 std::vector<failure_count> pg_job_admin::failure_reasons(int hours, int limit) {
   return db_->run([&](pqxx::nontransaction& tx) {
     auto r = tx.exec_params(

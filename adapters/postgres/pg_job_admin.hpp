@@ -136,6 +136,9 @@ public:
   /// minutes (every minute listed, zeros included).
   std::vector<minute_count> throughput(int minutes);
 
+  /// Images committed and jobs finished in the last 60 seconds.
+  minute_count last_minute();
+
   /// Failed jobs of the last `hours` hours grouped by error message (its
   /// first 120 characters), most frequent first, at most `limit`.
   std::vector<failure_count> failure_reasons(int hours, int limit);
