@@ -28,11 +28,11 @@ const char* reason_of(int status) {
   }
 }
 
-http_reply json_reply(int status, const json& body) {
-  return http_reply{status, "application/json", body.dump(), "no-store"};
+web_reply json_reply(int status, const json& body) {
+  return web_reply{status, "application/json", body.dump(), "no-store"};
 }
 
-http_reply error(int status, const std::string& message) {
+web_reply error(int status, const std::string& message) {
   return json_reply(status, json{{"error", message}});
 }
 
@@ -78,7 +78,7 @@ std::optional<int64_t> integer(const std::string& s, int64_t lo, int64_t hi) {
 }
 
 /// The request's parameters, every one known; refused otherwise.
-bool only_known(const http_request& r, std::initializer_list<const char*> known) {
+bool only_known(const web_request& r, std::initializer_list<const char*> known) {
   for (auto& [key, value] : r.query)
     if (std::none_of(known.begin(), known.end(),
                      [&key](const char* k) { return key == k; }))
@@ -86,7 +86,7 @@ bool only_known(const http_request& r, std::initializer_list<const char*> known)
   return true;
 }
 
-std::optional<std::string> param(const http_request& r, const char* key) {
+std::optional<std::string> param(const web_request& r, const char* key) {
   auto it = r.query.find(key);
   if (it == r.query.end())
     return std::nullopt;
@@ -115,7 +115,7 @@ const char* content_type_of(const std::string& name) {
 }
 
 /// limit and offset of a paged list.
-bool page_of(const http_request& r, int& limit, int& offset, http_reply& refusal) {
+bool page_of(const web_request& r, int& limit, int& offset, web_reply& refusal) {
   limit = 50;
   offset = 0;
   if (auto l = param(r, "limit")) {
@@ -137,7 +137,7 @@ bool page_of(const http_request& r, int& limit, int& offset, http_reply& refusal
   return true;
 }
 
-http_reply act(const http_request& r, dashboard_backend& backend, const std::string& token) {
+web_reply act(const web_request& r, dashboard_backend& backend, const std::string& token) {
   if (r.method != "POST")
     return error(405, "actions are POST requests");
   if (token.empty())
@@ -165,7 +165,44 @@ http_reply act(const http_request& r, dashboard_backend& backend, const std::str
   return json_reply(200, result);
 }
 
+bool loopback_name(std::string host) {
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (host == "localhost" || host == "::1" || host == "[::1]")
+    return true;
+  // 127.0.0.0/8 as a dotted quad of digits.
+  if (host.rfind("127.", 0) != 0)
+    return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.')
+      ++dots;
+    else if (!std::isdigit(static_cast<unsigned char>(c)))
+      return false;
+  }
+  return dots == 3;
+}
+
 } // namespace
+
+bool loopback_host(const web_request& r) {
+  auto h = r.headers.find("host");
+  if (h == r.headers.end())
+    return true;
+  auto host = h->second;
+  if (!host.empty() && host[0] == '[') {
+    auto close = host.find(']');
+    if (close == std::string::npos)
+      return false;
+    return loopback_name(host.substr(0, close + 1));
+  }
+  return loopback_name(host.substr(0, host.find(':')));
+}
+
+bool loopback_addr(const std::string& addr) {
+  auto colon = addr.rfind(':');
+  return colon != std::string::npos && loopback_name(addr.substr(0, colon));
+}
 
 bool token_matches(const std::string& presented, const std::string& expected) {
   if (expected.empty())
@@ -181,7 +218,7 @@ bool token_matches(const std::string& presented, const std::string& expected) {
   return diff == 0;
 }
 
-std::optional<http_request> parse_request_head(const std::string& head) {
+std::optional<web_request> parse_request_head(const std::string& head) {
   auto line_end = head.find("\r\n");
   if (line_end == std::string::npos)
     return std::nullopt;
@@ -191,7 +228,7 @@ std::optional<http_request> parse_request_head(const std::string& head) {
   if (first_space == std::string::npos || second_space == std::string::npos
       || line.compare(second_space + 1, 5, "HTTP/") != 0)
     return std::nullopt;
-  http_request r;
+  web_request r;
   r.method = line.substr(0, first_space);
   auto target = line.substr(first_space + 1, second_space - first_space - 1);
   if (target.empty() || target[0] != '/')
@@ -243,7 +280,7 @@ std::optional<http_request> parse_request_head(const std::string& head) {
   return r;
 }
 
-std::string render_reply(const http_reply& reply, bool head_only) {
+std::string render_reply(const web_reply& reply, bool head_only) {
   std::string r = "HTTP/1.1 " + std::to_string(reply.status) + " " + reason_of(reply.status)
                   + "\r\n";
   r += "Content-Type: " + reply.content_type + "\r\n";
@@ -266,7 +303,7 @@ bool is_api_path(const std::string& path) {
   return path.rfind("/api/", 0) == 0;
 }
 
-http_reply handle_api(const http_request& r, dashboard_backend& backend,
+web_reply handle_api(const web_request& r, dashboard_backend& backend,
                       const std::string& admin_token) {
   if (r.repeated_parameter)
     return error(400, "a parameter is given twice");
@@ -288,7 +325,7 @@ http_reply handle_api(const http_request& r, dashboard_backend& backend,
     if (!only_known(r, {"limit", "offset", "status"}))
       return error(400, "unknown parameter (limit, offset, status)");
     int limit = 0, offset = 0;
-    http_reply refusal;
+    web_reply refusal;
     if (!page_of(r, limit, offset, refusal))
       return refusal;
     auto status = param(r, "status");
@@ -312,7 +349,7 @@ http_reply handle_api(const http_request& r, dashboard_backend& backend,
     if (!only_known(r, {"limit", "offset"}))
       return error(400, "unknown parameter (limit, offset)");
     int limit = 0, offset = 0;
-    http_reply refusal;
+    web_reply refusal;
     if (!page_of(r, limit, offset, refusal))
       return refusal;
     return json_reply(200, backend.dead_letters(limit, offset));
@@ -346,19 +383,19 @@ http_reply handle_api(const http_request& r, dashboard_backend& backend,
     auto img = backend.image(ir);
     if (!img)
       return error(404, "no such image");
-    http_reply reply{200, img->content_type, std::move(img->bytes), "private, max-age=300"};
+    web_reply reply{200, img->content_type, std::move(img->bytes), "private, max-age=300"};
     return reply;
   }
   return error(404, "no such API path");
 }
 
-std::optional<http_reply> static_reply(const std::string& path) {
+std::optional<web_reply> static_reply(const std::string& path) {
   if (path.empty() || path[0] != '/')
     return std::nullopt;
   std::string name = path == "/" ? "index.html" : path.substr(1);
   for (auto& f : embedded::dashboard_files())
     if (name == f.name)
-      return http_reply{200, content_type_of(name), f.text, "no-cache"};
+      return web_reply{200, content_type_of(name), f.text, "no-cache"};
   return std::nullopt;
 }
 

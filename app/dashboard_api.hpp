@@ -17,7 +17,7 @@
 namespace quel {
 
 /// A parsed request head.
-struct http_request {
+struct web_request {
   std::string method;                          // GET, HEAD, POST
   std::string path;                            // percent-decoded, no query
   std::map<std::string, std::string> query;    // decoded
@@ -27,9 +27,9 @@ struct http_request {
 
 /// nullopt when the head is malformed (400): no request line, a target that
 /// is not origin-form, a bad percent escape or a control character.
-std::optional<http_request> parse_request_head(const std::string& head);
+std::optional<web_request> parse_request_head(const std::string& head);
 
-struct http_reply {
+struct web_reply {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
@@ -39,7 +39,7 @@ struct http_reply {
 
 /// The whole HTTP/1.1 response (`Connection: close`), with the headers that
 /// keep a browser from sniffing, framing or loading anything foreign.
-std::string render_reply(const http_reply& reply, bool head_only);
+std::string render_reply(const web_reply& reply, bool head_only);
 
 /// Which stored image `/api/image` asks for: an output (stage, image) of a
 /// job, or one of the job's uploaded inputs (attach id). The backend checks
@@ -80,12 +80,21 @@ bool is_api_path(const std::string& path);
 
 /// The answer to an `/api/...` request. `admin_token` empty: actions are
 /// refused (403) and /api/config says so.
-http_reply handle_api(const http_request& request, dashboard_backend& backend,
+web_reply handle_api(const web_request& request, dashboard_backend& backend,
                       const std::string& admin_token);
 
 /// The embedded page or asset for `path` (`/` is index.html), or nullopt:
 /// only names compiled into the binary are served, nothing from disk.
-std::optional<http_reply> static_reply(const std::string& path);
+std::optional<web_reply> static_reply(const std::string& path);
+
+/// True when the request's Host header names a loopback address
+/// (127.0.0.0/8, ::1, localhost, with any port) or is absent. A dashboard
+/// bound to loopback answers only such requests: a web page whose name an
+/// attacker re-points at 127.0.0.1 (DNS rebinding) sends its own name.
+bool loopback_host(const web_request& request);
+
+/// True for a listen address (host:port) on loopback.
+bool loopback_addr(const std::string& addr);
 
 /// Constant-time comparison of a presented token with the configured one.
 bool token_matches(const std::string& presented, const std::string& expected);

@@ -141,7 +141,8 @@ std::string http_endpoint_reply(const std::string& head, const worker_metrics& m
 http_endpoint::http_endpoint(const std::string& addr,
                              std::shared_ptr<worker_metrics> metrics,
                              http_endpoint_limits limits, std::unique_ptr<api_pool> api)
-  : metrics_(std::move(metrics)), limits_(limits), api_(std::move(api)) {
+  : metrics_(std::move(metrics)), limits_(limits), api_(std::move(api)),
+    loopback_(loopback_addr(addr)) {
   listen_fd_ = listen_on(addr);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) {
@@ -222,7 +223,14 @@ void http_endpoint::run() {
         c.head.append(buf, static_cast<size_t>(n));
         if (c.head.find("\r\n\r\n") != std::string::npos) {
           auto request = parse_request_head(c.head);
-          if (request && is_api_path(request->path) && api_) {
+          bool dashboard = request && (is_api_path(request->path) || static_reply(request->path));
+          if (dashboard && loopback_ && !loopback_host(*request)) {
+            // DNS rebinding: a foreign name pointed at our loopback address.
+            c.reply = render_reply(web_reply{403, "application/json",
+                                              "{\"error\":\"this dashboard answers loopback "
+                                              "host names only\"}", "no-store"},
+                                   false);
+          } else if (request && is_api_path(request->path) && api_) {
             // Handed to the pool; it answers within api_deadline or the
             // connection is closed. Too many waiting: refused at once.
             uint64_t id = ++next_api_request;
@@ -231,7 +239,7 @@ void http_endpoint::run() {
               c.deadline = std::max(c.deadline, now + limits_.api_deadline);
               continue;
             }
-            c.reply = render_reply(http_reply{503, "application/json",
+            c.reply = render_reply(web_reply{503, "application/json",
                                               "{\"error\":\"busy: try again\"}", "no-store"},
                                    false);
           } else {

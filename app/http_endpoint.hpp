@@ -60,6 +60,7 @@ private:
   std::shared_ptr<worker_metrics> metrics_;
   http_endpoint_limits limits_;
   std::unique_ptr<api_pool> api_;
+  bool loopback_ = false;  // bound to loopback: the dashboard checks Host
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: the destructor wakes the poll loop
   std::atomic<bool> stop_{false};

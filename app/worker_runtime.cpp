@@ -58,7 +58,7 @@ std::unique_ptr<api_pool> make_dashboard_pool(const worker_config& c) {
     return [backend, shared](const std::string& head) {
       auto request = parse_request_head(head);
       if (!request)
-        return render_reply(http_reply{400, "application/json", "{\"error\":\"bad request\"}"},
+        return render_reply(web_reply{400, "application/json", "{\"error\":\"bad request\"}"},
                             false);
       bool head_only = request->method == "HEAD";
       try {
@@ -69,7 +69,7 @@ std::unique_ptr<api_pool> make_dashboard_pool(const worker_config& c) {
         // fails, the thread goes on (its connections reopen lazily).
         nlohmann::json body{{"error", "unavailable: "
                                         + escape_controls(redact_and_clip(e.what(), 300))}};
-        return render_reply(http_reply{503, "application/json", body.dump()}, head_only);
+        return render_reply(web_reply{503, "application/json", body.dump()}, head_only);
       }
     };
   });

@@ -128,9 +128,20 @@ function step(text) { console.log('-- ' + text); }
     assert.strictEqual(r.status, status, path);
   }
 
+  step('a worker without an admin token: the page says read-only, actions are refused');
+  const ro = process.env.READONLY_URL;
+  await page.goto(ro + '/#/dead');
+  await page.waitForSelector('#dead');
+  assert.match(await page.locator('#token-state').textContent(), /^Read-only: actions are disabled/);
+  assert.ok(await page.locator('#token').isHidden());
+  const status = await page.evaluate(async ([id, t]) => (await fetch(
+    '/api/action?do=requeue&id=' + id, { method: 'POST', headers: { 'X-Quel-Admin-Token': t } })).status,
+  [deadId, token]);
+  assert.strictEqual(status, 403);
+
   assert.deepStrictEqual(errors, []);
   // The one refusal the test asked for.
-  assert.deepStrictEqual(failed, ['401 /api/action']);
+  assert.deepStrictEqual(failed, ['401 /api/action', '403 /api/action']);
   await browser.close();
   console.log('dashboard browser test passed; screenshots in ' + out);
 })().catch((e) => {

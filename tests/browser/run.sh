@@ -31,11 +31,12 @@ rm -rf "$out"
 mkdir -p "$out"
 work=$(mktemp -d)
 worker_pid=
+readonly_pid=
 cleanup() {
-  if [ -n "$worker_pid" ]; then
-    kill -TERM "$worker_pid" 2>/dev/null || true
-    wait "$worker_pid" 2>/dev/null || true
-  fi
+  for pid in $worker_pid $readonly_pid; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -104,10 +105,16 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 token=browser-test-token-$RANDOM$RANDOM
 QUEL_HTTP_ADDR=127.0.0.1:$port QUEL_HTTP_ADMIN_TOKEN=$token "$bin" run 2> "$out/dashboard-worker.log" &
 worker_pid=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
+# A second worker without a token: its dashboard is read-only.
+port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+QUEL_HTTP_ADDR=127.0.0.1:$port2 "$bin" run 2> "$out/read-only-worker.log" &
+readonly_pid=$!
+for p in "$port" "$port2"; do
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
 done
 
-DASHBOARD_URL=http://127.0.0.1:$port OUT_DIR=$out ADMIN_TOKEN=$token EXPECTED_JOBS=$expected \
+DASHBOARD_URL=http://127.0.0.1:$port READONLY_URL=http://127.0.0.1:$port2 OUT_DIR=$out ADMIN_TOKEN=$token EXPECTED_JOBS=$expected \
   DEAD_ID=$dead_id CHROMIUM=$chromium node "$here/dashboard.test.js"

@@ -50,12 +50,12 @@ struct fake_backend : dashboard_backend {
   }
 };
 
-http_reply call(fake_backend& b, const std::string& line, const std::string& token = "",
+web_reply call(fake_backend& b, const std::string& line, const std::string& token = "",
                 const std::string& extra_headers = "") {
   auto head = line + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers + "\r\n";
   auto r = parse_request_head(head);
   if (!r)
-    return http_reply{400, "", "{\"error\":\"malformed\"}", ""};
+    return web_reply{400, "", "{\"error\":\"malformed\"}", ""};
   return handle_api(*r, b, token);
 }
 
@@ -181,12 +181,33 @@ TEST_CASE("dashboard API: token comparison") {
 }
 
 TEST_CASE("dashboard API: replies carry headers that keep the browser safe") {
-  auto text = render_reply(http_reply{200, "image/webp", "x", "no-store"}, false);
+  auto text = render_reply(web_reply{200, "image/webp", "x", "no-store"}, false);
   CHECK(text.find("X-Content-Type-Options: nosniff\r\n") != std::string::npos);
   CHECK(text.find("Content-Security-Policy: default-src 'none'") != std::string::npos);
   CHECK(text.find("Cache-Control: no-store\r\n") != std::string::npos);
   CHECK(text.substr(text.size() - 1) == "x");
-  auto head = render_reply(http_reply{200, "image/webp", "xyz", "no-store"}, true);
+  auto head = render_reply(web_reply{200, "image/webp", "xyz", "no-store"}, true);
   CHECK(head.find("Content-Length: 3\r\n") != std::string::npos);
   CHECK(head.substr(head.size() - 4) == "\r\n\r\n");
+}
+
+TEST_CASE("dashboard API: only loopback host names reach a loopback dashboard") {
+  auto host = [](const std::string& value) {
+    return loopback_host(*parse_request_head("GET / HTTP/1.1\r\nHost: " + value + "\r\n\r\n"));
+  };
+  CHECK(host("127.0.0.1:9464"));
+  CHECK(host("127.1.2.3"));
+  CHECK(host("LOCALHOST:80"));
+  CHECK(host("[::1]:9464"));
+  CHECK(loopback_host(*parse_request_head("GET / HTTP/1.1\r\n\r\n")));
+  CHECK_FALSE(host("evil.example:9464"));
+  CHECK_FALSE(host("127.0.0.1.evil.example"));
+  CHECK_FALSE(host("localhost.evil.example"));
+  CHECK_FALSE(host("[::2]:9464"));
+  CHECK_FALSE(host("10.0.0.1"));
+  CHECK(loopback_addr("127.0.0.1:9464"));
+  CHECK(loopback_addr("[::1]:9464"));
+  CHECK(loopback_addr("localhost:1"));
+  CHECK_FALSE(loopback_addr("0.0.0.0:9464"));
+  CHECK_FALSE(loopback_addr(":9464"));
 }

@@ -28,7 +28,7 @@ using namespace std::chrono_literals;
 namespace {
 
 /// One request on a fresh connection; the whole response ("" on failure).
-std::string get(int port, const std::string& line) {
+std::string get(int port, const std::string& line, const std::string& host = "localhost") {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -40,7 +40,7 @@ std::string get(int port, const std::string& line) {
     ::close(fd);
     return "";
   }
-  auto req = line + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  auto req = line + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
   (void)!::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
   std::string out;
   char buf[4096];
@@ -64,7 +64,7 @@ TEST_CASE("dashboard pool: /healthz answers while every API thread is stuck") {
       ++started;
       while (!release)
         std::this_thread::sleep_for(5ms);
-      return render_reply(http_reply{200, "application/json", "{\"done\":true}", "no-store"},
+      return render_reply(web_reply{200, "application/json", "{\"done\":true}", "no-store"},
                           false);
     };
   });
@@ -91,6 +91,10 @@ TEST_CASE("dashboard pool: /healthz answers while every API thread is stuck") {
   auto refused = get(port, "GET /api/overview");
   CHECK(refused.rfind("HTTP/1.1 503 ", 0) == 0);
   CHECK(get(port, "GET /").rfind("HTTP/1.1 200 ", 0) == 0);
+  // A foreign host name (DNS rebinding) is refused; probes are not checked.
+  CHECK(get(port, "GET /", "evil.example").rfind("HTTP/1.1 403 ", 0) == 0);
+  CHECK(get(port, "GET /api/jobs", "evil.example:1").rfind("HTTP/1.1 403 ", 0) == 0);
+  CHECK(get(port, "GET /healthz", "evil.example").rfind("HTTP/1.1 200 ", 0) == 0);
 
   release = true;
   for (auto* f : {&first, &second, &third}) {
