@@ -115,10 +115,17 @@ function step(text) { console.log('-- ' + text); }
   assert.strictEqual((await api('/api/dead')).total, 0, 'the dead letter is gone');
   await page.waitForSelector(deadRow, { state: 'detached' });
 
-  step('queues');
+  step('queues: pause and resume');
   await page.goto(base + '/#/queues');
   await page.waitForSelector('#queues tr[data-queue="jobs:queue"]');
   await page.screenshot({ path: out + '/queues.png', fullPage: true });
+  const beauty = 'tr[data-queue="jobs:queue:beauty"]';
+  await page.click(beauty + ' button[data-action="pause"]');
+  await page.waitForFunction((sel) => document.querySelector(sel + ' td.state')?.textContent === 'paused', beauty);
+  assert.ok((await api('/api/overview')).queues.find((q) => q.queue === 'jobs:queue:beauty').paused);
+  await page.click(beauty + ' button[data-action="resume"]');
+  await page.waitForFunction((sel) => document.querySelector(sel + ' td.state')?.textContent === 'taking', beauty);
+  assert.ok(!(await api('/api/overview')).queues.find((q) => q.queue === 'jobs:queue:beauty').paused);
 
   step('the API refuses what it does not serve');
   for (const [path, status] of [['/api/job?id=../../etc/passwd', 400], ['/api/jobs?limit=100000', 400],
