@@ -33,7 +33,8 @@ public:
   /// Readable when take_done() has something.
   int notify_fd() const { return notify_fd_; }
 
-  /// Queues a request; false when `max_queued` are already waiting.
+  /// Queues a request; false when `max_queued` are already waiting (not yet
+  /// taken by a thread).
   bool submit(uint64_t id, std::string head);
 
   /// The replies finished since the last call (id, response); clears the

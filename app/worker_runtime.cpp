@@ -53,7 +53,7 @@ std::unique_ptr<api_pool> make_dashboard_pool(const worker_config& c) {
   shared->config = c;
   if (c.storage_backend == "local")
     shared->store = std::make_shared<local_object_store>(c.storage_dir, c.storage_bucket);
-  return std::make_unique<api_pool>(2, 16, [shared]() -> api_pool::handler {
+  return std::make_unique<api_pool>(2, 48, [shared]() -> api_pool::handler {
     auto backend = std::make_shared<live_dashboard_backend>(shared);
     return [backend, shared](const std::string& head) {
       auto request = parse_request_head(head);

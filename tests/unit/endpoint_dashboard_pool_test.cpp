@@ -69,17 +69,29 @@ TEST_CASE("dashboard pool: /healthz answers while every API thread is stuck") {
     };
   });
   http_endpoint endpoint{"127.0.0.1:0", metrics, http_endpoint_limits{}, std::move(pool)};
+  // A failed REQUIRE below must not leave the handlers stuck (the pool's
+  // destructor would wait for them for ever).
+  struct release_at_exit {
+    std::atomic<bool>& flag;
+    ~release_at_exit() { flag = true; }
+  } guard{release};
   int port = endpoint.port();
   REQUIRE(port > 0);
 
+  // One at a time, so that each is taken by a thread before the next comes
+  // (a request counts against max_queued until a thread takes it).
+  auto wait_started = [&](int n) {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (started < n && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    return started == n;
+  };
   auto first = std::async(std::launch::async, [&] { return get(port, "GET /api/overview"); });
+  REQUIRE(wait_started(1));
   auto second = std::async(std::launch::async, [&] { return get(port, "GET /api/jobs"); });
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (started < 2 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(5ms);
-  REQUIRE(started == 2);
+  REQUIRE(wait_started(2));
   auto third = std::async(std::launch::async, [&] { return get(port, "GET /api/dead"); });
-  std::this_thread::sleep_for(100ms);  // the third waits in the queue
+  std::this_thread::sleep_for(200ms);  // the third waits in the queue
 
   // Both threads busy, the queue full: health at once, a fourth API
   // request refused at once, the page itself served.
