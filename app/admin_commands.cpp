@@ -8,6 +8,7 @@
 #include "adapters/postgres/migrations.hpp"
 #include "adapters/postgres/pg_admin.hpp"
 #include "adapters/redis/redis_queue.hpp"
+#include "app/job_actions.hpp"
 #include "common/uuid.hpp"
 
 namespace quel {
@@ -67,25 +68,10 @@ int requeue_dead_command(const worker_config& c, bool all,
     return 2;
   }
   redis_queue redis{redis_endpoint::parse(c.redis_url)};
-  auto dead_key = redis_keys::dead_letter();
-  int moved = 0;
-  for (auto& entry : redis.range(dead_key)) {
-    auto j = nlohmann::json::parse(entry, nullptr, false);
-    if (!j.is_object())
-      continue;
-    auto id = j.value("id", "");
-    auto queue = j.value("queue", "");
-    bool wanted = all || std::find(ids.begin(), ids.end(), id) != ids.end();
-    if (!wanted || queue.empty())
-      continue;
-    // Push first, then remove the entry: a crash in between leaves a
-    // duplicate dead letter, never a lost id.
-    redis.push(queue, id);
-    redis.remove(dead_key, entry);
-    std::cout << "requeued " << id << " on " << queue << "\n";
-    ++moved;
-  }
-  std::cout << moved << " dead letters requeued\n";
+  auto moved = requeue_dead_letters(redis, all, ids);
+  for (auto& r : moved)
+    std::cout << r.message << "\n";
+  std::cout << moved.size() << " dead letters requeued\n";
   return 0;
 }
 

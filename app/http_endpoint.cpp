@@ -1,7 +1,12 @@
 #include "app/http_endpoint.hpp"
 
+#include "app/api_pool.hpp"
+#include "app/dashboard_api.hpp"
+
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -27,6 +32,7 @@ struct connection {
   std::string head;
   std::string reply;  // non-empty once the head is complete
   size_t sent = 0;
+  uint64_t api_request = 0;  // waiting for the API pool's reply to this id
 };
 
 std::string response(int status, const char* reason, const std::string& body,
@@ -102,6 +108,10 @@ std::string http_endpoint_reply(const std::string& head, const worker_metrics& m
   bool head_only = method == "HEAD";
   if (method != "GET" && !head_only)
     return response(405, "Method Not Allowed", "GET or HEAD only\n", "text/plain", true);
+  // The dashboard's page, script and style, from memory.
+  if (auto r = parse_request_head(head))
+    if (auto file = static_reply(r->path))
+      return render_reply(*file, head_only);
   if (target == "/healthz") {
     // The process answers, but is its actor system still running?
     if (auto stalled = metrics.stalled_for()) {
@@ -130,8 +140,9 @@ std::string http_endpoint_reply(const std::string& head, const worker_metrics& m
 
 http_endpoint::http_endpoint(const std::string& addr,
                              std::shared_ptr<worker_metrics> metrics,
-                             http_endpoint_limits limits)
-  : metrics_(std::move(metrics)), limits_(limits) {
+                             http_endpoint_limits limits, std::unique_ptr<api_pool> api)
+  : metrics_(std::move(metrics)), limits_(limits), api_(std::move(api)),
+    loopback_(loopback_addr(addr)) {
   listen_fd_ = listen_on(addr);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) {
@@ -139,6 +150,16 @@ http_endpoint::http_endpoint(const std::string& addr,
     throw std::runtime_error("cannot create the HTTP endpoint's eventfd");
   }
   thread_ = std::thread([this] { run(); });
+}
+
+int http_endpoint::port() const {
+  sockaddr_storage a{};
+  socklen_t len = sizeof(a);
+  if (::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return -1;
+  if (a.ss_family == AF_INET6)
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&a)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&a)->sin_port);
 }
 
 http_endpoint::~http_endpoint() {
@@ -156,22 +177,41 @@ void http_endpoint::run() {
   std::vector<pollfd> fds;
   std::vector<std::list<connection>::iterator> owners;
   char buf[4096];
+  uint64_t next_api_request = 0;
+  // fds[2] is the API pool's eventfd (or a placeholder that never fires).
+  int api_fd = api_ ? api_->notify_fd() : -1;
   while (!stop_) {
-    fds.assign({{wake_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}});
+    fds.assign({{wake_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}, {api_fd, POLLIN, 0}});
     owners.clear();
     auto now = clock::now();
     auto wait = limits_.deadline;
     for (auto it = conns.begin(); it != conns.end(); ++it) {
-      fds.push_back({it->fd, static_cast<short>(it->reply.empty() ? POLLIN : POLLOUT), 0});
+      // A request waiting for the API pool polls for nothing (a hang-up
+      // still shows) until its reply arrives.
+      short events = it->api_request != 0 ? 0 : it->reply.empty() ? POLLIN : POLLOUT;
+      fds.push_back({it->fd, events, 0});
       owners.push_back(it);
       wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::max(it->deadline - now, clock::duration::zero())));
     }
     ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()) + 1);
     now = clock::now();
+    if (api_ && fds[2].revents != 0) {
+      for (auto& [id, reply] : api_->take_done())
+        for (auto& c : conns)
+          if (c.api_request == id) {
+            c.api_request = 0;
+            c.reply = std::move(reply);
+          }
+    }
     for (size_t i = 0; i < owners.size(); ++i) {
       auto& c = *owners[i];
-      if (fds[i + 2].revents == 0)
+      if (c.api_request != 0) {
+        if (fds[i + 3].revents & (POLLHUP | POLLERR))
+          c.deadline = now;  // the client left
+        continue;
+      }
+      if (fds[i + 3].revents == 0 && c.reply.empty())
         continue;
       if (c.reply.empty()) {
         auto n = ::recv(c.fd, buf, sizeof(buf), 0);
@@ -181,8 +221,31 @@ void http_endpoint::run() {
           continue;
         }
         c.head.append(buf, static_cast<size_t>(n));
-        if (c.head.find("\r\n\r\n") != std::string::npos)
-          c.reply = http_endpoint_reply(c.head, *metrics_);
+        if (c.head.find("\r\n\r\n") != std::string::npos) {
+          auto request = parse_request_head(c.head);
+          bool dashboard = request && (is_api_path(request->path) || static_reply(request->path));
+          if (dashboard && loopback_ && !loopback_host(*request)) {
+            // DNS rebinding: a foreign name pointed at our loopback address.
+            c.reply = render_reply(web_reply{403, "application/json",
+                                              "{\"error\":\"this dashboard answers loopback "
+                                              "host names only\"}", "no-store"},
+                                   false);
+          } else if (request && is_api_path(request->path) && api_) {
+            // Handed to the pool; it answers within api_deadline or the
+            // connection is closed. Too many waiting: refused at once.
+            uint64_t id = ++next_api_request;
+            if (api_->submit(id, c.head)) {
+              c.api_request = id;
+              c.deadline = std::max(c.deadline, now + limits_.api_deadline);
+              continue;
+            }
+            c.reply = render_reply(web_reply{503, "application/json",
+                                              "{\"error\":\"busy: try again\"}", "no-store"},
+                                   false);
+          } else {
+            c.reply = http_endpoint_reply(c.head, *metrics_);
+          }
+        }
         else if (c.head.size() > limits_.max_head_bytes)
           c.reply = response(431, "Request Header Fields Too Large", "", "text/plain", true);
       }
@@ -225,7 +288,7 @@ void http_endpoint::run() {
           ::close(conns.front().fd);
           conns.pop_front();
         }
-        conns.push_back({fd, clock::now() + limits_.deadline, {}, {}, 0});
+        conns.push_back({fd, clock::now() + limits_.deadline, {}, {}, 0, 0});
       }
     }
   }

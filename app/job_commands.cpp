@@ -7,23 +7,12 @@
 
 #include "adapters/postgres/pg_job_admin.hpp"
 #include "adapters/redis/redis_queue.hpp"
+#include "app/job_actions.hpp"
 #include "app/ops_commands.hpp"
 #include "common/log_text.hpp"
 #include "common/uuid.hpp"
 
 namespace quel {
-
-namespace {
-
-std::string shown(const std::string& text) {
-  return escape_controls(redact_and_clip(text, max_id_chars));
-}
-
-// A cancel request outlives any lease: a node that takes the job over after
-// the one running it died must still see it.
-constexpr std::chrono::hours cancel_key_ttl{24};
-
-} // namespace
 
 int retry_command(const worker_config& c, const std::vector<std::string>& ids) {
   if (ids.empty()) {
@@ -34,38 +23,13 @@ int retry_command(const worker_config& c, const std::vector<std::string>& ids) {
   redis_queue redis{redis_endpoint::parse(c.redis_url)};
   int refused = 0;
   for (auto& id : ids) {
-    if (!is_uuid(id)) {
-      std::cerr << "retry: " << shown(id) << " is not a job id\n";
+    auto r = retry_job(c, db, redis, id);
+    if (r.ok) {
+      std::cout << r.message << "\n";
+    } else {
+      std::cerr << "retry: " << r.message << "\n";
       ++refused;
-      continue;
     }
-    // An old cancel request must not stop the new run.
-    redis.clear_cancel(id);
-    auto r = db.retry(id);
-    if (r.outcome == "missing") {
-      std::cerr << "retry: no job " << id << "\n";
-      ++refused;
-      continue;
-    }
-    if (r.outcome != "retried") {
-      std::cerr << "retry: job " << id << " is " << shown(r.status.value_or("?"))
-                << ", not failed; left alone\n";
-      ++refused;
-      continue;
-    }
-    // The row is pending now; pushing after the commit means a worker that
-    // takes the id finds it pending. Should the push fail, the reconciler
-    // finds the pending job and pushes it (worker.reconcile_age).
-    auto* module = c.known_modules.for_job(r.module);
-    if (module == nullptr)
-      module = c.known_modules.find("fashion");
-    if (module == nullptr) {
-      std::cerr << "retry: no queue for job " << id << "\n";
-      ++refused;
-      continue;
-    }
-    redis.push(module->queue, id);
-    std::cout << "retrying " << id << " on " << module->queue << "\n";
   }
   return refused == 0 ? 0 : 1;
 }
@@ -90,30 +54,14 @@ int cancel_command(const worker_config& c, const cli_args& args) {
   int refused = 0;
   std::vector<std::string> running;
   for (auto& id : ids) {
-    if (!is_uuid(id)) {
-      std::cerr << "cancel: " << shown(id) << " is not a job id\n";
-      ++refused;
-      continue;
-    }
-    // The key first: a node that claims the job between the two steps sees
-    // it before its first image; then the database ends the job at once if
-    // no live worker runs it.
-    redis.request_cancel(id, cancel_key_ttl);
-    auto r = db.cancel_idle(id);
+    auto r = cancel_job(db, redis, id);
     if (r.outcome == "cancelled") {
-      std::cout << "cancelled " << id << "\n";
-    } else if (r.outcome == "running") {
-      std::cout << "cancel requested for " << id << " (running on "
-                << shown(r.owner.value_or("?")) << "); it stops at its next image\n";
+      std::cout << r.message << "\n";
+    } else if (r.outcome == "cancel_requested") {
+      std::cout << r.message << "\n";
       running.push_back(id);
-    } else if (r.outcome == "finished") {
-      redis.clear_cancel(id);
-      std::cerr << "cancel: job " << id << " is already " << shown(r.status.value_or("?"))
-                << "\n";
-      ++refused;
     } else {
-      redis.clear_cancel(id);
-      std::cerr << "cancel: no job " << id << "\n";
+      std::cerr << "cancel: " << r.message << "\n";
       ++refused;
     }
   }
@@ -160,18 +108,8 @@ int pause_command(const worker_config& c, const std::vector<std::string>& names,
     return 2;
   }
   redis_queue redis{redis_endpoint::parse(c.redis_url)};
-  for (auto& name : names) {
-    // A module name stands for its queue; any other name is taken as a queue
-    // (a queue of a modules file this configuration does not have).
-    std::string queue = name;
-    if (auto* m = c.known_modules.find(name))
-      queue = m->queue;
-    else if (c.known_modules.by_queue(name) == nullptr)
-      std::cerr << verb << ": warning: " << shown(name)
-                << " is neither a known queue nor a module\n";
-    redis.set_paused(queue, paused);
-    std::cout << (paused ? "paused " : "resumed ") << queue << "\n";
-  }
+  for (auto& name : names)
+    std::cout << set_queue_paused(c, redis, name, paused).message << "\n";
   return 0;
 }
 

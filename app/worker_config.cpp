@@ -294,7 +294,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   // the logger and error_message redact them whatever text echoes them.
   register_connection_secrets(c.redis_url);
   register_connection_secrets(c.database_url);
-  for (const char* name : {"QUEL_SUPABASE_KEY", "QUEL_GEMINI_API_KEY"})
+  for (const char* name : {"QUEL_SUPABASE_KEY", "QUEL_GEMINI_API_KEY", "QUEL_HTTP_ADMIN_TOKEN"})
     if (auto* key = std::getenv(name))
       register_secret(key);
   check_redis_url(c.redis_url);
@@ -329,6 +329,9 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
 
   c.http_addr = v.str("http.addr");
   check_http_addr(c.http_addr);
+  // Like every secret, only from the environment (docs/SECURITY.md).
+  if (auto* token = std::getenv("QUEL_HTTP_ADMIN_TOKEN"))
+    c.http_admin_token = token;
   c.mesh = load_mesh(v);
   c.log_format = v.str("log.format");
   if (c.log_format != "human" && c.log_format != "json")

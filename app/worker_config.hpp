@@ -59,6 +59,7 @@ struct worker_config {
   int max_requests_per_minute = 0;  // fleet-wide model rate limit; 0: off
 
   std::string http_addr;         // host:port or "off"
+  std::string http_admin_token;  // secret: enables the dashboard's actions
   std::string log_format;        // human | json
   std::string log_level;
 

@@ -30,13 +30,50 @@
 #include "adapters/postgres/pg_store.hpp"
 #include "adapters/redis/redis_queue.hpp"
 #include "app/mesh_runtime.hpp"
+#include <nlohmann/json.hpp>
+
+#include "app/api_pool.hpp"
+#include "common/log_text.hpp"
+#include "app/dashboard_api.hpp"
+#include "app/dashboard_backend.hpp"
 #include "app/http_endpoint.hpp"
+#include "adapters/storage/local_object_store.hpp"
 #include "app/media_backends.hpp"
 #include "common/log.hpp"
 
 namespace quel {
 
 namespace {
+
+/// The dashboard's API threads (docs/OPERATIONS.md, "Dashboard"): two, each
+/// with its own Redis and PostgreSQL connections, so that a slow query or a
+/// thumbnail never holds the endpoint's poll thread (and /healthz).
+std::unique_ptr<api_pool> make_dashboard_pool(const worker_config& c) {
+  auto shared = std::make_shared<dashboard_shared>();
+  shared->config = c;
+  if (c.storage_backend == "local")
+    shared->store = std::make_shared<local_object_store>(c.storage_dir, c.storage_bucket);
+  return std::make_unique<api_pool>(2, 48, [shared]() -> api_pool::handler {
+    auto backend = std::make_shared<live_dashboard_backend>(shared);
+    return [backend, shared](const std::string& head) {
+      auto request = parse_request_head(head);
+      if (!request)
+        return render_reply(web_reply{400, "application/json", "{\"error\":\"bad request\"}"},
+                            false);
+      bool head_only = request->method == "HEAD";
+      try {
+        return render_reply(handle_api(*request, *backend, shared->config.http_admin_token),
+                            head_only);
+      } catch (const std::exception& e) {
+        // Redis, PostgreSQL or storage failed or timed out: this request
+        // fails, the thread goes on (its connections reopen lazily).
+        nlohmann::json body{{"error", "unavailable: "
+                                        + escape_controls(redact_and_clip(e.what(), 300))}};
+        return render_reply(web_reply{503, "application/json", body.dump()}, head_only);
+      }
+    };
+  });
+}
 
 /// How long past the shutdown deadline (or past the last id settled) the
 /// process still waits for detached actors: ample for one that is not stuck
@@ -90,7 +127,8 @@ int run_worker(const worker_config& c) {
   metrics->health_stall_timeout = c.health_stall_timeout;
   std::unique_ptr<http_endpoint> http;
   if (c.http_addr != "off")
-    http = std::make_unique<http_endpoint>(c.http_addr, metrics);
+    http = std::make_unique<http_endpoint>(c.http_addr, metrics, http_endpoint_limits{},
+                                           make_dashboard_pool(c));
 
   bool all_ended = run_actor_system(c, endpoint, metrics, signals);
   hand_back_leftovers(c, endpoint);

@@ -20,4 +20,7 @@ const char* modules_ini();
 /// The documented defaults of config/worker.ini.
 const char* worker_ini();
 
+/// The dashboard's static files (dashboard/), by file name.
+const std::vector<named_text>& dashboard_files();
+
 } // namespace quel::embedded

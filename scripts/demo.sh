@@ -68,7 +68,12 @@ export QUEL_STORAGE=$storage_backend
 export QUEL_STORAGE_DIR=$storage
 export QUEL_STORAGE_BUCKET=images
 export QUEL_GENERATOR=$generator_backend
-export QUEL_HTTP_ADDR=off
+# The worker's HTTP endpoint serves the dashboard (docs/OPERATIONS.md,
+# "Dashboard") while the jobs run; QUEL_DEMO_HTTP_ADDR picks another address.
+export QUEL_HTTP_ADDR=${QUEL_DEMO_HTTP_ADDR:-127.0.0.1:9464}
+# A fresh admin token for the dashboard's actions (re-enqueue, retry, ...).
+QUEL_HTTP_ADMIN_TOKEN=demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+export QUEL_HTTP_ADMIN_TOKEN
 echo "storage: $QUEL_STORAGE, generator: $QUEL_GENERATOR"
 
 # Puts a local file into the bucket under KEY, on disk or through the
@@ -201,4 +206,18 @@ if [ "${#outputs[@]}" -gt 0 ]; then
   echo "contact sheet: $demo/contact-sheet.png"
 fi
 
-say "Done; stopping the servers"
+dashboard=http://$QUEL_HTTP_ADDR/
+if [ -t 0 ] && [ -t 1 ]; then
+  # In a terminal: a worker keeps serving the dashboard until Enter.
+  say "Dashboard"
+  "$bin" run 2>> "$demo/worker.log" &
+  dashboard_pid=$!
+  echo "dashboard: $dashboard  (admin token for its actions: $QUEL_HTTP_ADMIN_TOKEN)"
+  read -r -p "Press Enter to stop the worker and the servers. " _ || true
+  kill -TERM "$dashboard_pid" 2>/dev/null || true
+  wait "$dashboard_pid" 2>/dev/null || true
+  say "Done; stopping the servers"
+else
+  say "Done; stopping the servers"
+  echo "dashboard: $dashboard (served while the worker ran; run scripts/demo.sh in a terminal to keep it open)"
+fi

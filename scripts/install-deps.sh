@@ -40,6 +40,10 @@ packages=(
   python3-yaml
   # tests/distributed: network namespaces, veth pairs and a bridge (ip)
   iproute2
+  # tests/browser: the dashboard in Debian's headless Chromium (driven by
+  # npm playwright-core, which tests/browser/run.sh installs with `npm ci`),
+  # with a font for its text
+  chromium fonts-dejavu-core
 )
 # The benchmarks' Node.js peer and harness (bench/peer-bullmq, bench/harness;
 # scripts/bench.sh runs `npm ci` from the lock file): Debian's nodejs and npm,

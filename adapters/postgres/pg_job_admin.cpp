@@ -2,6 +2,8 @@
 
 #include "adapters/postgres/pg_connection.hpp"
 
+#include <map>
+
 namespace quel {
 
 namespace {
@@ -83,9 +85,124 @@ job_action_result action_of(const pqxx::result& r) {
 
 } // namespace
 
-pg_job_admin::pg_job_admin(const std::string& database_url)
-  : db_(std::make_unique<pg_connection>(database_url)) {
+pg_job_admin::pg_job_admin(const std::string& database_url, int statement_timeout_ms)
+  : db_(std::make_unique<pg_connection>(database_url)),
+    statement_timeout_ms_(statement_timeout_ms) {
   // nop
+}
+
+// The timeout is a session setting: set again on every call, because a
+// broken connection is replaced by a new session without it. One extra
+// round trip, only for the dashboard's connections.
+void pg_job_admin::apply_statement_timeout() {
+  if (statement_timeout_ms_ <= 0)
+    return;
+  db_->run([&](pqxx::nontransaction& tx) {
+    tx.exec_params("SELECT set_config('statement_timeout', $1, false)",
+                   std::to_string(statement_timeout_ms_) + "ms");
+    return 0;
+  });
+}
+
+job_page pg_job_admin::recent_jobs(int limit, int offset,
+                                   const std::optional<std::string>& status) {
+  return db_->run([&](pqxx::nontransaction& tx) {
+    job_page page;
+    // $1 NULL: every status.
+    std::optional<std::string> filter = status;
+    page.total = tx.exec_params("SELECT count(*) FROM quel_production_jobs"
+                                " WHERE $1::text IS NULL OR job_status = $1",
+                                filter)[0][0]
+                   .as<int64_t>();
+    auto r = tx.exec_params("SELECT " + job_columns()
+                              + " FROM quel_production_jobs j"
+                                " LEFT JOIN quel_worker_job w ON w.job_id = j.job_id"
+                                " WHERE $1::text IS NULL OR j.job_status = $1"
+                                " ORDER BY j.created_at DESC, j.job_id DESC LIMIT $2 OFFSET $3",
+                            filter, limit, offset);
+    std::map<std::string, size_t> index;
+    std::string ids = "{";
+    for (const auto& row : r) {
+      index[row[0].as<std::string>()] = page.jobs.size();
+      ids += (page.jobs.empty() ? "" : ",") + row[0].as<std::string>();
+      page.jobs.push_back(view_of(row));
+    }
+    ids += "}";
+    // The made images of the whole page in one round trip.
+    if (!page.jobs.empty())
+      for (const auto& row : tx.exec_params(
+             "SELECT job_id::text, stage_index, image_index, attach_id, object_key, "
+               + iso("committed_at")
+               + " FROM quel_worker_image WHERE job_id = ANY($1::uuid[])"
+                 " ORDER BY job_id, stage_index, image_index",
+             ids))
+        page.jobs[index[row[0].as<std::string>()]].made.push_back(
+          made_image_row{row[1].as<int>(), row[2].as<int>(), row[3].as<int64_t>(),
+                         row[4].as<std::string>(), row[5].as<std::string>()});
+    if (!page.jobs.empty())
+      for (const auto& row : tx.exec_params(
+             "SELECT job_id::text, coalesce(sum(amount), 0)::bigint FROM quel_credit_log"
+             " WHERE job_id = ANY($1::uuid[]) GROUP BY job_id",
+             ids))
+        page.jobs[index[row[0].as<std::string>()]].credit_sum = row[1].as<int64_t>();
+    return page;
+  });
+}
+
+std::vector<minute_count> pg_job_admin::throughput(int minutes) {
+  return db_->run([&](pqxx::nontransaction& tx) {
+    auto r = tx.exec_params(
+      "WITH m AS (SELECT generate_series(date_trunc('minute', now()) - ($1 - 1) * interval '1 minute',"
+      "                                  date_trunc('minute', now()), interval '1 minute') AS t)"
+      " SELECT " + iso("m.t") + ","
+      "  (SELECT count(*) FROM quel_worker_image i"
+      "    WHERE i.committed_at >= m.t AND i.committed_at < m.t + interval '1 minute'),"
+      "  (SELECT count(*) FROM quel_production_jobs j"
+      "    WHERE j.completed_at >= m.t AND j.completed_at < m.t + interval '1 minute')"
+      " FROM m ORDER BY m.t",
+      minutes);
+    std::vector<minute_count> out;
+    for (const auto& row : r)
+      out.push_back(minute_count{row[0].as<std::string>(), row[1].as<int64_t>(),
+                                 row[2].as<int64_t>()});
+    return out;
+  });
+}
+
+minute_count pg_job_admin::last_minute() {
+  return db_->run([&](pqxx::nontransaction& tx) {
+    auto r = tx.exec(
+      "SELECT " + iso("(now() - interval '1 minute')") + ","
+      " (SELECT count(*) FROM quel_worker_image WHERE committed_at > now() - interval '1 minute'),"
+      " (SELECT count(*) FROM quel_production_jobs WHERE completed_at > now() - interval '1 minute')");
+    return minute_count{r[0][0].as<std::string>(), r[0][1].as<int64_t>(), r[0][2].as<int64_t>()};
+  });
+}
+
+std::vector<failure_count> pg_job_admin::failure_reasons(int hours, int limit) {
+  return db_->run([&](pqxx::nontransaction& tx) {
+    auto r = tx.exec_params(
+      "SELECT left(coalesce(error_message, '(no message)'), 120) AS reason, count(*)"
+      "  FROM quel_production_jobs"
+      " WHERE job_status = 'failed' AND updated_at > now() - $1 * interval '1 hour'"
+      " GROUP BY reason ORDER BY count(*) DESC, reason LIMIT $2",
+      hours, limit);
+    std::vector<failure_count> out;
+    for (const auto& row : r)
+      out.push_back(failure_count{row[0].as<std::string>(), row[1].as<int64_t>()});
+    return out;
+  });
+}
+
+std::optional<std::string> pg_job_admin::attach_key(int64_t attach_id) {
+  return db_->run([&](pqxx::nontransaction& tx) -> std::optional<std::string> {
+    auto r = tx.exec_params("SELECT coalesce(nullif(attach_file_path, ''), attach_directory)"
+                            "  FROM quel_attach WHERE attach_id = $1",
+                            attach_id);
+    if (r.empty() || r[0][0].is_null())
+      return std::nullopt;
+    return r[0][0].as<std::string>();
+  });
 }
 
 pg_job_admin::~pg_job_admin() = default;

@@ -67,6 +67,7 @@ struct job_view {
   std::vector<made_image_row> made;          // (stage, image) order
   std::vector<hold_row> holds;
   std::vector<credit_log_row> credit_log;    // oldest first; only with `full`
+  int64_t credit_sum = 0;                    // sum of its credit-log amounts (recent_jobs)
 };
 
 /// The outcome of cancel_idle / retry for one job.
@@ -77,10 +78,31 @@ struct job_action_result {
   std::optional<std::string> module;   // retry: job_input_data.module
 };
 
+/// Counts per minute, oldest minute first (for the dashboard's chart).
+struct minute_count {
+  std::string minute;  // ISO-8601 UTC, start of the minute
+  int64_t images = 0;  // images committed in it
+  int64_t jobs = 0;    // jobs finished in it
+};
+
+/// Failed jobs sharing one error message.
+struct failure_count {
+  std::string reason;
+  int64_t jobs = 0;
+};
+
+/// One page of jobs, newest first.
+struct job_page {
+  int64_t total = 0;                         // jobs matching the filter
+  std::vector<job_view> jobs;                // with `made`, without credit log
+};
+
 class pg_job_admin {
 public:
-  /// Does not connect yet: the first call does.
-  explicit pg_job_admin(const std::string& database_url);
+  /// Does not connect yet: the first call does. A `statement_timeout_ms`
+  /// above 0 bounds every statement of this connection (the dashboard's
+  /// API threads must not wait on a slow query for long).
+  explicit pg_job_admin(const std::string& database_url, int statement_timeout_ms = 0);
   ~pg_job_admin();
 
   pg_job_admin(const pg_job_admin&) = delete;
@@ -106,8 +128,33 @@ public:
   /// quel_worker_retry: a failed job back to pending.
   job_action_result retry(const std::string& job_id);
 
+  /// Jobs newest first, `offset` skipped, at most `limit`; only those with
+  /// `status` when it is given (pending, processing, completed, failed).
+  job_page recent_jobs(int limit, int offset, const std::optional<std::string>& status);
+
+  /// Images committed and jobs finished per minute over the last `minutes`
+  /// minutes (every minute listed, zeros included).
+  std::vector<minute_count> throughput(int minutes);
+
+  /// Images committed and jobs finished in the last 60 seconds.
+  minute_count last_minute();
+
+  /// Failed jobs of the last `hours` hours grouped by error message (its
+  /// first 120 characters), most frequent first, at most `limit`.
+  std::vector<failure_count> failure_reasons(int hours, int limit);
+
+  /// The storage key of an uploaded input (quel_attach), nullopt when there
+  /// is no such row or it has no key.
+  std::optional<std::string> attach_key(int64_t attach_id);
+
+  /// Sets the session's statement_timeout (when one was given): called
+  /// before each batch of calls, since a broken connection is replaced by a
+  /// new session without it.
+  void apply_statement_timeout();
+
 private:
   std::unique_ptr<pg_connection> db_;
+  int statement_timeout_ms_ = 0;
 };
 
 } // namespace quel

@@ -334,6 +334,7 @@ TEST_CASE("config prints each value's source and masks secrets", "[e2e][ops][con
               {"QUEL_REDIS_URL", "redis://:Sup3rSecretRedis@127.0.0.1:6390/0"},
               {"QUEL_DATABASE_URL", "postgresql://u:Pg5ecretWord@127.0.0.1:1/db"},
               {"QUEL_GEMINI_API_KEY", "AIzaSyTopSecretGeminiKey"},
+              {"QUEL_HTTP_ADMIN_TOKEN", "DashboardAdminT0ken"},
               {"QUEL_MODULES_FILE", modules}};
   auto r = run_process({worker_binary(), "config", "--config=" + ini, "--worker.max_jobs=7"},
                        env, std::chrono::seconds{10});
@@ -353,8 +354,12 @@ TEST_CASE("config prints each value's source and masks secrets", "[e2e][ops][con
   CHECK(line_of("worker.modules_file").find("environment QUEL_MODULES_FILE")
         != std::string::npos);
   CHECK(line_of("generator.gemini_api_key").find("***") != std::string::npos);
+  CHECK(line_of("http.admin_token").find("***") != std::string::npos);
+  CHECK(line_of("http.admin_token").find("environment QUEL_HTTP_ADMIN_TOKEN")
+        != std::string::npos);
   CHECK(r.out.find("modules served: fashion\n") != std::string::npos);
-  for (auto* secret : {"Sup3rSecretRedis", "Pg5ecretWord", "AIzaSyTopSecretGeminiKey"}) {
+  for (auto* secret : {"Sup3rSecretRedis", "Pg5ecretWord", "AIzaSyTopSecretGeminiKey",
+                       "DashboardAdminT0ken"}) {
     CHECK(r.out.find(secret) == std::string::npos);
     CHECK(r.err.find(secret) == std::string::npos);
   }
