@@ -188,17 +188,7 @@ std::optional<json> live_dashboard_backend::job(const std::string& job_id) {
 
 json live_dashboard_backend::dead_letters(int limit, int offset) {
   auto key = redis_keys::dead_letter();
-  json entries = json::array();
-  for (auto& entry : redis_->range(key, offset, offset + limit - 1)) {
-    auto e = json::parse(entry, nullptr, false);
-    if (e.is_object())
-      entries.push_back({{"at", shown(e.value("at", ""))},
-                         {"id", shown(e.value("id", ""))},
-                         {"queue", shown(e.value("queue", ""))},
-                         {"reason", shown(e.value("reason", ""), max_upstream_chars)}});
-    else
-      entries.push_back({{"raw", shown(entry, max_upstream_chars)}});
-  }
+  auto entries = dead_letter_entries(*redis_, offset, offset + limit - 1);
   return {{"total", redis_->length(key)}, {"limit", limit}, {"offset", offset},
           {"entries", entries}};
 }

@@ -55,13 +55,6 @@ Settings with_timeout(Settings s, std::chrono::milliseconds timeout) {
   return s;
 }
 
-supabase_settings supabase_settings_of(const worker_config& c) {
-  supabase_settings s;
-  s.url = c.supabase_url;
-  s.key = c.supabase_key;
-  s.bucket = c.storage_bucket;
-  return with_timeout(std::move(s), c.storage_timeout);
-}
 
 gemini_settings gemini_settings_of(const worker_config& c) {
   gemini_settings s;
@@ -112,6 +105,14 @@ void warm_up_conversion(int parallel, output_format format) {
 }
 
 } // namespace
+
+supabase_settings supabase_settings_of(const worker_config& c) {
+  supabase_settings s;
+  s.url = c.supabase_url;
+  s.key = c.supabase_key;
+  s.bucket = c.storage_bucket;
+  return with_timeout(std::move(s), c.storage_timeout);
+}
 
 media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
                                 const std::shared_ptr<worker_metrics>&) {

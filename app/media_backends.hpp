@@ -7,6 +7,7 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/worker_context.hpp"
+#include "adapters/supabase/supabase_codec.hpp"
 #include "app/worker_config.hpp"
 
 namespace quel {
@@ -26,5 +27,9 @@ struct media_actors {
 /// HTTP engine for Supabase Storage and Gemini.
 media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& config,
                                 const std::shared_ptr<worker_metrics>& metrics);
+
+/// Supabase Storage settings of `config` (URL, key, bucket, timeouts), as
+/// the storage actors use them; also for the dashboard's blocking store.
+supabase_settings supabase_settings_of(const worker_config& config);
 
 } // namespace quel

@@ -49,6 +49,21 @@ std::pair<int, int> stage_progress(const job_view& j) {
 
 } // namespace
 
+json dead_letter_entries(redis_queue& redis, int64_t from, int64_t to) {
+  json entries = json::array();
+  for (auto& entry : redis.range(redis_keys::dead_letter(), from, to)) {
+    auto e = json::parse(entry, nullptr, false);
+    if (e.is_object())
+      entries.push_back({{"at", shown(e.value("at", ""))},
+                         {"id", shown(e.value("id", ""))},
+                         {"queue", shown(e.value("queue", ""))},
+                         {"reason", shown(e.value("reason", ""), max_upstream_chars)}});
+    else
+      entries.push_back({{"raw", shown(entry, max_upstream_chars)}});
+  }
+  return entries;
+}
+
 json fleet_document(const worker_config& c, redis_queue& redis, pg_job_admin& db) {
   json doc;
   doc["at"] = utc_now_iso(true);
@@ -139,18 +154,7 @@ json fleet_document(const worker_config& c, redis_queue& redis, pg_job_admin& db
   json dead;
   dead["list"] = dead_key;
   dead["count"] = redis.length(dead_key);
-  json entries = json::array();
-  for (auto& entry : redis.range(dead_key, 0, 19)) {
-    auto e = json::parse(entry, nullptr, false);
-    if (e.is_object())
-      entries.push_back({{"at", shown(e.value("at", ""))},
-                         {"id", shown(e.value("id", ""))},
-                         {"queue", shown(e.value("queue", ""))},
-                         {"reason", shown(e.value("reason", ""), max_upstream_chars)}});
-    else
-      entries.push_back({{"raw", shown(entry, max_upstream_chars)}});
-  }
-  dead["latest"] = entries;
+  dead["latest"] = dead_letter_entries(redis, 0, 19);
   doc["dead_letters"] = dead;
   return doc;
 }

@@ -38,6 +38,7 @@
 #include "app/dashboard_backend.hpp"
 #include "app/http_endpoint.hpp"
 #include "adapters/storage/local_object_store.hpp"
+#include "adapters/supabase/supabase_object_store.hpp"
 #include "app/media_backends.hpp"
 #include "common/log.hpp"
 
@@ -51,8 +52,11 @@ namespace {
 std::unique_ptr<api_pool> make_dashboard_pool(const worker_config& c) {
   auto shared = std::make_shared<dashboard_shared>();
   shared->config = c;
+  // Images for thumbnails: blocking reads are fine on the API threads.
   if (c.storage_backend == "local")
     shared->store = std::make_shared<local_object_store>(c.storage_dir, c.storage_bucket);
+  else if (c.storage_backend == "supabase")
+    shared->store = std::make_shared<supabase_object_store>(supabase_settings_of(c));
   return std::make_unique<api_pool>(2, 48, [shared]() -> api_pool::handler {
     auto backend = std::make_shared<live_dashboard_backend>(shared);
     return [backend, shared](const std::string& head) {

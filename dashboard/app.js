@@ -191,7 +191,7 @@ async function jobDetail(id) {
       el('dt', {}, 'created'), el('dd', {}, d.created_at),
       el('dt', {}, 'node'), el('dd', {}, d.worker.node || '-')),
     actions,
-    d.images_available ? '' : el('p', { class: 'muted' }, 'images are shown only with local storage'),
+    d.images_available ? '' : el('p', { class: 'muted' }, 'images are not available: the worker has no storage configured for the dashboard'),
     stages, el('h3', {}, 'Credit log'), log);
 }
 
