@@ -5,6 +5,7 @@
 
 #include "adapters/supabase/supabase_object_store.hpp"
 #include "tests/standins/standin_process.hpp"
+#include "tests/standins/supabase_standin_settings.hpp"
 
 // The blocking Supabase Storage store (the dashboard's API threads read
 // thumbnails' sources through it) against the stand-in speaking the real
@@ -12,7 +13,6 @@
 // oversized objects and refused keys throw, and a wrong key is no success.
 
 using namespace quel;
-using namespace std::chrono_literals;
 using quel::test::standin_process;
 
 namespace {
@@ -25,14 +25,7 @@ standin_process& storage() {
   return server;
 }
 
-supabase_settings settings() {
-  supabase_settings s;
-  s.url = storage().base_url() + "/";
-  s.key = secret_key;
-  s.bucket = "images";
-  s.timeout = 10s;
-  return s;
-}
+supabase_settings settings() { return quel::test::standin_supabase_settings(storage(), secret_key); }
 
 } // namespace
 

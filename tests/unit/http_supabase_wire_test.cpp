@@ -11,6 +11,7 @@
 #include "adapters/supabase/supabase_codec.hpp"
 #include "tests/standins/engine_sync.hpp"
 #include "tests/standins/standin_process.hpp"
+#include "tests/standins/supabase_standin_settings.hpp"
 
 // The Supabase Storage codec and the engine against the stand-in speaking
 // the real wire format (HTTP 400 with statusCode in the body, x-upsert, auth).
@@ -32,14 +33,7 @@ standin_process& storage() {
   return server;
 }
 
-supabase_settings settings() {
-  supabase_settings s;
-  s.url = storage().base_url() + "/";
-  s.key = secret_key;
-  s.bucket = "images";
-  s.timeout = 10s;
-  return s;
-}
+supabase_settings settings() { return quel::test::standin_supabase_settings(storage(), secret_key); }
 
 /// The failure's reason, empty for a success.
 std::string failure_text(const storage_outcome& out) {
