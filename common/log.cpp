@@ -7,7 +7,6 @@
 #include <ctime>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -48,12 +47,24 @@ std::string utc_timestamp() {
 /// leading zeros that fits in int64 (so no id, code or zero-padded text is
 /// changed), or such an integer with a fraction. Anything else stays text.
 std::optional<nlohmann::json> canonical_number(const std::string& text) {
-  static const std::regex form{R"(-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,9})?)"};
-  if (text.empty() || text.size() > 30 || !std::regex_match(text, form))
+  // A hand-written scan: this runs for every field of every JSON line.
+  size_t i = text.empty() || text[0] != '-' ? 0 : 1;
+  size_t int_start = i;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9')
+    ++i;
+  size_t int_digits = i - int_start;
+  if (int_digits == 0 || int_digits > 18 || (int_digits > 1 && text[int_start] == '0'))
     return std::nullopt;
-  if (text.find('.') != std::string::npos)
-    return nlohmann::json(std::stod(text));
-  return nlohmann::json(std::stoll(text));
+  if (i == text.size())
+    return nlohmann::json(std::stoll(text));
+  if (text[i] != '.')
+    return std::nullopt;
+  size_t frac_start = ++i;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9')
+    ++i;
+  if (i != text.size() || i == frac_start || i - frac_start > 9)
+    return std::nullopt;
+  return nlohmann::json(std::stod(text));
 }
 
 /// Appends ` key=value` for every field (human format).
