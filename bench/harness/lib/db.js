@@ -79,7 +79,21 @@ class BenchDb {
   }
 
   // Inserts jobs first..first+count-1 (and their productions); returns their ids.
-  async addJobs(first, count, { mix = false } = {}) {
+  // While a worker runs (the soak), this one statement takes key-share locks
+  // on every organisation's row, and a worker's grouped commit locks several
+  // organisations' rows in the order its images arrived: PostgreSQL may pick
+  // this insert as a deadlock victim. A web app would retry; so does this.
+  async addJobs(first, count, opts = {}) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.insertJobs(first, count, opts);
+      } catch (err) {
+        if (err.code !== '40P01' || attempt >= 5) throw err;  // deadlock_detected
+      }
+    }
+  }
+
+  async insertJobs(first, count, { mix = false } = {}) {
     const kind = mix ? `CASE WHEN j % 10 = 0 THEN 'failing' WHEN j % 10 = 5 THEN 'invalid' ELSE 'good' END`
                      : `'good'`;
     const { rows } = await this.query(`
