@@ -50,6 +50,7 @@ void commit(self_ptr self, const attempt_ptr& a, blob bytes) {
   c.file_name = a->key.substr(a->key.rfind('/') + 1);
   c.mime_type = a->mime;
   c.size_bytes = static_cast<int64_t>(bytes.size());
+  c.attempts = a->task.attempt;
   self->request(a->ctx->ledger, caf::infinite, commit_atom::value, c)
     .then(
       [self, a, bytes](const commit_result& r) {

@@ -22,6 +22,7 @@ struct image_task {
   /// as it is, without calling the model again.
   blob generated;
   std::string module;  // the job's module (metric labels)
+  int attempt = 1;     // 1 for its first image actor in this stage run, then 2, ...
 };
 
 /// Makes one image, as one attempt:

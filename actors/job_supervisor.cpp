@@ -56,6 +56,7 @@ void finish(self_ptr self) {
     f.error_message = "cancelled: " + *f.error_message;
   f.completed = !f.error_message.has_value();
   f.ordered_attach_ids = progress.ordered_attach_ids();
+  f.failed_images = progress.failed_images();
   self->request(store_of(self), caf::infinite, finish_atom::value, f)
     .then(
       [self, f](bool held) {
@@ -118,7 +119,7 @@ void cancel_idle_stages(self_ptr self) {
       continue;
     for (int i = 0; i < stage.quantity; ++i)
       if (st.progress->made(index, i) == nullptr) {
-        st.progress->mark_failed(index, i, "cancelled");
+        st.progress->mark_failed(index, i, "cancelled", 0);  // never started
         st.ctx->metrics->images_failed++;
       }
     st.progress->mark_done(index);
@@ -377,7 +378,8 @@ job_supervisor_impl(job_supervisor_actor::stateful_pointer<job_supervisor_state>
     [self](stage_end_atom, stage_report& report) {
       auto& st = self->state;
       for (auto& f : report.failures)
-        st.progress->mark_failed(f.image.stage_index, f.image.image_index, f.reason);
+        st.progress->mark_failed(f.image.stage_index, f.image.image_index, f.reason,
+                                 f.attempts);
       st.progress->mark_done(report.stage_index);
       advance(self);
     },

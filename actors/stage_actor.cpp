@@ -87,7 +87,7 @@ void give_up(self_ptr self, int index, const std::string& reason,
   img.state = status::failed;
   auto image = st.plan.identity.with_image(index);
   log::job_warn(job_of(self), "Image failed: " + image.where() + ": " + reason);
-  st.failures.push_back(failed_image{std::move(image), reason});
+  st.failures.push_back(failed_image{std::move(image), reason, img.attempts});
   st.ctx->metrics->images_failed++;
   st.ctx->metrics->failures.inc({"image", reason_class});
   count_image(self, index, "failed");
@@ -154,6 +154,7 @@ void start_image(self_ptr self, int index) {
   task.inputs = st.inputs;
   task.aspect_ratio = st.plan.aspect_ratio;
   task.module = st.plan.module;
+  task.attempt = ++st.images[index].attempts;
   if (auto kept = st.kept.find(index); kept != st.kept.end())
     task.generated = kept->second;
   auto child = self->spawn<caf::monitored>(image_actor_impl, std::move(task),

@@ -16,6 +16,7 @@ struct image_slot_state {
   status state = status::waiting;
   bool held = false;    // its credits are held (by the stage's one hold call)
   retry_state retries;  // failed attempts so far (next_retry decides)
+  int attempts = 0;     // image actors started (docs/OPERATIONS.md, "Attempts")
   std::chrono::steady_clock::time_point started{};  // first attempt (metrics)
 };
 

@@ -110,7 +110,11 @@ void print_job_text(const json& d) {
                 s["quantity"].get<int>());
     for (auto& img : s["images"]) {
       auto outcome = str(img["outcome"]);
-      std::printf("  image %-3d %-12s", img["image_index"].get<int>(), outcome.c_str());
+      auto attempts = img.value("attempts", json()).is_number()
+                        ? std::to_string(img["attempts"].get<int>())
+                        : std::string{"-"};
+      std::printf("  image %-3d %-12s attempts %-3s", img["image_index"].get<int>(),
+                  outcome.c_str(), attempts.c_str());
       if (outcome == "made")
         std::printf(" attach %lld  %s\n", img["attach_id"].get<long long>(),
                     str(img["object_key"]).c_str());

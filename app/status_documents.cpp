@@ -189,6 +189,9 @@ json job_document(const worker_config& c, const job_view& j, bool cancel_request
   std::map<std::pair<int, int>, const made_image_row*> made;
   for (auto& m : j.made)
     made[{m.stage_index, m.image_index}] = &m;
+  std::map<std::pair<int, int>, const failed_image_row*> given_up;
+  for (auto& f : j.failures)
+    given_up[{f.stage_index, f.image_index}] = &f;
   std::map<std::pair<int, int>, int64_t> held;
   for (auto& h : j.holds)
     held[{h.stage_index, h.image_index}] = h.amount;
@@ -205,6 +208,9 @@ json job_document(const worker_config& c, const job_view& j, bool cancel_request
       json img;
       img["image_index"] = i;
       img["reason"] = nullptr;
+      // How many times the worker tried it (docs/OPERATIONS.md, "Attempts"):
+      // known once it is made or its job has given it up.
+      img["attempts"] = nullptr;
       img["attach_id"] = nullptr;
       img["object_key"] = nullptr;
       if (auto m = made.find({index, i}); m != made.end()) {
@@ -212,15 +218,24 @@ json job_document(const worker_config& c, const job_view& j, bool cancel_request
         img["attach_id"] = m->second->attach_id;
         img["object_key"] = shown(m->second->object_key);
         img["made_at"] = m->second->committed_at;
+        if (m->second->attempts)
+          img["attempts"] = *m->second->attempts;
       } else if (held.count({index, i})) {
         img["outcome"] = "in_progress";  // credits held: the model is being called
         img["credits_held"] = held[{index, i}];
       } else if (finished) {
         img["outcome"] = "failed";
+        auto f = given_up.find({index, i});
         auto r = reasons.find({index, i});
-        img["reason"] = r != reasons.end() ? json(shown(r->second, max_upstream_chars))
-                        : j.error_message ? json(shown(*j.error_message, max_upstream_chars))
-                                          : json(nullptr);
+        // The finish's own record of the image first; jobs finished before
+        // migration 006 (or failed by a claim or a cancel) only have the
+        // summary in error_message.
+        img["reason"] = f != given_up.end() ? json(shown(f->second->reason, max_upstream_chars))
+                        : r != reasons.end() ? json(shown(r->second, max_upstream_chars))
+                        : j.error_message    ? json(shown(*j.error_message, max_upstream_chars))
+                                             : json(nullptr);
+        if (f != given_up.end() && f->second->attempts)
+          img["attempts"] = *f->second->attempts;
       } else {
         img["outcome"] = "waiting";
       }

@@ -174,7 +174,9 @@ async function jobDetail(id) {
         ? thumb(img('stage=' + s.stage_index + '&image=' + o.image_index + '&size=thumb'),
                 img('stage=' + s.stage_index + '&image=' + o.image_index + '&size=full'), 'stage ' + s.stage_index + ' image ' + o.image_index)
         : el('div', { class: 'placeholder' }, o.outcome),
-      el('figcaption', {}, 'image ' + o.image_index + ': ' + o.outcome + (o.reason ? ' — ' + o.reason : '')))))));
+      el('figcaption', {}, 'image ' + o.image_index + ': ' + o.outcome
+        + (o.attempts != null ? ', ' + o.attempts + (o.attempts === 1 ? ' attempt' : ' attempts') : '')
+        + (o.reason ? ' — ' + o.reason : '')))))));
   const log = table(['at', 'amount', 'balance after', 'attach', 'reason'], d.credit_log.map(r =>
     el('tr', {}, el('td', {}, r.at), el('td', { class: 'num' }, r.amount), el('td', { class: 'num' }, r.balance_after),
       el('td', {}, r.attach_id === null ? '-' : r.attach_id), el('td', {}, r.reason))));

@@ -20,6 +20,9 @@ struct image_commit {
   std::string file_name;
   std::string mime_type;
   int64_t size_bytes = 0;
+  /// Attempts of the run that made it (docs/OPERATIONS.md, "Attempts"),
+  /// stored in its marker for `status JOB_ID`; 0: unknown.
+  int attempts = 0;
 };
 
 struct commit_result {

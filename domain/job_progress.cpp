@@ -25,9 +25,18 @@ std::vector<int> job_progress::made_indices(int stage) const {
   return out;
 }
 
-void job_progress::mark_failed(int stage, int image, std::string reason) {
+void job_progress::mark_failed(int stage, int image, std::string reason,
+                               std::optional<int> attempts) {
   if (made_.count({stage, image}) == 0)
-    failed_.emplace(std::make_pair(stage, image), std::move(reason));
+    failed_.emplace(std::make_pair(stage, image), failed_record{std::move(reason), attempts});
+}
+
+std::vector<image_failure> job_progress::failed_images() const {
+  std::vector<image_failure> out;
+  out.reserve(failed_.size());
+  for (auto& [k, f] : failed_)  // made images are erased from failed_
+    out.push_back(image_failure{k.first, k.second, f.attempts, f.reason});
+  return out;
 }
 
 void job_progress::mark_started(int stage) { started_.insert(stage); }
@@ -76,7 +85,7 @@ std::optional<std::string> job_progress::error_summary() const {
       auto f = failed_.find({s.stage_index, i});
       parts.push_back("stage " + std::to_string(s.stage_index) + " image "
                       + std::to_string(i) + ": "
-                      + (f != failed_.end() ? f->second : std::string{"not made"}));
+                      + (f != failed_.end() ? f->second.reason : std::string{"not made"}));
     }
   // Keep error_message readable for a 256-image job that ran out of credits.
   constexpr size_t shown = 10;

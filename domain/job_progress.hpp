@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "domain/job_records.hpp"
 #include "domain/job_spec.hpp"
 
 namespace quel {
@@ -32,7 +33,12 @@ public:
   const made_record* made(int stage, int image) const;
   std::vector<int> made_indices(int stage) const;
 
-  void mark_failed(int stage, int image, std::string reason);
+  /// Records an image given up after `attempts` attempts (nullopt: not
+  /// known); ignored for a made image.
+  void mark_failed(int stage, int image, std::string reason,
+                   std::optional<int> attempts = std::nullopt);
+  /// The images given up and not made since, in (stage, image) order.
+  std::vector<image_failure> failed_images() const;
 
   void mark_started(int stage);
   void mark_done(int stage);
@@ -57,7 +63,11 @@ public:
 private:
   job_spec spec_;
   std::map<std::pair<int, int>, made_record> made_;
-  std::map<std::pair<int, int>, std::string> failed_;
+  struct failed_record {
+    std::string reason;
+    std::optional<int> attempts;
+  };
+  std::map<std::pair<int, int>, failed_record> failed_;
   std::set<int> started_;
   std::set<int> done_;
 };

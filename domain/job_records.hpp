@@ -60,6 +60,14 @@ struct committed_image {
   std::string object_key;
 };
 
+/// An image a job gave up, as its finish records it (`status JOB_ID`).
+struct image_failure {
+  int stage_index = 0;
+  int image_index = 0;
+  std::optional<int> attempts;  // nullopt: unknown (its stage gave up after crashes)
+  std::string reason;
+};
+
 struct job_finish {
   ids::job job_id;
   int64_t epoch = 0;
@@ -68,6 +76,8 @@ struct job_finish {
   /// The job's images in (stage_index, image_index) order, appended to the
   /// production's attach_ids after the ids it already had.
   std::vector<int64_t> ordered_attach_ids;
+  /// The images given up, recorded with the job's final status.
+  std::vector<image_failure> failed_images;
 };
 
 } // namespace quel

@@ -85,6 +85,7 @@ struct made_image {
 struct failed_image {
   image_identity image;
   std::string reason;
+  int attempts = 0;  // image actors started for it in the stage run that gave it up
 };
 
 /// A stage's result, sent to its supervisor when every image is settled.

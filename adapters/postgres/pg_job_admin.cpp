@@ -66,13 +66,14 @@ job_view view_of(const pqxx::row& r) {
 std::vector<made_image_row> made_of(pqxx::nontransaction& tx, const std::string& job_id) {
   auto r = tx.exec_params("SELECT stage_index, image_index, attach_id, object_key, "
                             + iso("committed_at")
-                            + " FROM quel_worker_image WHERE job_id = $1::uuid"
+                            + ", attempts FROM quel_worker_image WHERE job_id = $1::uuid"
                               " ORDER BY stage_index, image_index",
                           job_id);
   std::vector<made_image_row> out;
   for (const auto& row : r)
     out.push_back(made_image_row{row[0].as<int>(), row[1].as<int>(), row[2].as<int64_t>(),
-                                 row[3].as<std::string>(), row[4].as<std::string>()});
+                                 row[3].as<std::string>(), row[4].as<std::string>(),
+                                 opt<int>(row[5])});
   return out;
 }
 
@@ -133,12 +134,13 @@ job_page pg_job_admin::recent_jobs(int limit, int offset,
       for (const auto& row : tx.exec_params(
              "SELECT job_id::text, stage_index, image_index, attach_id, object_key, "
                + iso("committed_at")
-               + " FROM quel_worker_image WHERE job_id = ANY($1::uuid[])"
+               + ", attempts FROM quel_worker_image WHERE job_id = ANY($1::uuid[])"
                  " ORDER BY job_id, stage_index, image_index",
              ids))
         page.jobs[index[row[0].as<std::string>()]].made.push_back(
           made_image_row{row[1].as<int>(), row[2].as<int>(), row[3].as<int64_t>(),
-                         row[4].as<std::string>(), row[5].as<std::string>()});
+                         row[4].as<std::string>(), row[5].as<std::string>(),
+                         opt<int>(row[6])});
     if (!page.jobs.empty())
       for (const auto& row : tx.exec_params(
              "SELECT job_id::text, coalesce(sum(amount), 0)::bigint FROM quel_credit_log"
@@ -223,6 +225,12 @@ std::optional<job_view> pg_job_admin::job(const std::string& job_id) {
            " WHERE job_id = $1::uuid ORDER BY stage_index, image_index",
            v.job_id))
       v.holds.push_back(hold_row{row[0].as<int>(), row[1].as<int>(), row[2].as<int64_t>()});
+    for (const auto& row : tx.exec_params(
+           "SELECT stage_index, image_index, attempts, reason FROM quel_worker_image_failure"
+           " WHERE job_id = $1::uuid ORDER BY stage_index, image_index",
+           v.job_id))
+      v.failures.push_back(failed_image_row{row[0].as<int>(), row[1].as<int>(),
+                                            opt<int>(row[2]), row[3].as<std::string>()});
     for (const auto& row : tx.exec_params(
            "SELECT amount, balance_after, attach_id, reason, " + iso("created_at")
              + " FROM quel_credit_log WHERE job_id = $1::uuid ORDER BY created_at, attach_id",

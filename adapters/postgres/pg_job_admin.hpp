@@ -22,6 +22,15 @@ struct made_image_row {
   int64_t attach_id = 0;
   std::string object_key;
   std::string committed_at;  // ISO-8601 UTC
+  std::optional<int> attempts;  // nullopt: committed before migration 006
+};
+
+/// An image the job gave up (quel_worker_image_failure, written by its finish).
+struct failed_image_row {
+  int stage_index = 0;
+  int image_index = 0;
+  std::optional<int> attempts;  // nullopt: unknown
+  std::string reason;
 };
 
 /// Credits reserved for an image being made.
@@ -66,6 +75,7 @@ struct job_view {
   int claims = 0;                            // attempts: claims since the last retry
   std::vector<made_image_row> made;          // (stage, image) order
   std::vector<hold_row> holds;
+  std::vector<failed_image_row> failures;    // only with `full` (job())
   std::vector<credit_log_row> credit_log;    // oldest first; only with `full`
   int64_t credit_sum = 0;                    // sum of its credit-log amounts (recent_jobs)
 };

@@ -85,6 +85,25 @@ std::optional<std::string> stored_message(const std::optional<std::string>& text
   return stored_message(*text);
 }
 
+/// An image's attempts as stored: NULL when not known.
+std::optional<int> attempts_param(int attempts) {
+  if (attempts <= 0)
+    return std::nullopt;
+  return attempts;
+}
+
+/// quel_worker_finish's p_failed: the given-up images with their attempts
+/// and reasons (stored like error_message).
+std::string failed_json(const std::vector<image_failure>& failed) {
+  auto out = nlohmann::json::array();
+  for (const auto& f : failed)
+    out.push_back({{"stage", f.stage_index},
+                   {"image", f.image_index},
+                   {"attempts", f.attempts ? nlohmann::json(*f.attempts) : nlohmann::json(nullptr)},
+                   {"reason", stored_message(f.reason)}});
+  return out.dump();
+}
+
 } // namespace
 
 pg_store::pg_store(const std::string& database_url)
@@ -195,9 +214,11 @@ pg_store::start(const ids::job& job_id, int64_t epoch, int total_images) {
 
 bool pg_store::finish(const job_finish& f) {
   return db_->run([&](pqxx::nontransaction& tx) {
-    return tx.exec_params1("SELECT quel_worker_finish($1::uuid, $2, $3, $4, $5::bigint[])",
+    return tx.exec_params1("SELECT quel_worker_finish($1::uuid, $2, $3, $4, $5::bigint[],"
+                           " $6::jsonb)",
                            f.job_id.str(), f.epoch, f.completed, stored_message(f.error_message),
-                           array_literal(f.ordered_attach_ids))[0].as<bool>();
+                           array_literal(f.ordered_attach_ids),
+                           failed_json(f.failed_images))[0].as<bool>();
   });
 }
 
@@ -244,10 +265,10 @@ commit_result commit_one(pg_connection& db, const image_commit& c) {
   return db.run([&](pqxx::nontransaction& tx) {
     auto row = tx.exec_params1(
       "SELECT * FROM quel_worker_commit_image($1::uuid, $2, $3, $4, $5, $6, $7, $8,"
-      " $9::uuid, $10)",
+      " $9::uuid, $10, $11::integer)",
       c.image.job_id.str(), c.image.epoch, c.image.stage_index, c.image.image_index,
       c.object_key, c.file_name, c.mime_type, c.size_bytes, org_param(c.image),
-      c.image.cost);
+      c.image.cost, attempts_param(c.attempts));
     commit_result r;
     r.result = commit_outcome(row["o_outcome"].as<std::string>());
     r.attach_id = row["o_attach_id"].as<int64_t>(0);
@@ -267,6 +288,8 @@ std::vector<commit_result> pg_store::commit_images(const std::vector<image_commi
   // A lone commit skips the JSON and the grouping function's loop.
   if (commits.size() == 1)
     return {commit_one(*db_, commits.front())};
+  // Each answer carries its element's "i": the function commits in its own
+  // lock order (migration 006), and results are paired by that tag.
   auto batch = nlohmann::json::array();
   for (size_t i = 0; i < commits.size(); ++i) {
     const auto& c = commits[i];
@@ -281,7 +304,9 @@ std::vector<commit_result> pg_store::commit_images(const std::vector<image_commi
                      {"size", c.size_bytes},
                      {"org_id", c.image.org_id ? nlohmann::json(c.image.org_id->str())
                                                : nlohmann::json(nullptr)},
-                     {"cost", c.image.cost}});
+                     {"cost", c.image.cost},
+                     {"attempts", c.attempts > 0 ? nlohmann::json(c.attempts)
+                                                 : nlohmann::json(nullptr)}});
   }
   return db_->run([&](pqxx::nontransaction& tx) {
     auto rows = tx.exec_params("SELECT * FROM quel_worker_commit_images($1::jsonb)",

@@ -113,3 +113,21 @@ TEST_CASE("a stage whose fromStage input was never made is doomed",
   CHECK(*plan.doomed == "input 0 (stage 0 image 1) was not made");
   CHECK(plan.inputs.empty());
 }
+
+TEST_CASE("a job's given-up images keep their attempts and reasons until made",
+          "[domain][progress][attempts]") {
+  job_progress progress{parse_ok("pipeline_stage", two_stage_job)};
+  progress.mark_failed(0, 1, "model error (after 3 attempts)", 3);
+  progress.mark_failed(1, 0, "stage gave up");  // attempts unknown
+  progress.mark_failed(0, 0, "credits ran out", 0);
+  progress.mark_made(0, 0, 41, "generated/x/s0-i0.webp");  // made after all
+  auto failed = progress.failed_images();
+  REQUIRE(failed.size() == 2);
+  CHECK(failed[0].stage_index == 0);
+  CHECK(failed[0].image_index == 1);
+  CHECK(failed[0].attempts == std::optional<int>{3});
+  CHECK(failed[0].reason == "model error (after 3 attempts)");
+  CHECK(failed[1].stage_index == 1);
+  CHECK(failed[1].attempts == std::nullopt);
+  CHECK(progress.error_summary()->find("stage 0 image 1: model error") != std::string::npos);
+}

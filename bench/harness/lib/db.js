@@ -80,9 +80,12 @@ class BenchDb {
 
   // Inserts jobs first..first+count-1 (and their productions); returns their ids.
   // While a worker runs (the soak), this one statement takes key-share locks
-  // on every organisation's row, and a worker's grouped commit locks several
-  // organisations' rows in the order its images arrived: PostgreSQL may pick
-  // this insert as a deadlock victim. A web app would retry; so does this.
+  // on every organisation's row. Before migration 006 a worker's grouped
+  // commit locked several organisations' rows FOR UPDATE in the order its
+  // images arrived, and PostgreSQL could pick this insert as a deadlock
+  // victim. Since 006 the worker locks organisations FOR NO KEY UPDATE, which
+  // key-share locks do not wait for, so this retry should no longer fire; it
+  // stays because a web app would retry too (docs/PERFORMANCE.md).
   async addJobs(first, count, opts = {}) {
     for (let attempt = 1; ; attempt++) {
       try {
