@@ -174,3 +174,26 @@ TEST_CASE("an image's attempts are stored with its commit and with its job's fin
   CHECK(view->failures[0].attempts == std::optional<int>{4});
   CHECK(view->failures[0].reason == "model error (after 4 attempts)");
 }
+
+TEST_CASE("the commit and finish forms of older workers still work after migration 006",
+          "[postgres][commit][migrations]") {
+  QUEL_REQUIRE_TEST_DATABASE();
+  test_database db;
+  auto org = db.create_org(10);
+  quel::pg_store store{db.url()};
+  auto a = claimed(db, store, org);
+  auto id = a.job_id.str();
+  auto epoch = std::to_string(a.epoch);
+  // As a worker older than 006 calls them (002's signatures).
+  CHECK(db.count("SELECT count(*) FROM quel_worker_commit_image('" + id + "', " + epoch
+                 + ", 0, 0, 'generated/" + id + "/s0-i0.webp', 's0-i0.webp', 'image/webp',"
+                   " 10, '" + org + "', 1) WHERE o_outcome = 'committed'")
+        == 1);
+  CHECK(db.count("SELECT count(*) FROM quel_worker_image WHERE job_id = '" + id
+                 + "' AND attempts IS NULL") == 1);
+  CHECK(db.count("SELECT count(*) FROM (SELECT quel_worker_finish('" + id + "', " + epoch
+                 + ", false, 'old worker', '{}'::bigint[]) AS ok) f WHERE ok") == 1);
+  CHECK(db.job(id)["job_status"] == "failed");
+  CHECK(db.org_credit(org) == 9);
+  CHECK(db.count("SELECT count(*) FROM quel_worker_image_failure") == 0);
+}

@@ -51,8 +51,18 @@ TEST_CASE("migrations apply once, then again as a no-op", "[postgres][migrations
   for (const char* table : {"quel_worker_job", "quel_worker_image", "quel_worker_credit_hold"})
     CHECK(db.count(std::string("SELECT count(*) FROM pg_tables WHERE tablename = '") + table +
                    "'") == 1);
+  // No overload piles up: the current commit and finish, plus the forms
+  // older workers call during a rolling upgrade (migration 006).
   CHECK(db.count("SELECT count(*) FROM pg_proc WHERE proname = 'quel_worker_commit_image'") ==
+        2);
+  CHECK(db.count("SELECT count(*) FROM pg_proc WHERE proname = 'quel_worker_finish'") == 2);
+  CHECK(db.count("SELECT count(*) FROM pg_proc WHERE proname = 'quel_worker_commit_images'") ==
         1);
+  // CREATE OR REPLACE resets a function's settings: 006 sets them again.
+  CHECK(db.count("SELECT count(*) FROM pg_proc WHERE proname LIKE 'quel_worker_%'"
+                 " AND proname IN ('quel_worker_commit_image', 'quel_worker_commit_images',"
+                 "                 'quel_worker_finish', 'quel_worker_hold_images')"
+                 " AND NOT coalesce(proconfig, '{}') @> '{enable_seqscan=off}'") == 0);
 }
 
 TEST_CASE("concurrent migrate runs apply each migration exactly once",
