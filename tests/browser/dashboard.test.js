@@ -87,6 +87,12 @@ function step(text) { console.log('-- ' + text); }
   const widths = await page.$$eval('#job-detail .outputs img', (imgs) => imgs.map((i) => i.naturalWidth));
   assert.ok(widths.every((w) => w > 0 && w <= 320), 'thumbnails are scaled down: ' + widths);
   assert.strictEqual((await page.locator('#job-status').textContent()).split(' ')[0], done.status);
+  // Each made image says how many attempts it took (status JOB_ID's "attempts").
+  const captions = await page.$$eval('#job-detail .outputs figure.outcome-made figcaption',
+                                     (cs) => cs.map((c) => c.textContent));
+  assert.strictEqual(captions.length, done.completed);
+  for (const c of captions)
+    assert.match(c, /^image \d+: made, \d+ attempts?/, 'caption: ' + c);
   await page.screenshot({ path: out + '/job.png', fullPage: true });
   await page.locator('#job-detail .outputs a.thumb').first().click();
   await page.waitForFunction(() => {
