@@ -43,7 +43,7 @@ bench_data_set bench_database::reset(int jobs, int orgs) {
   pqxx::work tx{conn};
   tx.exec("TRUNCATE quel_credit_log, quel_production_jobs, quel_production_photo,"
           " quel_attach, quel_organization, quel_worker_job, quel_worker_image,"
-          " quel_worker_credit_hold");
+          " quel_worker_credit_hold, quel_worker_image_failure");
   for (int o = 0; o < orgs; ++o)
     set.orgs.push_back(tx.exec_params1("INSERT INTO quel_organization (org_name, org_credit)"
                                        " VALUES ($1, 1000000000) RETURNING org_id::text",
