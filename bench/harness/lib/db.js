@@ -92,6 +92,8 @@ class BenchDb {
         return await this.insertJobs(first, count, opts);
       } catch (err) {
         if (err.code !== '40P01' || attempt >= 5) throw err;  // deadlock_detected
+        // Said out loud, so a run shows whether the retry is still needed.
+        console.error(`addJobs: chosen as a deadlock victim (attempt ${attempt}), retrying`);
       }
     }
   }
