@@ -197,3 +197,46 @@ TEST_CASE("the commit and finish forms of older workers still work after migrati
   CHECK(db.org_credit(org) == 9);
   CHECK(db.count("SELECT count(*) FROM quel_worker_image_failure") == 0);
 }
+
+TEST_CASE("a producer's insert for an organisation does not wait for a worker's charge",
+          "[postgres][commit][grouped][lock_order]") {
+  QUEL_REQUIRE_TEST_DATABASE();
+  test_database db;
+  auto org = db.create_org(100);
+  quel::pg_store store{db.url()};
+  auto a = claimed(db, store, org);
+  auto b = claimed(db, store, org);
+
+  // A grouped commit charging the organisation, its transaction still open
+  // (as while its other images are committed).
+  pqxx::connection worker_conn{db.url()};
+  pqxx::work worker{worker_conn};
+  auto group = "[{\"i\": 0, \"job_id\": \"" + a.job_id.str() + "\", \"epoch\": "
+               + std::to_string(a.epoch) + ", \"stage\": 0, \"image\": 0, \"object_key\":"
+               " \"generated/a/s0-i0.webp\", \"file_name\": \"s0-i0.webp\", \"mime_type\":"
+               " \"image/webp\", \"size\": 1, \"org_id\": \"" + org + "\", \"cost\": 1},"
+               " {\"i\": 1, \"job_id\": \"" + b.job_id.str() + "\", \"epoch\": "
+               + std::to_string(b.epoch) + ", \"stage\": 0, \"image\": 0, \"object_key\":"
+               " \"generated/b/s0-i0.webp\", \"file_name\": \"s0-i0.webp\", \"mime_type\":"
+               " \"image/webp\", \"size\": 1, \"org_id\": \"" + org + "\", \"cost\": 1}]";
+  auto r = worker.exec_params("SELECT o_outcome FROM quel_worker_commit_images($1::jsonb)",
+                              group);
+  REQUIRE(r.size() == 2);
+  CHECK(r[0][0].as<std::string>() == "committed");
+
+  // A producer inserts a production and a job for the same organisation:
+  // their foreign keys take key-share locks on its row, which the worker's
+  // FOR NO KEY UPDATE does not block (FOR UPDATE did, until it committed).
+  pqxx::connection producer_conn{db.url()};
+  pqxx::work producer{producer_conn};
+  producer.exec("SET LOCAL lock_timeout = '2s'");
+  CHECK_NOTHROW(producer.exec_params(
+    "WITH p AS (INSERT INTO quel_production_photo (org_id) VALUES ($1::uuid)"
+    "           RETURNING production_id)"
+    " INSERT INTO quel_production_jobs (production_id, org_id, job_type, job_input_data)"
+    " SELECT production_id, $1::uuid, 'single_batch', '{}'::jsonb FROM p",
+    org));
+  producer.commit();
+  worker.commit();
+  CHECK(db.org_credit(org) == 98);
+}
