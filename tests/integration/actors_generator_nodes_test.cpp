@@ -389,6 +389,43 @@ TEST_CASE("a generator node runs capacity calls, queues as many, and refuses mor
   CHECK(got->statuses[1].load == 0);
 }
 
+TEST_CASE("a call a full generator node refuses waits and is sent again instead of failing",
+          "[generator_nodes]") {
+  // A node whose hello promises room that is gone by the time the call
+  // arrives (another worker took it): its second call is refused as busy.
+  net_system net;
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto node = net.sys->spawn([calls](generator_node_actor::pointer) -> generator_node_actor::behavior_type {
+    return {
+      [](mesh_hello_atom, const mesh_hello&) {
+        mesh_hello own;
+        own.node_id = "gen-crowded";
+        own.roles = generator_roles({2, 0});
+        return own;
+      },
+      [calls](generate_atom, const generation_request& r)
+        -> caf::result<generated_image, generator_status> {
+        if (++*calls == 2)
+          return generator_busy_error("gen-crowded", 2);
+        generated_image out;
+        out.model_version = "gen-crowded|" + r.prompt;
+        return {out, generator_status{2, 0}};
+      },
+    };
+  });
+  auto port = mesh_publish(*net.sys, node, "127.0.0.1", 0);
+  REQUIRE(port);
+  worker_side worker{{"127.0.0.1:" + std::to_string(*port)}, false};
+  REQUIRE(eventually([&] { return worker.up_nodes() == 1; }));
+  worker.call(request_named("one"));
+  worker.call(request_named("two"));
+  REQUIRE(eventually([&] { return worker.got->count() == 2; }));
+  CHECK(worker.got->errors.empty());  // the refusal never reached the image
+  CHECK(*calls == 3);                 // the refused call was sent again
+  CHECK(worker.snapshot().nodes[0].dispatched == 3);
+  caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("without a generator node, calls run locally only when the fallback is local",
           "[generator_nodes]") {
   auto port = free_port();
