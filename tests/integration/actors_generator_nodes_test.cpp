@@ -280,7 +280,10 @@ TEST_CASE("a generation request, its image and the model's errors cross hosts in
   // No organisation and no aspect ratio arrive as none, not as empty text.
   auto bare = request_named("bare");
   self->request(target, 10s, generate_atom::value, bare)
-    .receive([&](generated_image& image) { CHECK(image.model_version == "gen-a|job-bare|7|1|0|-|0|bare|-|0"); },
+    .receive(
+      [&](generated_image& image) {
+        CHECK(image.model_version == "gen-a|job-bare|7|1|0|-|0|bare|-|0");
+      },
              [&](caf::error& e) { FAIL("generate: " << worker.net.sys->render(e)); });
 
   // A model failure keeps its category, code, reason and server delay.
@@ -395,7 +398,8 @@ TEST_CASE("a call a full generator node refuses waits and is sent again instead 
   // arrives (another worker took it): its second call is refused as busy.
   net_system net;
   auto calls = std::make_shared<std::atomic<int>>(0);
-  auto node = net.sys->spawn([calls](generator_node_actor::pointer) -> generator_node_actor::behavior_type {
+  using node_behavior = generator_node_actor::behavior_type;
+  auto node = net.sys->spawn([calls](generator_node_actor::pointer) -> node_behavior {
     return {
       [](mesh_hello_atom, const mesh_hello&) {
         mesh_hello own;
