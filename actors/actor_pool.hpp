@@ -71,6 +71,8 @@ public:
   }
 
   caf::strong_actor_ptr supervisor() const {
+    if (!state_)
+      return {};  // an empty pool (e.g. no storage actors on a generator node)
     std::lock_guard<std::mutex> guard{state_->mutex};
     return state_->supervisor;
   }

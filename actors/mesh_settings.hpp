@@ -20,6 +20,16 @@ struct mesh_settings {
   std::chrono::milliseconds grace{250};
   /// How often the node re-advertises itself and (re)connects to peers.
   std::chrono::milliseconds retry_interval{500};
+  /// Generator nodes this worker sends its model calls to (host:port each,
+  /// mesh.generators); empty: every call runs on the local generate actors.
+  std::vector<std::string> generators;
+  /// mesh.generator_fallback = local: while no generator node is up, calls
+  /// run on the local generate actors; otherwise (wait) they wait for one.
+  bool generator_fallback_local = false;
+
+  /// CAF's middleman is needed: a node is published, or generator nodes
+  /// are connected to.
+  bool networked() const { return enabled || !generators.empty(); }
 
   std::string address() const { return host + ":" + std::to_string(port); }
 };

@@ -34,6 +34,14 @@ const std::vector<command_doc>& commands() {
      "  --drain   exit 0 once every queue is empty, no expired worker's ids or\n"
      "            jobs remain to take over, and nothing is in flight\n",
      {}},
+    {"serve-generator", "serve-generator",
+     "Runs a generator node: hosts generate actors (generator.backend, with\n"
+     "generator.concurrency calls at once) and publishes them on mesh.listen\n"
+     "for workers whose mesh.generators names this host:port. It needs no\n"
+     "Redis, PostgreSQL or storage; workers send it requests and store and\n"
+     "charge the images themselves. Runs until SIGTERM/SIGINT. Use the same\n"
+     "mesh.heartbeat_interval and mesh.connection_timeout as the workers.\n",
+     {}},
     {"enqueue", "enqueue [--module M] JOB_ID...",
      "Pushes job ids onto a queue, as producers do: onto module M's queue with\n"
      "--module, else onto the queue of the job's job_input_data.module, else\n"
@@ -141,6 +149,8 @@ commands:
   run [--drain]                take and process jobs until SIGTERM/SIGINT; with
                                --drain, until every queue is empty and nothing
                                is in flight, then exit 0
+  serve-generator              run a generator node for workers' model calls
+                               (published on mesh.listen)
   enqueue [--module M] ID...   push job ids onto their module's queue
   status [--json] [--watch] [JOB_ID]
                                queues (depth, oldest age, paused), jobs in

@@ -40,6 +40,10 @@ int dispatch(const quel::cli_args& args) {
                       "this worker crashes and fails on purpose");
     return quel::run_worker(config);
   }
+  if (args.command == "serve-generator") {
+    quel::fault::configure(config.faults);
+    return quel::serve_generator(config);
+  }
   if (args.command == "migrate")
     return quel::migrate_command(config);
   if (args.command == "enqueue")

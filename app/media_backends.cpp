@@ -115,10 +115,13 @@ supabase_settings supabase_settings_of(const worker_config& c) {
 }
 
 media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
-                                const std::shared_ptr<worker_metrics>&) {
-  check_http_settings(c);
+                                const std::shared_ptr<worker_metrics>&, bool with_storage) {
+  auto checked = c;
+  if (!with_storage)
+    checked.storage_backend = "local";  // its settings do not matter then
+  check_http_settings(checked);
   media_actors out;
-  bool http_storage = c.storage_backend == "supabase";
+  bool http_storage = with_storage && c.storage_backend == "supabase";
   bool http_generator = c.generator_backend == "gemini";
 
   // One engine (one thread, one connection pool) for both HTTP backends.
@@ -141,7 +144,7 @@ media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
       sys, c.storage_threads, "store", [&sys, s, engine] {
         return sys.spawn(supabase_store_actor_impl, s, engine);
       });
-  } else {
+  } else if (with_storage) {
     // One thread-safe adapter behind each pool of detached actors: the local
     // backend blocks on the disk, so it never runs on the shared scheduler.
     std::shared_ptr<object_store> storage

@@ -25,8 +25,10 @@ struct media_actors {
 /// Spawns the media actors for `config`: a pool of detached actors over a
 /// blocking adapter for the local backends, asynchronous actors over the
 /// HTTP engine for Supabase Storage and Gemini.
+/// `with_storage = false` (a generator node): the generate actors only.
 media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& config,
-                                const std::shared_ptr<worker_metrics>& metrics);
+                                const std::shared_ptr<worker_metrics>& metrics,
+                                bool with_storage = true);
 
 /// Supabase Storage settings of `config` (URL, key, bucket, timeouts), as
 /// the storage actors use them; also for the dashboard's blocking store.

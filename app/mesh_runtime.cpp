@@ -2,18 +2,37 @@
 
 #include <caf/io/middleman.hpp>
 
+#include "actors/generator_router_actor.hpp"
 #include "actors/mesh_actor.hpp"
 #include "actors/mesh_node_actor.hpp"
 #include "actors/mesh_registry_actor.hpp"
+#include "actors/mesh_transport.hpp"
 #include "common/log.hpp"
 
 namespace quel {
 
 void configure_mesh(caf::actor_system_config& cfg, const mesh_settings& m) {
-  cfg.load<caf::io::middleman>();
-  cfg.set("middleman.heartbeat-interval", caf::timespan{m.heartbeat_interval});
-  cfg.set("middleman.connection-timeout", caf::timespan{m.connection_timeout});
-  register_mesh_types(cfg);
+  configure_mesh_transport(cfg, m.heartbeat_interval, m.connection_timeout);
+}
+
+actor_pool<generate_actor> route_model_calls(caf::actor_system& sys, const worker_config& c,
+                                             actor_pool<generate_actor> local,
+                                             generator_router_actor& router) {
+  if (c.mesh.generators.empty())
+    return local;
+  mesh_hello own;
+  own.node_id = c.settings.node_id;
+  own.address = c.mesh.enabled ? c.mesh.address() : std::string{};
+  own.roles = {"worker"};
+  // A backstop only: a lost node is noticed by its monitor within
+  // mesh.connection_timeout, a slow model call ends by generator.timeout
+  // on the node.
+  auto call_timeout = c.generator_timeout * 2 + c.mesh.connection_timeout * 2;
+  router = sys.spawn(generator_router_impl, c.mesh, own, local, call_timeout);
+  log::info("Model calls go to generator nodes",
+            {{"generators", std::to_string(c.mesh.generators.size())},
+             {"fallback", c.mesh.generator_fallback_local ? "local" : "wait"}});
+  return actor_pool<generate_actor>({router});
 }
 
 void mesh_actors::stop() {

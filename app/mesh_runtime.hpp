@@ -4,6 +4,7 @@
 
 #include "adapters/redis/redis_queue.hpp"
 #include "app/worker_config.hpp"
+#include "messages/generator_messages.hpp"
 #include "messages/mesh_messages.hpp"
 
 /// Wires the worker mesh into the runtime (docs/DISTRIBUTED.md): loads CAF's
@@ -12,8 +13,17 @@
 namespace quel {
 
 /// Before the actor system exists: middleman, heartbeats (the same values on
-/// every node), message types that cross hosts.
+/// every node), message types that cross hosts. For workers with mesh.listen
+/// or mesh.generators, and for generator nodes.
 void configure_mesh(caf::actor_system_config& cfg, const mesh_settings& m);
+
+/// The generate actor the model gate forwards to: `local` itself without
+/// mesh.generators, else a router over the generator nodes with `local` as
+/// its fallback (generator_router_actor.hpp). `router` is set when one was
+/// spawned (the caller stops it).
+actor_pool<generate_actor> route_model_calls(caf::actor_system& sys, const worker_config& c,
+                                             actor_pool<generate_actor> local,
+                                             generator_router_actor& router);
 
 struct mesh_actors {
   mesh_node_actor node;

@@ -238,6 +238,8 @@ bool loopback_host(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
+std::vector<std::string> split_list(const std::string& text);
+
 /// mesh.*: off while mesh.listen is empty. Plain mode stays on loopback
 /// unless mesh.insecure says otherwise (docs/DISTRIBUTED.md).
 mesh_settings load_mesh(const layered_values& v) {
@@ -254,6 +256,26 @@ mesh_settings load_mesh(const layered_values& v) {
   m.retry_interval = v.seconds("mesh.retry_interval", 0.05, 60);
   if (m.connection_timeout <= m.heartbeat_interval)
     throw config_error("mesh.connection_timeout must be longer than mesh.heartbeat_interval");
+  for (auto& address : split_list(v.str("mesh.generators"))) {
+    std::string host;
+    uint16_t port = 0;
+    if (!split_host_port(address, host, port))
+      throw config_error("mesh.generators (QUEL_MESH_GENERATORS): \""
+                         + clip_text(address, max_id_chars)
+                         + "\" is not host:port with a port in 1..65535");
+    if (!loopback_host(host) && !m.insecure)
+      throw config_error("mesh.generators (QUEL_MESH_GENERATORS): "
+                         + clip_text(address, max_id_chars)
+                         + " is not a loopback address: plain mesh connections are neither "
+                           "encrypted nor authenticated; set mesh.insecure = true to allow "
+                           "them on a trusted network");
+    m.generators.push_back(address);
+  }
+  auto fallback = v.str("mesh.generator_fallback");
+  if (fallback != "local" && fallback != "wait")
+    throw config_error("mesh.generator_fallback (QUEL_MESH_GENERATOR_FALLBACK) must be local "
+                       "or wait, not \"" + clip_text(fallback, max_id_chars) + "\"");
+  m.generator_fallback_local = fallback == "local";
   if (listen.empty())
     return m;
   if (!split_host_port(listen, m.host, m.port))
@@ -318,6 +340,9 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   if (auto* key = std::getenv("QUEL_GEMINI_API_KEY"))
     c.gemini_api_key = key;
   c.generator_threads = static_cast<int>(v.integer("generator.threads", 1, 256));
+  c.generator_concurrency = static_cast<int>(v.integer("generator.concurrency", 0, 100000));
+  if (c.generator_concurrency == 0)
+    c.generator_concurrency = c.generator_threads;
   c.generator_timeout = v.seconds("generator.timeout", 0.1, 3600);
   c.local_latency_ms = static_cast<int>(v.integer("generator.local_latency_ms", 0, 600000));
   c.max_requests_per_minute
@@ -419,6 +444,9 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
 }
 
 std::vector<std::pair<std::string, std::string>> worker_config::describe() const {
+  std::string generator_nodes;
+  for (auto& address : mesh.generators)
+    generator_nodes += (generator_nodes.empty() ? "" : ",") + address;
   return {
     {"node", settings.node_id},
     {"redis", mask_connection_string(redis_url)},
@@ -428,6 +456,7 @@ std::vector<std::pair<std::string, std::string>> worker_config::describe() const
     {"output_format", extension_of(settings.format)},
     {"http", http_addr},
     {"mesh", mesh.enabled ? mesh.address() : std::string{"off"}},
+    {"generator_nodes", generator_nodes.empty() ? std::string{"none"} : generator_nodes},
   };
 }
 

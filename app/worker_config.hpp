@@ -54,6 +54,9 @@ struct worker_config {
   std::string gemini_model;
   std::string gemini_api_key;    // secret
   int generator_threads = 2;
+  /// Calls `serve-generator` runs at once (generator.concurrency; 0 in the
+  /// file: generator.threads), announced to workers as its capacity.
+  int generator_concurrency = 2;
   std::chrono::milliseconds generator_timeout{120000};
   int local_latency_ms = 0;
   int max_requests_per_minute = 0;  // fleet-wide model rate limit; 0: off

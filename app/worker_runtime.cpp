@@ -165,7 +165,7 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   auto& cfg = *cfg_owner;
   auto threads = std::max(2u, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
-  if (c.mesh.enabled)
+  if (c.mesh.networked())
     configure_mesh(cfg, c.mesh);
   auto sys_owner = std::make_unique<caf::actor_system>(cfg);
   auto& sys = *sys_owner;
@@ -212,7 +212,11 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
     limiter = sys.spawn<caf::detached>(rate_limit_actor_impl,
                                        std::make_shared<redis_queue>(endpoint),
                                        c.max_requests_per_minute);
-  auto model_gate = sys.spawn(model_gate_impl, media.generators, limiter, metrics);
+  // With mesh.generators, behind the gate (so the limit counts each call
+  // once) a router sends the calls to generator nodes.
+  generator_router_actor generator_router;
+  auto model_calls = route_model_calls(sys, c, media.generators, generator_router);
+  auto model_gate = sys.spawn(model_gate_impl, model_calls, limiter, metrics);
   images.generators = actor_pool<generate_actor>({model_gate});
   stages.image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
   stages.image_bytes = sys.spawn(byte_budget_actor_impl, c.max_inflight_bytes);
@@ -293,6 +297,8 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   caf::anon_send_exit(health, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(sampler, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(model_gate, caf::exit_reason::user_shutdown);
+  if (generator_router)
+    caf::anon_send_exit(generator_router, caf::exit_reason::user_shutdown);
   if (limiter)
     caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
   if (reconciler)

@@ -13,12 +13,14 @@
 #include "domain/generation.hpp"
 #include "domain/image_identity.hpp"
 #include "domain/job_records.hpp"
+#include "messages/wire_types.hpp"
 
 /// Payloads of the requests to the I/O actors (PostgreSQL, Redis, storage,
 /// the model). They are the plain domain values the adapter ports also take
 /// (never an adapter header: the protocol does not depend on an adapter);
 /// every request about one output image names it by its image_identity.
-/// Local-only, see job_messages.hpp.
+/// Local-only (see job_messages.hpp), except the types of wire_types.hpp,
+/// which also travel to generator nodes and are serialised, not "unsafe".
 namespace quel {
 
 /// Reply of job_store_actor's start request.
@@ -40,13 +42,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::attach_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<quel::attach_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::start_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::job_finish)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::image_identity)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::hold_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::image_commit)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::commit_result)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::blob)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::generation_request)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::generated_image)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::dead_letter_entry)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::housekeeping_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(quel::housekeeping_report)

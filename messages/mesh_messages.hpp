@@ -7,6 +7,8 @@
 
 #include <caf/all.hpp>
 
+#include "messages/wire_types.hpp"
+
 /// The worker mesh's protocol (docs/DISTRIBUTED.md). Unlike every other
 /// message of the worker, these cross hosts, so each type has an inspect()
 /// and is registered on every node (register_mesh_types) before the actor
@@ -15,8 +17,9 @@
 namespace quel {
 
 /// Bumped whenever a message that crosses hosts changes; nodes of different
-/// versions refuse each other at the hello.
-constexpr uint32_t mesh_protocol_version = 1;
+/// versions refuse each other at the hello. 2: generator nodes (generation
+/// requests and images cross hosts; wire_types.hpp, generator_messages.hpp).
+constexpr uint32_t mesh_protocol_version = 2;
 
 using mesh_hello_atom = caf::atom_constant<caf::atom("meshhello")>;
 using mesh_peers_atom = caf::atom_constant<caf::atom("meshpeers")>;
@@ -26,8 +29,14 @@ using mesh_clear_atom = caf::atom_constant<caf::atom("meshclear")>;
 using mesh_tick_atom = caf::atom_constant<caf::atom("meshtick")>;
 
 /// What a node says about itself when it connects. `roles` names what it
-/// offers ("worker" today; part 2 adds "generator" with its capacity), so a
-/// node can tell peers it monitors for takeover from peers it sends work to.
+/// offers ("worker"; a generator node says "generator", "capacity=N",
+/// "load=N", see generator_messages.hpp), so a node can tell peers it
+/// monitors for takeover from peers it sends work to.
+///
+/// Its layout never changes: nodes of any two versions must be able to read
+/// each other's hello to refuse a version mismatch with a clear log line
+/// (a changed layout would fail to deserialise instead). New facts go into
+/// `roles` or into messages of their own.
 struct mesh_hello {
   uint32_t protocol = mesh_protocol_version;
   std::string node_id;
@@ -60,9 +69,15 @@ using mesh_registry_actor = caf::typed_actor<
   caf::replies_to<mesh_take_atom, std::string>::with<std::string>,
   caf::reacts_to<mesh_clear_atom>>;
 
-/// Registers every type that crosses hosts; call on each node's config.
+/// Registers every type that crosses hosts; call on each node's config
+/// (workers and generator nodes alike).
 inline void register_mesh_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<mesh_hello>("quel::mesh_hello");
+  cfg.add_message_type<blob>("quel::blob");
+  cfg.add_message_type<image_identity>("quel::image_identity");
+  cfg.add_message_type<generation_input>("quel::generation_input");
+  cfg.add_message_type<generation_request>("quel::generation_request");
+  cfg.add_message_type<generated_image>("quel::generated_image");
 }
 
 } // namespace quel

@@ -76,6 +76,11 @@ TEST_CASE("numbers and durations must be whole and in range", "[e2e][config]") {
     {"QUEL_MESH_INSECURE", "yes", "mesh.insecure"},
     {"QUEL_MESH_GRACE", "61", "mesh.grace"},
     {"QUEL_MESH_CONNECTION_TIMEOUT", "0.2", "mesh.connection_timeout"},
+    // Generator nodes: host:port each, loopback unless insecure; two fallbacks.
+    {"QUEL_MESH_GENERATORS", "127.0.0.1:7500,127.0.0.1", "mesh.generators"},
+    {"QUEL_MESH_GENERATORS", "10.1.2.3:7500", "mesh.generators"},
+    {"QUEL_MESH_GENERATOR_FALLBACK", "remote", "mesh.generator_fallback"},
+    {"QUEL_GENERATOR_CONCURRENCY", "-1", "generator.concurrency"},
   };
   for (auto& r : rows) {
     INFO(r.variable << "=" << r.value);

@@ -58,7 +58,8 @@ TEST_CASE("--help and --version are recognised anywhere", "[cli]") {
 }
 
 TEST_CASE("every command in the usage has its own help", "[cli]") {
-  for (auto* c : {"migrate", "run", "enqueue", "status", "retry", "cancel", "pause", "resume",
+  for (auto* c : {"migrate", "run", "serve-generator", "enqueue", "status", "retry", "cancel",
+                  "pause", "resume",
                   "requeue-dead", "config", "help"}) {
     INFO(c);
     auto text = quel::command_help(c);
