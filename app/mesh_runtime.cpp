@@ -5,15 +5,14 @@
 #include "actors/mesh_actor.hpp"
 #include "actors/mesh_node_actor.hpp"
 #include "actors/mesh_registry_actor.hpp"
+#include "app/mesh_config.hpp"
+#include "app/mesh_transport.hpp"
 #include "common/log.hpp"
 
 namespace quel {
 
 void configure_mesh(caf::actor_system_config& cfg, const mesh_settings& m) {
-  cfg.load<caf::io::middleman>();
-  cfg.set("middleman.heartbeat-interval", caf::timespan{m.heartbeat_interval});
-  cfg.set("middleman.connection-timeout", caf::timespan{m.connection_timeout});
-  register_mesh_types(cfg);
+  configure_mesh_transport(cfg, m);
 }
 
 void mesh_actors::stop() {
@@ -34,13 +33,13 @@ mesh_actors start_mesh(caf::actor_system& sys, const worker_config& c,
   own.roles = {"worker"};
   mesh_actors out;
   out.node = sys.spawn(mesh_node_impl, own);
-  auto port = sys.middleman().publish(out.node, m.port, m.host.c_str(), true);
+  auto port = mesh_publish(out.node, m.host, m.port);
   if (!port) {
     caf::anon_send_exit(out.node, caf::exit_reason::user_shutdown);
     throw config_error("mesh.listen (QUEL_MESH_LISTEN) " + m.address()
                        + " cannot be bound: " + sys.render(port.error()));
   }
-  if (m.insecure && m.host != "localhost" && m.host != "::1" && m.host.rfind("127.", 0) != 0)
+  if (!m.tls() && !loopback_host(m.host))
     log::warn("Mesh in plain mode on a non-loopback address (mesh.insecure = true): "
               "connections between nodes are neither encrypted nor authenticated",
               {{"listen", m.address()}});
@@ -51,9 +50,10 @@ mesh_actors start_mesh(caf::actor_system& sys, const worker_config& c,
                                           std::make_shared<redis_queue>(endpoint),
                                           c.database_url, c.settings.node_id, m.address(),
                                           std::move(queues), c.settings.lease_ttl);
-  out.coordinator = sys.spawn(mesh_impl, m, own, out.registry);
+  out.coordinator = sys.spawn(mesh_impl, m, own, out.registry, mesh_connector(sys));
   log::info("Mesh node published",
             {{"listen", m.address()},
+             {"transport", mesh_uses_tls(sys) ? "mutual TLS" : "plain"},
              {"heartbeat_ms", std::to_string(m.heartbeat_interval.count())},
              {"connection_timeout_ms", std::to_string(m.connection_timeout.count())},
              {"grace_ms", std::to_string(m.grace.count())}});

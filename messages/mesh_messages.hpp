@@ -54,8 +54,11 @@ using mesh_actor = caf::typed_actor<
   caf::reacts_to<mesh_check_atom, std::string, uint64_t>>;
 
 using mesh_registry_actor = caf::typed_actor<
-  // advertise this node, then every advertised node -> address
-  caf::replies_to<mesh_peers_atom>::with<std::map<std::string, std::string>>,
+  // write this node's view of its peers (peer -> JSON: state, address, last
+  // seen; read by `quel-worker status`), advertise this node, then every
+  // advertised node -> address
+  caf::replies_to<mesh_peers_atom, std::map<std::string, std::string>>::with<
+    std::map<std::string, std::string>>,
   // elect this node taker of the named node and, if elected, take over
   caf::replies_to<mesh_take_atom, std::string>::with<std::string>,
   caf::reacts_to<mesh_clear_atom>>;
