@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
 #include "app/worker_config.hpp"
@@ -116,8 +118,9 @@ void preflight(const mesh_settings& m) {
   if (SSL_CTX_load_verify_locations(ctx.get(), m.tls_ca.c_str(), nullptr) != 1)
     throw config_error("mesh.tls_ca (QUEL_MESH_TLS_CA) " + clip_text(m.tls_ca, max_id_chars)
                        + " is not a PEM CA certificate file: " + ssl_errors());
-  for (auto [purpose, role] : {std::pair{X509_PURPOSE_SSL_SERVER, "server"},
-                               std::pair{X509_PURPOSE_SSL_CLIENT, "client"}}) {
+  const std::pair<int, const char*> roles[] = {{X509_PURPOSE_SSL_SERVER, "server"},
+                                               {X509_PURPOSE_SSL_CLIENT, "client"}};
+  for (auto [purpose, role] : roles) {
     auto why = verify_own(ctx.get(), purpose);
     if (!why.empty())
       throw config_error("mesh.tls_certificate (QUEL_MESH_TLS_CERTIFICATE) is not accepted "

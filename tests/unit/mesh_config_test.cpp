@@ -13,7 +13,7 @@
 
 #include "app/mesh_config.hpp"
 #include "app/worker_config.hpp"
-#include "support/process_env.hpp"
+#include "tests/support/process_env.hpp"
 
 namespace {
 
