@@ -91,6 +91,34 @@ void take_over(self_ptr self, const std::string& node) {
       });
 }
 
+/// A greeted peer (this node dialled it) or one that dialled this node and
+/// said hello: from now on monitored.
+void peer_up(self_ptr self, const std::string& node, mesh_node_actor handle,
+             const std::string& address) {
+  auto& peer = self->state.peers[node];
+  if (peer.handle == handle)
+    return;  // the same connection greeted again
+  bool back = peer.down;
+  if (peer.address.empty())
+    peer.address = address;  // greeted before the next tick listed it
+  peer.handle = handle;
+  peer.down = false;
+  peer.ever_up = true;
+  peer.connect_error.clear();
+  peer.last_seen = std::chrono::system_clock::now();
+  self->state.departed.erase(node);
+  self->monitor(handle);
+  if (back)
+    log::info("Mesh peer back within the grace",
+              {{"peer", node}, {"ms_since_lost", std::to_string(ms_since(peer.lost_at))}});
+  else
+    log::info("Mesh peer up", {{"peer", node}, {"address", peer.address}});
+  if (self->state.was_taken_over) {
+    self->state.was_taken_over = false;
+    self->send(self->state.registry, mesh_clear_atom::value);
+  }
+}
+
 void greet(self_ptr self, const std::string& node, mesh_node_actor handle) {
   self->request(handle, self->state.settings.connection_timeout, mesh_hello_atom::value,
                 self->state.own)
@@ -106,25 +134,7 @@ void greet(self_ptr self, const std::string& node, mesh_node_actor handle) {
                      {{"peer", node}, {"address", peer.address}, {"reason", why}});
           return;
         }
-        bool back = peer.down;
-        if (peer.address.empty())
-          peer.address = reply.address;  // greeted before the next tick listed it
-        peer.handle = handle;
-        peer.down = false;
-        peer.ever_up = true;
-        peer.connect_error.clear();
-        peer.last_seen = std::chrono::system_clock::now();
-        self->state.departed.erase(node);
-        self->monitor(handle);
-        if (back)
-          log::info("Mesh peer back within the grace",
-                    {{"peer", node}, {"ms_since_lost", std::to_string(ms_since(peer.lost_at))}});
-        else
-          log::info("Mesh peer up", {{"peer", node}, {"address", peer.address}});
-        if (self->state.was_taken_over) {
-          self->state.was_taken_over = false;
-          self->send(self->state.registry, mesh_clear_atom::value);
-        }
+        peer_up(self, node, handle, reply.address);
       },
       [self, node](const caf::error& err) {
         if (auto i = self->state.peers.find(node); i != self->state.peers.end())
@@ -213,7 +223,8 @@ void on_tick(self_ptr self) {
             i = st.peers.erase(i);  // left, or taken over by someone else
             continue;
           }
-          if (!peer.handle && !peer.connecting && !peer.taking_over)
+          if (!peer.handle && !peer.connecting && !peer.taking_over
+              && mesh_dials(st.own.node_id, node))
             connect(self, node);
           if (peer.down && !peer.taking_over && ms_since(peer.lost_at) >= st.settings.grace.count())
             take_over(self, node);
@@ -244,10 +255,11 @@ std::map<std::string, std::string> mesh_view(const mesh_state& st) {
                      {"last_seen_ms", seen(d.last_seen)}, {"load", nullptr},
                      {"error", nullptr}}.dump();
   for (auto& [node, peer] : st.peers) {
-    std::string state = peer.handle ? "up"
-                        : peer.down ? "suspected"
-                                    : "unreachable";
-    if (state == "unreachable" && st.departed.count(node))
+    std::string state = peer.handle                ? "up"
+                        : peer.down                  ? "suspected"
+                        : !peer.connect_error.empty() ? "unreachable"
+                                                      : "connecting";
+    if (!peer.handle && !peer.down && st.departed.count(node))
       continue;  // taken over, advertised again but not yet back: still down
     out[node] = json{{"address", peer.address}, {"state", state},
                      {"last_seen_ms", seen(peer.last_seen)}, {"load", nullptr},
@@ -280,8 +292,9 @@ mesh_actor::behavior_type mesh_impl(mesh_actor::stateful_pointer<mesh_state> sel
                                    {"reason", self->system().render(msg.reason)}});
       self->delayed_send(self, self->state.settings.grace, mesh_check_atom::value, node,
                          peer.generation);
-      // Try to get it back within the grace at once.
-      if (!peer.connecting)
+      // Try to get it back within the grace at once (or, when the peer is
+      // the one that dials, wait for its hello).
+      if (!peer.connecting && mesh_dials(self->state.own.node_id, node))
         connect(self, node);
       return;
     }
@@ -289,6 +302,12 @@ mesh_actor::behavior_type mesh_impl(mesh_actor::stateful_pointer<mesh_state> sel
   self->send(self, mesh_tick_atom::value);
   return {
     [self](mesh_tick_atom) { on_tick(self); },
+    [self](mesh_inbound_atom, const mesh_hello& hello) {
+      // Checked by the node actor (protocol, own id) before it got here.
+      if (hello.node && hello.node_id != self->state.own.node_id)
+        peer_up(self, hello.node_id, caf::actor_cast<mesh_node_actor>(hello.node),
+                hello.address);
+    },
     [self](mesh_check_atom, const std::string& node, uint64_t generation) {
       auto i = self->state.peers.find(node);
       if (i == self->state.peers.end() || !i->second.down || i->second.generation != generation)

@@ -69,10 +69,21 @@ mesh_actor::behavior_type mesh_impl(mesh_actor::stateful_pointer<mesh_state> sel
 /// This node's view of its peers for `status` (peer -> JSON object text):
 /// state up / suspected (lost, within the grace or being taken over) /
 /// down (taken over or gone; kept mesh_departed_keep) / unreachable
-/// (advertised, never connected: e.g. refused by TLS), address,
+/// (this node dials it and the last attempt failed: e.g. refused by TLS) /
+/// connecting (not greeted yet: the peer dials this node), address,
 /// last_seen_ms (Unix ms or null), load (null: not known for a worker) and
 /// the last connect error.
 std::map<std::string, std::string> mesh_view(const mesh_state& st);
+
+/// Whether this node opens the connection to `peer`: only the node with the
+/// smaller id dials, the other learns of it from its hello. One connection
+/// per pair is a must with caf::openssl in CAF 0.17.6: a second TLS
+/// connection between two nodes that already have one (each side dialling
+/// the other) stalls messages in both directions until the heartbeats time
+/// the link out (measured, docs/DISTRIBUTED.md "TLS"); plain BASP copes.
+inline bool mesh_dials(const std::string& own, const std::string& peer) {
+  return own < peer;
+}
 
 /// Splits "host:port" (IPv6 in brackets); false when malformed.
 bool split_host_port(const std::string& text, std::string& host, uint16_t& port);

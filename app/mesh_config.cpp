@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
@@ -104,7 +105,11 @@ void preflight(const mesh_settings& m) {
     throw config_error("mesh.tls_certificate (QUEL_MESH_TLS_CERTIFICATE) "
                        + clip_text(m.tls_certificate, max_id_chars)
                        + " is not a PEM certificate chain: " + ssl_errors());
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), m.tls_key.c_str(), SSL_FILETYPE_PEM) != 1)
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), m.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL 3 compares the key with the certificate while loading it.
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+      throw config_error("mesh.tls_key (QUEL_MESH_TLS_KEY) does not belong to the "
+                         "certificate in mesh.tls_certificate: " + ssl_errors());
     throw config_error("mesh.tls_key (QUEL_MESH_TLS_KEY) "
                        + clip_text(m.tls_key, max_id_chars)
                        + " cannot be loaded as a PEM private key"
@@ -112,6 +117,7 @@ void preflight(const mesh_settings& m) {
                                                      "QUEL_MESH_TLS_KEY_PASSPHRASE)"}
                                        : std::string{" with QUEL_MESH_TLS_KEY_PASSPHRASE"})
                        + ": " + ssl_errors());
+  }
   if (SSL_CTX_check_private_key(ctx.get()) != 1)
     throw config_error("mesh.tls_key (QUEL_MESH_TLS_KEY) does not belong to the certificate "
                        "in mesh.tls_certificate: " + ssl_errors());

@@ -16,7 +16,8 @@ namespace quel {
 
 /// Bumped whenever a message that crosses hosts changes; nodes of different
 /// versions refuse each other at the hello.
-constexpr uint32_t mesh_protocol_version = 1;
+/// 2: the hello carries the sender's node actor (one connection per pair).
+constexpr uint32_t mesh_protocol_version = 2;
 
 using mesh_hello_atom = caf::atom_constant<caf::atom("meshhello")>;
 using mesh_peers_atom = caf::atom_constant<caf::atom("meshpeers")>;
@@ -24,6 +25,7 @@ using mesh_check_atom = caf::atom_constant<caf::atom("meshcheck")>;
 using mesh_take_atom = caf::atom_constant<caf::atom("meshtake")>;
 using mesh_clear_atom = caf::atom_constant<caf::atom("meshclear")>;
 using mesh_tick_atom = caf::atom_constant<caf::atom("meshtick")>;
+using mesh_inbound_atom = caf::atom_constant<caf::atom("meshin")>;
 
 /// What a node says about itself when it connects. `roles` names what it
 /// offers ("worker" today; part 2 adds "generator" with its capacity), so a
@@ -33,12 +35,16 @@ struct mesh_hello {
   std::string node_id;
   std::string address;  // host:port it publishes on
   std::vector<std::string> roles;
+  /// The sender's node actor: the node that was dialled monitors it, so
+  /// that only one side of each pair opens a connection (see
+  /// mesh_dials in actors/mesh_actor.hpp).
+  caf::strong_actor_ptr node;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, mesh_hello& x) {
   return f(caf::meta::type_name("quel::mesh_hello"), x.protocol, x.node_id, x.address,
-           x.roles);
+           x.roles, x.node);
 }
 
 /// The actor each node publishes on mesh.listen. Peers monitor it: its
@@ -51,6 +57,8 @@ using mesh_node_actor = caf::typed_actor<
 /// Local only: the coordinator and its Redis/PostgreSQL helper.
 using mesh_actor = caf::typed_actor<
   caf::reacts_to<mesh_tick_atom>,
+  // from the local node actor: a peer dialled this node and said hello
+  caf::reacts_to<mesh_inbound_atom, mesh_hello>,
   caf::reacts_to<mesh_check_atom, std::string, uint64_t>>;
 
 using mesh_registry_actor = caf::typed_actor<

@@ -5,18 +5,21 @@
 #   tests/distributed/mesh_tls.sh QUEL_WORKER_BINARY
 #
 # The cluster of lib/cluster.sh on 10.231.78.0/24: Redis and PostgreSQL in
-# namespace "db", worker hosts a and b (certificates of the test's CA), r (a
-# "rogue": a certificate of another CA, trusting only that one) and p (plain
+# namespace "db", worker hosts a and b (certificates of the test's CA), 0r (a
+# "rogue": a certificate of another CA, trusting only that one) and 0p (plain
 # mode, mesh.insecure). A throwaway CA and node certificates are made with
-# the openssl CLI (make_mesh_certs.sh). Scenarios, each bounded in time:
+# the openssl CLI (make_mesh_certs.sh). Only the node with the smaller id
+# dials (mesh_dials), so 0r and 0p are the ones that connect to a and b.
+# Scenarios, each bounded in time:
 #   1. a and b meet over mutual TLS; the handshake is probed with
 #      `openssl s_client` from inside a's namespace: with a's certificate it
-#      completes (protocol and cipher printed), without a client certificate
-#      b refuses it;
-#   2. r (untrusted CA) and p (plain) join Redis and try the mesh: every
-#      connection between them and a/b is refused (logged "Cannot connect to
-#      mesh peer"), none of them ever becomes a peer, `status --json` on a
-#      shows them unreachable; both then stop;
+#      completes (protocol and cipher printed); without a client
+#      certificate, or with 0r's, b refuses it; b's certificate does not
+#      verify against 0r's CA (the other direction);
+#   2. 0r (untrusted CA) and 0p (plain) join Redis and dial a and b: every
+#      connection is refused (logged "Cannot connect to mesh peer" by them),
+#      none of them ever becomes a peer of a or b, `status --json` shows
+#      them unreachable from their side and never up on a's; both stop;
 #   3. jobs on a and b over TLS; b is SIGKILLed: a claims its jobs within 1 s.
 # After 3: every job completed, no image made twice, credits exact, storage
 # objects = images, nothing left in a processing list.
@@ -26,13 +29,13 @@ set -euo pipefail
 bin=${1:?usage: mesh_tls.sh QUEL_WORKER_BINARY}
 bin=$(readlink -f "$bin")
 command -v openssl >/dev/null || { echo "FAILED: the openssl CLI is not installed" >&2; exit 1; }
-cluster_tag=qt$$ cluster_net=10.231.78 cluster_hosts="a b r p"
+cluster_tag=qt$$ cluster_net=10.231.78 cluster_hosts="a b 0r 0p"
 # shellcheck source=lib/cluster.sh
 . "$(dirname "$0")/lib/cluster.sh"
 
 certs=$work/certs
 "$root/tests/distributed/make_mesh_certs.sh" "$certs" ca a b
-"$root/tests/distributed/make_mesh_certs.sh" "$certs" other r
+"$root/tests/distributed/make_mesh_certs.sh" "$certs" other 0r
 tls_env() {  # tls_env NODE CA
   echo "QUEL_MESH_TLS_CERTIFICATE=$certs/$1.crt QUEL_MESH_TLS_KEY=$certs/$1.key" \
        "QUEL_MESH_TLS_CA=$certs/$2.crt"
@@ -74,32 +77,43 @@ echo "$noclient" | sed 's/^/  s_client without a certificate: /'
 echo "$noclient" | grep -qiE 'alert|certificate required|handshake failure' \
   || fail "b accepted a TLS client without a certificate"
 echo "RESULT tls: a client without a certificate is refused by the server"
+rogue=$(ip netns exec "$ns_a" timeout 5 openssl s_client -connect "$ip_b:7400" \
+          -cert "$certs/0r.crt" -key "$certs/0r.key" -CAfile "$certs/ca.crt" -brief \
+          </dev/null 2>&1 || true)
+echo "$rogue" | sed 's/^/  s_client with the certificate of another CA: /'
+echo "$rogue" | grep -qiE 'alert|handshake failure' \
+  || fail "b accepted a TLS client whose certificate another CA signed"
+other_ca=$(ip netns exec "$ns_a" timeout 5 openssl s_client -connect "$ip_b:7400" \
+             -cert "$certs/0r.crt" -key "$certs/0r.key" -CAfile "$certs/other.crt" \
+             -verify_return_error -brief </dev/null 2>&1 || true)
+echo "$other_ca" | sed 's/^/  s_client trusting only the other CA: /'
+echo "$other_ca" | grep -qi 'unable to get local issuer certificate' \
+  || fail "b's certificate verified against the other CA"
+echo "RESULT tls: a certificate of another CA is refused, in both directions"
 
-# ---- scenario 2: an untrusted node and a plain node
+# ---- scenario 2: an untrusted node and a plain node dial a and b
 # shellcheck disable=SC2046
-start_worker r $(tls_env r other); pid_r=$worker_pid; log_r=$worker_log
-start_worker p QUEL_MESH_INSECURE=true; pid_p=$worker_pid; log_p=$worker_log
-wait_for 30 "a to be refused by the untrusted node r" refused_in "$log_a" mesh-r
-wait_for 30 "r to be refused by a" refused_in "$log_r" mesh-a
-wait_for 30 "a to fail connecting to the plain node p" refused_in "$log_a" mesh-p
-wait_for 30 "the plain node p to fail connecting to a" refused_in "$log_p" mesh-a
-sleep 3  # several more connection attempts each way (retry interval 0.5 s)
+start_worker 0r $(tls_env 0r other); pid_r=$worker_pid; log_r=$worker_log
+start_worker 0p QUEL_MESH_INSECURE=true; pid_p=$worker_pid; log_p=$worker_log
+for peer in mesh-a mesh-b; do
+  wait_for 30 "the untrusted node to be refused by $peer" refused_in "$log_r" "$peer"
+  wait_for 30 "the plain node to be refused by $peer" refused_in "$log_p" "$peer"
+done
+sleep 3  # several more attempts (retry interval 0.5 s)
 for log in "$log_a" "$log_b"; do
-  for peer in mesh-r mesh-p; do
+  for peer in mesh-0r mesh-0p; do
     if peer_up_in "$log" "$peer"; then fail "$peer became a peer ($log)"; fi
   done
 done
 for log in "$log_r" "$log_p"; do
   if grep -q 'Mesh peer up' "$log"; then fail "$(grep 'Mesh peer up' "$log" | head -n 1)"; fi
 done
-echo "refusals logged by a:"
-grep 'Cannot connect to mesh peer' "$log_a" | sed 's/^/  /'
-echo "refusals logged by r and p:"
+echo "refusals logged by the untrusted and the plain node:"
 grep -h 'Cannot connect to mesh peer' "$log_r" "$log_p" | sed 's/^/  /'
-ip netns exec "$ns_a" ss -tn state established "( sport = :7400 or dport = :7400 )" \
-  >"$work/connections.txt" 2>&1 || true
-echo "RESULT tls: established mesh connections in a's namespace after 3 s of refusals:" \
+ip netns exec "$ns_b" ss -tn state established "( sport = :7400 )" >"$work/connections.txt" 2>&1 || true
+echo "RESULT tls: inbound mesh connections held open by b after 3 s of refused attempts:" \
      "$(($(wc -l <"$work/connections.txt") - 1))"
+sed 's/^/  /' "$work/connections.txt"
 status_json=$(ip netns exec "$ns_a" "$bin" status --json 2>"$work/status.err") \
   || fail "status --json failed: $(cat "$work/status.err")"
 view_state() {  # view_state OBSERVER PEER
@@ -109,14 +123,18 @@ doc = json.load(sys.stdin)
 print(next((p["state"] for p in doc["mesh"]["peers"]
             if p["observer"] == sys.argv[1] and p["node"] == sys.argv[2]), "absent"))' "$1" "$2"
 }
-echo "status --json on a: a sees b $(view_state mesh-a mesh-b), r $(view_state mesh-a mesh-r)," \
-     "p $(view_state mesh-a mesh-p)"
+echo "status --json: a sees b $(view_state mesh-a mesh-b), 0r $(view_state mesh-a mesh-0r)," \
+     "0p $(view_state mesh-a mesh-0p); 0r sees a $(view_state mesh-0r mesh-a), 0p sees a" \
+     "$(view_state mesh-0p mesh-a)"
 [ "$(view_state mesh-a mesh-b)" = up ] || fail "status: a does not see b up"
-[ "$(view_state mesh-a mesh-r)" = unreachable ] || fail "status: a does not show r unreachable"
-[ "$(view_state mesh-a mesh-p)" = unreachable ] || fail "status: a does not show p unreachable"
+[ "$(view_state mesh-0r mesh-a)" = unreachable ] || fail "status: 0r does not show a unreachable"
+[ "$(view_state mesh-0p mesh-a)" = unreachable ] || fail "status: 0p does not show a unreachable"
+for peer in mesh-0r mesh-0p; do
+  [ "$(view_state mesh-a "$peer")" != up ] || fail "status: a shows $peer up"
+done
 kill -TERM "$pid_r" "$pid_p"
 wait "$pid_r" "$pid_p" 2>/dev/null || true
-echo "RESULT tls: the untrusted node and the plain node were refused both ways and never became peers"
+echo "RESULT tls: the untrusted node and the plain node were refused and never became peers"
 
 # ---- scenario 3: SIGKILL takeover over TLS
 add_jobs 12
