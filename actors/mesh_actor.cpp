@@ -150,6 +150,9 @@ void connect(self_ptr self, const std::string& node) {
   uint16_t port = 0;
   if (!split_host_port(peer.address, host, port))
     return;
+  // Not before the node actor announced itself: the peer needs its handle.
+  if (!self->state.own.node)
+    return;
   peer.connecting = true;
   // The middleman (or caf::openssl's manager, with TLS) connects in its own
   // actor; a timeout keeps a peer behind a partition from staying
@@ -303,8 +306,14 @@ mesh_actor::behavior_type mesh_impl(mesh_actor::stateful_pointer<mesh_state> sel
   return {
     [self](mesh_tick_atom) { on_tick(self); },
     [self](mesh_inbound_atom, const mesh_hello& hello) {
-      // Checked by the node actor (protocol, own id) before it got here.
-      if (hello.node && hello.node_id != self->state.own.node_id)
+      // This node's own node actor announcing itself: its handle goes into
+      // every hello from now on (peers that this node dials monitor it).
+      if (hello.node_id == self->state.own.node_id) {
+        self->state.own.node = hello.node;
+        return;
+      }
+      // A peer's, checked by the node actor (protocol, ids) before it got here.
+      if (hello.node)
         peer_up(self, hello.node_id, caf::actor_cast<mesh_node_actor>(hello.node),
                 hello.address);
     },

@@ -17,6 +17,9 @@ std::string mesh_hello_refusal(const mesh_hello& own, const mesh_hello& peer) {
 mesh_node_actor::behavior_type mesh_node_impl(mesh_node_actor::pointer self, mesh_hello own,
                                               mesh_actor coordinator) {
   own.node = caf::actor_cast<caf::strong_actor_ptr>(self);
+  // The coordinator puts this handle into its own hellos.
+  if (coordinator)
+    self->send(coordinator, mesh_inbound_atom::value, own);
   return {
     [own, coordinator](mesh_hello_atom, const mesh_hello& peer) -> caf::result<mesh_hello> {
       auto why = mesh_hello_refusal(own, peer);

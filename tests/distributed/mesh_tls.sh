@@ -59,10 +59,12 @@ wait_for 30 "worker b to meet a over TLS" peer_up_in "$log_b" mesh-a
 grep -q 'transport=mutual TLS' "$log_a" || fail "worker a does not say it uses mutual TLS"
 echo "RESULT tls: a and b are peers over mutual TLS"
 
-# The handshake as a TLS client sees it, from inside a's namespace.
-probe=$(ip netns exec "$ns_a" timeout 5 openssl s_client -connect "$ip_b:7400" \
+# The handshake as a TLS client sees it, from inside a's namespace. stdin
+# stays open a second: with TLS 1.3 the server judges the client's
+# certificate after its own Finished, and its alert arrives after that.
+probe=$(sleep 1 | ip netns exec "$ns_a" timeout 5 openssl s_client -connect "$ip_b:7400" \
           -cert "$certs/a.crt" -key "$certs/a.key" -CAfile "$certs/ca.crt" -brief \
-          </dev/null 2>&1 || true)
+          2>&1 | tr -d '\000' || true)
 echo "$probe" | sed 's/^/  s_client with a certificate: /'
 echo "$probe" | grep -q 'Verification: OK' || fail "b's certificate did not verify against the CA"
 protocol=$(echo "$probe" | sed -n 's/^Protocol version: //p')
@@ -71,23 +73,23 @@ echo "RESULT tls: negotiated ${protocol:-?} ${cipher:-?}"
 # Without a client certificate the server must end the handshake (TLS 1.3
 # reports it as alert 116 "certificate required" after the client's
 # Finished).
-noclient=$(ip netns exec "$ns_a" timeout 5 openssl s_client -connect "$ip_b:7400" \
-             -CAfile "$certs/ca.crt" -brief </dev/null 2>&1 || true)
+noclient=$(sleep 1 | ip netns exec "$ns_a" timeout 5 openssl s_client -connect "$ip_b:7400" \
+             -CAfile "$certs/ca.crt" -brief 2>&1 | tr -d '\000' || true)
 echo "$noclient" | sed 's/^/  s_client without a certificate: /'
 echo "$noclient" | grep -qiE 'alert|certificate required|handshake failure' \
   || fail "b accepted a TLS client without a certificate"
 echo "RESULT tls: a client without a certificate is refused by the server"
-rogue=$(ip netns exec "$ns_a" timeout 5 openssl s_client -connect "$ip_b:7400" \
+rogue=$(sleep 1 | ip netns exec "$ns_a" timeout 5 openssl s_client -connect "$ip_b:7400" \
           -cert "$certs/0r.crt" -key "$certs/0r.key" -CAfile "$certs/ca.crt" -brief \
-          </dev/null 2>&1 || true)
+          2>&1 | tr -d '\000' || true)
 echo "$rogue" | sed 's/^/  s_client with the certificate of another CA: /'
 echo "$rogue" | grep -qiE 'alert|handshake failure' \
   || fail "b accepted a TLS client whose certificate another CA signed"
-other_ca=$(ip netns exec "$ns_a" timeout 5 openssl s_client -connect "$ip_b:7400" \
+other_ca=$(sleep 1 | ip netns exec "$ns_a" timeout 5 openssl s_client -connect "$ip_b:7400" \
              -cert "$certs/0r.crt" -key "$certs/0r.key" -CAfile "$certs/other.crt" \
-             -verify_return_error -brief </dev/null 2>&1 || true)
+             -verify_return_error -brief 2>&1 | tr -d '\000' || true)
 echo "$other_ca" | sed 's/^/  s_client trusting only the other CA: /'
-echo "$other_ca" | grep -qi 'unable to get local issuer certificate' \
+echo "$other_ca" | grep -qi 'certificate verify failed' \
   || fail "b's certificate verified against the other CA"
 echo "RESULT tls: a certificate of another CA is refused, in both directions"
 
