@@ -61,7 +61,7 @@ sleep 0.5
 held=$(live_jobs_of mesh-b | paste -sd, -)
 [ -n "$held" ] || fail "worker b finished its jobs before the fault (generator too fast?)"
 t0=$(now_ms)
-ip -n "$ns_b" link set "${tag}b" down
+ip -n "$ns_b" link set "${cluster_tag}b" down
 echo "partition of worker b at $t0; it held: $held"
 wait_for 10 "worker a to claim b's jobs after the partition" a_claimed
 part_ms=$(claimed_by_a_after "$t0" "$held")
@@ -69,7 +69,7 @@ part_seen=$(noticed_after "$t0" "$work/worker-a-1.log")
 echo "RESULT partition: noticed after ${part_seen} ms; jobs of the cut-off worker claimed again after ${part_ms} ms (target <= 3000)"
 [ "$part_ms" -le 3000 ] || fail "partition takeover took ${part_ms} ms (> 3000)"
 sleep 2
-ip -n "$ns_b" link set "${tag}b" up
+ip -n "$ns_b" link set "${cluster_tag}b" up
 echo "link of worker b restored"
 wait_for 60 "worker b to have its late writes refused" grep -q 'ease lost' "$log_b"
 echo "worker b after the partition: $(grep -c 'ease lost' "$log_b") refused writes logged"

@@ -116,8 +116,14 @@ ip netns exec "$ns_b" ss -tn state established "( sport = :7400 )" >"$work/conne
 echo "RESULT tls: inbound mesh connections held open by b after 3 s of refused attempts:" \
      "$(($(wc -l <"$work/connections.txt") - 1))"
 sed 's/^/  /' "$work/connections.txt"
-status_json=$(ip netns exec "$ns_a" "$bin" status --json 2>"$work/status.err") \
-  || fail "status --json failed: $(cat "$work/status.err")"
+read_status() {
+  status_json=$(ip netns exec "$ns_a" "$bin" status --json 2>"$work/status.err") \
+    || fail "status --json failed: $(cat "$work/status.err")"
+}
+mesh_text() {  # the mesh part of `status` as text
+  ip netns exec "$ns_a" "$bin" status | sed -n '/^mesh nodes/,/^dead letters/p' | sed '$d'
+}
+read_status
 view_state() {  # view_state OBSERVER PEER
   echo "$status_json" | python3 -c '
 import json, sys
@@ -134,6 +140,8 @@ echo "status --json: a sees b $(view_state mesh-a mesh-b), 0r $(view_state mesh-
 for peer in mesh-0r mesh-0p; do
   [ "$(view_state mesh-a "$peer")" != up ] || fail "status: a shows $peer up"
 done
+echo "status (text) on a:"
+mesh_text | sed 's/^/  /'
 kill -TERM "$pid_r" "$pid_p"
 wait "$pid_r" "$pid_p" 2>/dev/null || true
 echo "RESULT tls: the untrusted node and the plain node were refused and never became peers"
@@ -154,6 +162,10 @@ kill_ms=$(claimed_by_after mesh-a "$t0" "$held")
 kill_seen=$(noticed_after "$t0" "$log_a")
 echo "RESULT tls sigkill: noticed after ${kill_seen} ms; jobs claimed again after ${kill_ms} ms (target <= 1000)"
 [ "$kill_ms" -le 1000 ] || fail "SIGKILL takeover over TLS took ${kill_ms} ms (> 1000)"
+b_down() { read_status; [ "$(view_state mesh-a mesh-b)" = down ]; }
+wait_for 10 "status to show b down" b_down
+echo "status (text) on a after the takeover:"
+mesh_text | sed 's/^/  /'
 check_census "sigkill over TLS"
 
 kill -TERM "$pid_a" 2>/dev/null || true
