@@ -19,7 +19,8 @@
 #   2. 0r (untrusted CA) and 0p (plain) join Redis and dial a and b: every
 #      connection is refused (logged "Cannot connect to mesh peer" by them),
 #      none of them ever becomes a peer of a or b, `status --json` shows
-#      them unreachable from their side and never up on a's; both stop;
+#      them unreachable from their side and never up on a's; the link between
+#      a and b never drops meanwhile; both stop;
 #   3. jobs on a and b over TLS; b is SIGKILLed: a claims its jobs within 1 s.
 # After 3: every job completed, no image made twice, credits exact, storage
 # objects = images, nothing left in a processing list.
@@ -145,6 +146,14 @@ mesh_text | sed 's/^/  /'
 kill -TERM "$pid_r" "$pid_p"
 wait "$pid_r" "$pid_p" 2>/dev/null || true
 echo "RESULT tls: the untrusted node and the plain node were refused and never became peers"
+# Refused handshakes must not disturb the trusted link: CAF 0.17.6 left
+# OpenSSL's error queue dirty after each one and then closed healthy
+# connections at their next read (app/openssl_error_queue.cpp).
+for log in "$log_a" "$log_b"; do
+  lost=$(grep -c 'Mesh peer lost' "$log" || true)
+  [ "$lost" = 0 ] || fail "the link between a and b dropped $lost times during refused handshakes ($log)"
+done
+echo "RESULT tls: the link between a and b never dropped during the probes and refused handshakes"
 
 # ---- scenario 3: SIGKILL takeover over TLS
 add_jobs 12
