@@ -77,10 +77,12 @@ std::map<std::string, std::string> mesh_view(const mesh_state& st);
 
 /// Whether this node opens the connection to `peer`: only the node with the
 /// smaller id dials, the other learns of it from its hello. One connection
-/// per pair is a must with caf::openssl in CAF 0.17.6: a second TLS
-/// connection between two nodes that already have one (each side dialling
-/// the other) stalls messages in both directions until the heartbeats time
-/// the link out (measured, docs/DISTRIBUTED.md "TLS"); plain BASP copes.
+/// per pair halves the sockets and keeps clear of BASP's handling of a
+/// redundant connection. It was found needed with caf::openssl in CAF
+/// 0.17.6, where a second TLS connection between two nodes broke both; the
+/// cause was OpenSSL's error queue (app/openssl_error_queue.cpp), and with
+/// that repaired two connections per pair also work (docs/DISTRIBUTED.md
+/// "TLS"), but the mesh keeps to one.
 inline bool mesh_dials(const std::string& own, const std::string& peer) {
   return own < peer;
 }

@@ -13,7 +13,10 @@
 /// Every publish and connect between nodes goes through here, so that all
 /// of them use the same transport: CAF's plain middleman, or caf::openssl's
 /// manager (mutual TLS) when mesh.tls_* are set (docs/DISTRIBUTED.md "TLS").
-/// The two share one BASP broker; only the sockets differ.
+/// The two share one BASP broker; only the sockets differ. With TLS, the
+/// process relies on app/openssl_error_queue.cpp (caf::openssl 0.17.6 does
+/// not clear OpenSSL's error queue, so one refused handshake would close
+/// healthy connections).
 namespace quel {
 
 /// Before the actor system exists: loads the middleman and, with TLS, the
