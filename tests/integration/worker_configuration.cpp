@@ -76,6 +76,9 @@ TEST_CASE("numbers and durations must be whole and in range", "[e2e][config]") {
     {"QUEL_MESH_INSECURE", "yes", "mesh.insecure"},
     {"QUEL_MESH_GRACE", "61", "mesh.grace"},
     {"QUEL_MESH_CONNECTION_TIMEOUT", "0.2", "mesh.connection_timeout"},
+    // Mutual TLS: the three files together (the first missing one is named).
+    {"QUEL_MESH_TLS_CA", "/nonexistent/ca.crt", "mesh.tls_certificate"},
+    {"QUEL_MESH_TLS_KEY_PASSPHRASE", "Passphrase-Alone-9", "QUEL_MESH_TLS_KEY_PASSPHRASE"},
   };
   for (auto& r : rows) {
     INFO(r.variable << "=" << r.value);
