@@ -5,7 +5,8 @@
 #   tests/distributed/mesh_tls.sh QUEL_WORKER_BINARY
 #
 # The cluster of lib/cluster.sh on 10.231.78.0/24: Redis and PostgreSQL in
-# namespace "db", worker hosts a and b (certificates of the test's CA), 0r (a
+# namespace "db", worker hosts a and b (certificates of the test's CA; b's
+# key encrypted, with its passphrase in the environment), 0r (a
 # "rogue": a certificate of another CA, trusting only that one) and 0p (plain
 # mode, mesh.insecure). A throwaway CA and node certificates are made with
 # the openssl CLI (make_mesh_certs.sh). Only the node with the smaller id
@@ -37,6 +38,10 @@ cluster_tag=qt$$ cluster_net=10.231.78 cluster_hosts="a b 0r 0p"
 certs=$work/certs
 "$root/tests/distributed/make_mesh_certs.sh" "$certs" ca a b
 "$root/tests/distributed/make_mesh_certs.sh" "$certs" other 0r
+# b's key is encrypted: CAF gets its passphrase (openssl.passphrase) from
+# QUEL_MESH_TLS_KEY_PASSPHRASE.
+b_pass=mesh-b-key-$$-passphrase
+openssl pkey -in "$certs/b.key" -aes256 -passout "pass:$b_pass" -out "$certs/b.enc.key"
 tls_env() {  # tls_env NODE CA
   echo "QUEL_MESH_TLS_CERTIFICATE=$certs/$1.crt QUEL_MESH_TLS_KEY=$certs/$1.key" \
        "QUEL_MESH_TLS_CA=$certs/$2.crt"
@@ -53,7 +58,8 @@ refused_in() {  # refused_in LOG PEER: LOG could not connect to PEER
 # shellcheck disable=SC2046
 start_worker a $(tls_env a ca); pid_a=$worker_pid; log_a=$worker_log
 # shellcheck disable=SC2046
-start_worker b $(tls_env b ca); pid_b=$worker_pid; log_b=$worker_log
+start_worker b $(tls_env b ca) QUEL_MESH_TLS_KEY="$certs/b.enc.key" \
+  QUEL_MESH_TLS_KEY_PASSPHRASE="$b_pass"; pid_b=$worker_pid; log_b=$worker_log
 grep -q 'transport=mutual TLS' "$log_a" || sleep 1
 wait_for 30 "worker a to meet b over TLS" peer_up_in "$log_a" mesh-b
 wait_for 30 "worker b to meet a over TLS" peer_up_in "$log_b" mesh-a
