@@ -38,13 +38,14 @@ ENTRYPOINT ["python3"]
 # --- runtime stage (the default target): shared libraries only ---------------
 # One package per library the binary names (readelf -d: NEEDED), plus the CA
 # certificates libcurl needs for HTTPS; what those libraries need in turn
-# (libssl3, ...) comes with them. tests/container/container_checks.sh keeps
-# this list and the binary in step.
+# comes with them. libcaf-openssl0.17 and libssl3: the mesh's mutual TLS
+# (the binary links both itself; docs/DISTRIBUTED.md "TLS").
+# tests/container/container_checks.sh keeps this list and the binary in step.
 FROM debian:12.8-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcaf-core0.17 libcaf-io0.17 libhiredis0.14 libpqxx-6.4 libcurl4 libvips42 \
-      libglib2.0-0 ca-certificates \
+      libcaf-core0.17 libcaf-io0.17 libcaf-openssl0.17 libssl3 libhiredis0.14 \
+      libpqxx-6.4 libcurl4 libvips42 libglib2.0-0 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/quel-worker /usr/local/bin/quel-worker
 # Fail the image build, not the first start, if a shared library is missing.

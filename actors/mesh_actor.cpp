@@ -1,13 +1,15 @@
 #include "actors/mesh_actor.hpp"
 
-#include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 
 #include <charconv>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "actors/mesh_node_actor.hpp"
 #include "common/log.hpp"
+#include "common/log_text.hpp"
 
 namespace quel {
 
@@ -35,6 +37,16 @@ using self_ptr = mesh_actor::stateful_pointer<mesh_state>;
 int64_t ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::steady_clock::now() - t).count();
+}
+
+int64_t unix_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+/// Kept for `status` as "down" for a while after it went.
+void remember_departed(mesh_state& st, const std::string& node, const mesh_peer& peer) {
+  if (peer.ever_up)
+    st.departed[node] = {peer.address, peer.last_seen, std::chrono::steady_clock::now()};
 }
 
 void take_over(self_ptr self, const std::string& node) {
@@ -65,7 +77,10 @@ void take_over(self_ptr self, const std::string& node) {
         }
         // Forgotten either way: if it comes back it advertises itself again
         // and is greeted as a new peer.
-        self->state.peers.erase(node);
+        if (i != self->state.peers.end()) {
+          remember_departed(self->state, node, i->second);
+          self->state.peers.erase(i);
+        }
       },
       [self, node](const caf::error& err) {
         // Redis unreachable: tried again at the next tick while still down.
@@ -74,6 +89,34 @@ void take_over(self_ptr self, const std::string& node) {
         log::warn("Mesh takeover attempt failed; retrying",
                   {{"peer", node}, {"error", self->system().render(err)}});
       });
+}
+
+/// A greeted peer (this node dialled it) or one that dialled this node and
+/// said hello: from now on monitored.
+void peer_up(self_ptr self, const std::string& node, mesh_node_actor handle,
+             const std::string& address) {
+  auto& peer = self->state.peers[node];
+  if (peer.handle == handle)
+    return;  // the same connection greeted again
+  bool back = peer.down;
+  if (peer.address.empty())
+    peer.address = address;  // greeted before the next tick listed it
+  peer.handle = handle;
+  peer.down = false;
+  peer.ever_up = true;
+  peer.connect_error.clear();
+  peer.last_seen = std::chrono::system_clock::now();
+  self->state.departed.erase(node);
+  self->monitor(handle);
+  if (back)
+    log::info("Mesh peer back within the grace",
+              {{"peer", node}, {"ms_since_lost", std::to_string(ms_since(peer.lost_at))}});
+  else
+    log::info("Mesh peer up", {{"peer", node}, {"address", peer.address}});
+  if (self->state.was_taken_over) {
+    self->state.was_taken_over = false;
+    self->send(self->state.registry, mesh_clear_atom::value);
+  }
 }
 
 void greet(self_ptr self, const std::string& node, mesh_node_actor handle) {
@@ -91,22 +134,7 @@ void greet(self_ptr self, const std::string& node, mesh_node_actor handle) {
                      {{"peer", node}, {"address", peer.address}, {"reason", why}});
           return;
         }
-        bool back = peer.down;
-        if (peer.address.empty())
-          peer.address = reply.address;  // greeted before the next tick listed it
-        peer.handle = handle;
-        peer.down = false;
-        peer.ever_up = true;
-        self->monitor(handle);
-        if (back)
-          log::info("Mesh peer back within the grace",
-                    {{"peer", node}, {"ms_since_lost", std::to_string(ms_since(peer.lost_at))}});
-        else
-          log::info("Mesh peer up", {{"peer", node}, {"address", peer.address}});
-        if (self->state.was_taken_over) {
-          self->state.was_taken_over = false;
-          self->send(self->state.registry, mesh_clear_atom::value);
-        }
+        peer_up(self, node, handle, reply.address);
       },
       [self, node](const caf::error& err) {
         if (auto i = self->state.peers.find(node); i != self->state.peers.end())
@@ -122,12 +150,15 @@ void connect(self_ptr self, const std::string& node) {
   uint16_t port = 0;
   if (!split_host_port(peer.address, host, port))
     return;
+  // Not before the node actor announced itself: the peer needs its handle.
+  if (!self->state.own.node)
+    return;
   peer.connecting = true;
-  auto mm = self->system().middleman().actor_handle();
-  // The middleman connects in its own actor; a timeout keeps a peer behind a
-  // partition from staying "connecting" for good.
-  self->request(mm, self->state.settings.connection_timeout * 2, caf::connect_atom::value,
-                host, port)
+  // The middleman (or caf::openssl's manager, with TLS) connects in its own
+  // actor; a timeout keeps a peer behind a partition from staying
+  // "connecting" for good.
+  self->request(self->state.connector, self->state.settings.connection_timeout * 2,
+                caf::connect_atom::value, host, port)
     .then(
       [self, node](const caf::node_id&, caf::strong_actor_ptr& ptr,
                    const std::set<std::string>&) {
@@ -138,10 +169,21 @@ void connect(self_ptr self, const std::string& node) {
         }
         greet(self, node, caf::actor_cast<mesh_node_actor>(std::move(ptr)));
       },
-      [self, node](const caf::error&) {
-        // Not there (yet): tried again at the next tick.
-        if (auto i = self->state.peers.find(node); i != self->state.peers.end())
-          i->second.connecting = false;
+      [self, node](const caf::error& err) {
+        // Not there (yet): tried again at the next tick. Logged when the
+        // reason changes, not at every retry: with TLS this is where a peer
+        // whose certificate is not trusted (or a plain peer) shows up.
+        auto i = self->state.peers.find(node);
+        if (i == self->state.peers.end())
+          return;
+        auto& peer = i->second;
+        peer.connecting = false;
+        auto text = self->system().render(err);
+        if (text != peer.connect_error)
+          log::warn("Cannot connect to mesh peer",
+                    {{"peer", node}, {"address", peer.address}, {"error", text},
+                     {"transport", self->state.settings.tls() ? "mutual TLS" : "plain"}});
+        peer.connect_error = text;
       });
 }
 
@@ -152,7 +194,15 @@ void on_tick(self_ptr self) {
   if (self->state.listing)
     return;
   self->state.listing = true;
-  self->request(self->state.registry, caf::infinite, mesh_peers_atom::value)
+  auto now = std::chrono::system_clock::now();
+  for (auto& [node, peer] : self->state.peers)
+    if (peer.handle)
+      peer.last_seen = now;  // no down_msg yet: the heartbeats still arrive
+  for (auto i = self->state.departed.begin(); i != self->state.departed.end();)
+    i = std::chrono::steady_clock::now() - i->second.since > mesh_departed_keep
+          ? self->state.departed.erase(i) : std::next(i);
+  self->request(self->state.registry, caf::infinite, mesh_peers_atom::value,
+                mesh_view(self->state))
     .then(
       [self](const std::map<std::string, std::string>& nodes) {
         auto& st = self->state;
@@ -172,10 +222,12 @@ void on_tick(self_ptr self) {
           auto& [node, peer] = *i;
           bool advertised = nodes.count(node) > 0;
           if (!advertised && !peer.handle && !peer.taking_over && !peer.connecting) {
+            remember_departed(st, node, peer);
             i = st.peers.erase(i);  // left, or taken over by someone else
             continue;
           }
-          if (!peer.handle && !peer.connecting && !peer.taking_over)
+          if (!peer.handle && !peer.connecting && !peer.taking_over
+              && mesh_dials(st.own.node_id, node))
             connect(self, node);
           if (peer.down && !peer.taking_over && ms_since(peer.lost_at) >= st.settings.grace.count())
             take_over(self, node);
@@ -195,9 +247,38 @@ void on_tick(self_ptr self) {
 
 } // namespace
 
+std::map<std::string, std::string> mesh_view(const mesh_state& st) {
+  using json = nlohmann::json;
+  std::map<std::string, std::string> out;
+  auto seen = [](std::chrono::system_clock::time_point t) {
+    return t.time_since_epoch().count() == 0 ? json(nullptr) : json(unix_ms(t));
+  };
+  for (auto& [node, d] : st.departed)
+    out[node] = json{{"address", d.address}, {"state", "down"},
+                     {"last_seen_ms", seen(d.last_seen)}, {"load", nullptr},
+                     {"error", nullptr}}.dump();
+  for (auto& [node, peer] : st.peers) {
+    std::string state = peer.handle                ? "up"
+                        : peer.down                  ? "suspected"
+                        : !peer.connect_error.empty() ? "unreachable"
+                                                      : "connecting";
+    if (!peer.handle && !peer.down && st.departed.count(node))
+      continue;  // taken over, advertised again but not yet back: still down
+    out[node] = json{{"address", peer.address}, {"state", state},
+                     {"last_seen_ms", seen(peer.last_seen)}, {"load", nullptr},
+                     {"error", peer.connect_error.empty()
+                                 ? json(nullptr)
+                                 : json(clip_text(peer.connect_error, max_upstream_chars))}}
+                  .dump();
+  }
+  return out;
+}
+
 mesh_actor::behavior_type mesh_impl(mesh_actor::stateful_pointer<mesh_state> self,
                                     mesh_settings settings, mesh_hello own,
-                                    mesh_registry_actor registry) {
+                                    mesh_registry_actor registry,
+                                    caf::io::middleman_actor connector) {
+  self->state.connector = std::move(connector);
   self->state.settings = settings;
   self->state.own = std::move(own);
   self->state.registry = std::move(registry);
@@ -208,13 +289,15 @@ mesh_actor::behavior_type mesh_impl(mesh_actor::stateful_pointer<mesh_state> sel
       peer.handle = mesh_node_actor{};
       peer.down = true;
       peer.lost_at = std::chrono::steady_clock::now();
+      peer.last_seen = std::chrono::system_clock::now();
       ++peer.generation;
       log::warn("Mesh peer lost", {{"peer", node},
                                    {"reason", self->system().render(msg.reason)}});
       self->delayed_send(self, self->state.settings.grace, mesh_check_atom::value, node,
                          peer.generation);
-      // Try to get it back within the grace at once.
-      if (!peer.connecting)
+      // Try to get it back within the grace at once (or, when the peer is
+      // the one that dials, wait for its hello).
+      if (!peer.connecting && mesh_dials(self->state.own.node_id, node))
         connect(self, node);
       return;
     }
@@ -222,6 +305,18 @@ mesh_actor::behavior_type mesh_impl(mesh_actor::stateful_pointer<mesh_state> sel
   self->send(self, mesh_tick_atom::value);
   return {
     [self](mesh_tick_atom) { on_tick(self); },
+    [self](mesh_inbound_atom, const mesh_hello& hello) {
+      // This node's own node actor announcing itself: its handle goes into
+      // every hello from now on (peers that this node dials monitor it).
+      if (hello.node_id == self->state.own.node_id) {
+        self->state.own.node = hello.node;
+        return;
+      }
+      // A peer's, checked by the node actor (protocol, ids) before it got here.
+      if (hello.node)
+        peer_up(self, hello.node_id, caf::actor_cast<mesh_node_actor>(hello.node),
+                hello.address);
+    },
     [self](mesh_check_atom, const std::string& node, uint64_t generation) {
       auto i = self->state.peers.find(node);
       if (i == self->state.peers.end() || !i->second.down || i->second.generation != generation)

@@ -14,9 +14,14 @@ std::string mesh_hello_refusal(const mesh_hello& own, const mesh_hello& peer) {
   return {};
 }
 
-mesh_node_actor::behavior_type mesh_node_impl(mesh_node_actor::pointer, mesh_hello own) {
+mesh_node_actor::behavior_type mesh_node_impl(mesh_node_actor::pointer self, mesh_hello own,
+                                              mesh_actor coordinator) {
+  own.node = caf::actor_cast<caf::strong_actor_ptr>(self);
+  // The coordinator puts this handle into its own hellos.
+  if (coordinator)
+    self->send(coordinator, mesh_inbound_atom::value, own);
   return {
-    [own](mesh_hello_atom, const mesh_hello& peer) -> caf::result<mesh_hello> {
+    [own, coordinator](mesh_hello_atom, const mesh_hello& peer) -> caf::result<mesh_hello> {
       auto why = mesh_hello_refusal(own, peer);
       if (!why.empty()) {
         log::error("Refused a mesh peer", {{"peer", peer.node_id},
@@ -24,6 +29,8 @@ mesh_node_actor::behavior_type mesh_node_impl(mesh_node_actor::pointer, mesh_hel
                                            {"reason", why}});
         return caf::make_error(caf::sec::invalid_argument, why);
       }
+      if (coordinator && peer.node)
+        caf::anon_send(coordinator, mesh_inbound_atom::value, peer);
       return own;
     },
   };

@@ -81,9 +81,11 @@ mesh_registry_impl(mesh_registry_actor::stateful_pointer<mesh_registry_state> se
     }
   });
   return {
-    [self](mesh_peers_atom) -> caf::result<std::map<std::string, std::string>> {
+    [self](mesh_peers_atom, const std::map<std::string, std::string>& view)
+      -> caf::result<std::map<std::string, std::string>> {
       auto& st = self->state;
       try {
+        st.redis->publish_mesh_view(st.node_id, view, st.ttl);
         st.redis->advertise_mesh(st.node_id, st.address, st.ttl);
         auto nodes = st.redis->mesh_nodes();
         return std::map<std::string, std::string>(nodes.begin(), nodes.end());

@@ -13,6 +13,13 @@ struct mesh_settings {
   std::string host;                // where the node actor is published
   uint16_t port = 0;
   bool insecure = false;           // plain mode on a non-loopback address
+  /// Mutual TLS through caf::openssl (docs/DISTRIBUTED.md "TLS"): all three
+  /// paths set, or none (plain mode). The passphrase of an encrypted key
+  /// comes only from the environment (QUEL_MESH_TLS_KEY_PASSPHRASE).
+  std::string tls_certificate;     // PEM chain: this node's certificate first
+  std::string tls_key;             // PEM private key of that certificate
+  std::string tls_ca;              // PEM CA certificate(s) peers must chain to
+  std::string tls_key_passphrase;
   /// CAF heartbeats, the same on every node (caf-0.17.md 3.7).
   std::chrono::milliseconds heartbeat_interval{250};
   std::chrono::milliseconds connection_timeout{1500};
@@ -30,6 +37,8 @@ struct mesh_settings {
   /// CAF's middleman is needed: a node is published, or generator nodes
   /// are connected to.
   bool networked() const { return enabled || !generators.empty(); }
+
+  bool tls() const { return !tls_certificate.empty(); }
 
   std::string address() const { return host + ":" + std::to_string(port); }
 };

@@ -48,7 +48,8 @@ int config_command(const worker_config& c, const cli_args& args) {
   // Secrets come only from the environment (docs/SECURITY.md).
   for (auto [key, env] : {std::pair{"storage.supabase_key", "QUEL_SUPABASE_KEY"},
                           std::pair{"generator.gemini_api_key", "QUEL_GEMINI_API_KEY"},
-                          std::pair{"http.admin_token", "QUEL_HTTP_ADMIN_TOKEN"}}) {
+                          std::pair{"http.admin_token", "QUEL_HTTP_ADMIN_TOKEN"},
+                          std::pair{"mesh.tls_key_passphrase", "QUEL_MESH_TLS_KEY_PASSPHRASE"}}) {
     bool set = std::getenv(env) != nullptr;
     rows.push_back(row{key, set ? std::string{secret_mask} : "", set ? "environment" : "default",
                        set ? env : ""});

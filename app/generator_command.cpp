@@ -11,6 +11,7 @@
 #include "actors/mesh_transport.hpp"
 #include "actors/shutdown_wait.hpp"
 #include "app/media_backends.hpp"
+#include "app/mesh_config.hpp"
 #include "app/mesh_runtime.hpp"
 #include "app/worker_runtime.hpp"
 #include "common/log.hpp"
@@ -38,20 +39,20 @@ int serve_generator(const worker_config& c) {
   own.node_id = c.settings.node_id;
   own.address = c.mesh.address();
   auto node = sys.spawn(generator_node_impl, own, media.generators, c.generator_concurrency);
-  auto port = mesh_publish(sys, node, c.mesh.host, c.mesh.port);
+  auto port = mesh_publish(node, c.mesh.host, c.mesh.port);
   if (!port) {
     caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
     media.stop();
     throw config_error("mesh.listen (QUEL_MESH_LISTEN) " + c.mesh.address()
                        + " cannot be bound: " + sys.render(port.error()));
   }
-  if (c.mesh.insecure && c.mesh.host != "localhost" && c.mesh.host != "::1"
-      && c.mesh.host.rfind("127.", 0) != 0)
+  if (!c.mesh.tls() && !loopback_host(c.mesh.host))
     log::warn("Generator node in plain mode on a non-loopback address (mesh.insecure = "
               "true): connections are neither encrypted nor authenticated",
               {{"listen", c.mesh.address()}});
   log::info("Generator node published",
             {{"node", c.settings.node_id}, {"listen", c.mesh.address()},
+             {"transport", mesh_uses_tls(sys) ? "mutual TLS" : "plain"},
              {"generator", c.generator_backend},
              {"capacity", std::to_string(c.generator_concurrency)},
              {"heartbeat_ms", std::to_string(c.mesh.heartbeat_interval.count())},

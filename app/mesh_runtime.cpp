@@ -7,12 +7,13 @@
 #include "actors/mesh_node_actor.hpp"
 #include "actors/mesh_registry_actor.hpp"
 #include "actors/mesh_transport.hpp"
+#include "app/mesh_config.hpp"
 #include "common/log.hpp"
 
 namespace quel {
 
 void configure_mesh(caf::actor_system_config& cfg, const mesh_settings& m) {
-  configure_mesh_transport(cfg, m.heartbeat_interval, m.connection_timeout);
+  configure_mesh_transport(cfg, m);
 }
 
 actor_pool<generate_actor> route_model_calls(caf::actor_system& sys, const worker_config& c,
@@ -52,17 +53,6 @@ mesh_actors start_mesh(caf::actor_system& sys, const worker_config& c,
   own.address = m.address();
   own.roles = {"worker"};
   mesh_actors out;
-  out.node = sys.spawn(mesh_node_impl, own);
-  auto port = sys.middleman().publish(out.node, m.port, m.host.c_str(), true);
-  if (!port) {
-    caf::anon_send_exit(out.node, caf::exit_reason::user_shutdown);
-    throw config_error("mesh.listen (QUEL_MESH_LISTEN) " + m.address()
-                       + " cannot be bound: " + sys.render(port.error()));
-  }
-  if (m.insecure && m.host != "localhost" && m.host != "::1" && m.host.rfind("127.", 0) != 0)
-    log::warn("Mesh in plain mode on a non-loopback address (mesh.insecure = true): "
-              "connections between nodes are neither encrypted nor authenticated",
-              {{"listen", m.address()}});
   std::vector<std::string> queues;
   for (auto& module : c.known_modules.all())
     queues.push_back(module.queue);
@@ -70,9 +60,23 @@ mesh_actors start_mesh(caf::actor_system& sys, const worker_config& c,
                                           std::make_shared<redis_queue>(endpoint),
                                           c.database_url, c.settings.node_id, m.address(),
                                           std::move(queues), c.settings.lease_ttl);
-  out.coordinator = sys.spawn(mesh_impl, m, own, out.registry);
+  // The coordinator before the node actor: peers that dial this node are
+  // handed to it by the node actor.
+  out.coordinator = sys.spawn(mesh_impl, m, own, out.registry, mesh_connector(sys));
+  out.node = sys.spawn(mesh_node_impl, own, out.coordinator);
+  auto port = mesh_publish(out.node, m.host, m.port);
+  if (!port) {
+    out.stop();
+    throw config_error("mesh.listen (QUEL_MESH_LISTEN) " + m.address()
+                       + " cannot be bound: " + sys.render(port.error()));
+  }
+  if (!m.tls() && !loopback_host(m.host))
+    log::warn("Mesh in plain mode on a non-loopback address (mesh.insecure = true): "
+              "connections between nodes are neither encrypted nor authenticated",
+              {{"listen", m.address()}});
   log::info("Mesh node published",
             {{"listen", m.address()},
+             {"transport", mesh_uses_tls(sys) ? "mutual TLS" : "plain"},
              {"heartbeat_ms", std::to_string(m.heartbeat_interval.count())},
              {"connection_timeout_ms", std::to_string(m.connection_timeout.count())},
              {"grace_ms", std::to_string(m.grace.count())}});

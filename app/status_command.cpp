@@ -71,6 +71,26 @@ void print_text(const json& doc) {
     std::printf("%-40s %-6s %10lld\n", str(n["node"]).c_str(),
                 n["alive"].get<bool>() ? "yes" : "no", n["processing"].get<long long>());
 
+  // The mesh: each node's view of its peers (docs/DISTRIBUTED.md).
+  auto& mesh = doc["mesh"];
+  if (!mesh["nodes"].empty()) {
+    std::printf("\nmesh nodes: %zu\n", mesh["nodes"].size());
+    for (auto& n : mesh["nodes"])
+      std::printf("  %-38s %s\n", str(n["node"]).c_str(), str(n["address"]).c_str());
+    std::printf("\n%-24s %-24s %-22s %-12s %10s %6s\n", "mesh peer seen by", "peer",
+                "address", "state", "last seen", "load");
+    for (auto& p : mesh["peers"]) {
+      auto& ago = p["last_seen_seconds_ago"];
+      std::string seen = ago.is_number() ? fmt::duration(ago.get<double>()) + " ago" : "never";
+      std::string load = p["load"].is_number() ? p["load"].dump() : "-";
+      std::printf("%-24s %-24s %-22s %-12s %10s %6s\n", str(p["observer"]).c_str(),
+                  str(p["node"]).c_str(), str(p["address"]).c_str(), str(p["state"]).c_str(),
+                  seen.c_str(), load.c_str());
+      if (p["error"].is_string())
+        std::printf("  %s\n", str(p["error"]).c_str());
+    }
+  }
+
   auto& dead = doc["dead_letters"];
   std::printf("\ndead letters (%s): %lld\n", str(dead["list"]).c_str(),
               dead["count"].get<long long>());

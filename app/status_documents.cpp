@@ -4,6 +4,7 @@
 #include "app/status_documents.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 
@@ -45,6 +46,45 @@ std::pair<int, int> stage_progress(const job_view& j) {
     if (made[index] >= quantity)
       ++done;
   return {done, static_cast<int>(stages.size())};
+}
+
+/// The mesh (docs/DISTRIBUTED.md): every advertised node, and each one's
+/// view of its peers as it last wrote it to Redis (quel:mesh:view:<node>,
+/// rewritten every mesh.retry_interval and expiring with the address).
+json mesh_document(redis_queue& redis) {
+  json nodes = json::array();
+  json peers = json::array();
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch()).count();
+  for (auto& [node, address] : redis.mesh_nodes()) {
+    nodes.push_back({{"node", shown(node)}, {"address", shown(address)}});
+    for (auto& [peer, text] : redis.mesh_view(node)) {
+      auto e = json::parse(text, nullptr, false);
+      if (!e.is_object())
+        continue;
+      json p;
+      p["observer"] = shown(node);
+      p["node"] = shown(peer);
+      p["address"] = e["address"].is_string() ? json(shown(e["address"].get<std::string>()))
+                                              : json(nullptr);
+      p["state"] = e["state"].is_string() ? json(shown(e["state"].get<std::string>()))
+                                          : json(nullptr);
+      p["last_seen"] = nullptr;
+      p["last_seen_seconds_ago"] = nullptr;
+      if (e["last_seen_ms"].is_number_integer()) {
+        auto ms = e["last_seen_ms"].get<int64_t>();
+        p["last_seen"] = utc_iso(std::chrono::system_clock::time_point{
+                                   std::chrono::milliseconds{ms}}, true);
+        p["last_seen_seconds_ago"] = std::max<int64_t>(0, now_ms - ms) / 1000.0;
+      }
+      p["load"] = e["load"].is_number() ? e["load"] : json(nullptr);
+      p["error"] = e["error"].is_string()
+                     ? json(shown(e["error"].get<std::string>(), max_upstream_chars))
+                     : json(nullptr);
+      peers.push_back(p);
+    }
+  }
+  return {{"nodes", nodes}, {"peers", peers}};
 }
 
 } // namespace
@@ -149,6 +189,7 @@ json fleet_document(const worker_config& c, redis_queue& redis, pg_job_admin& db
   }
   doc["jobs_in_flight"] = jobs;
   doc["nodes"] = nodes;
+  doc["mesh"] = mesh_document(redis);
 
   auto dead_key = redis_keys::dead_letter();
   json dead;

@@ -16,6 +16,7 @@
 
 #include "actors/mesh_actor.hpp"
 #include "adapters/redis/redis_queue.hpp"
+#include "app/mesh_config.hpp"
 #include "common/config_values.hpp"
 #include "common/embedded_files.hpp"
 #include "common/ini_file.hpp"
@@ -234,14 +235,11 @@ void check_http_addr(const std::string& addr) {
                        + "\" is not host:port with a port in 1..65535 (or off)");
 }
 
-bool loopback_host(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 std::vector<std::string> split_list(const std::string& text);
 
 /// mesh.*: off while mesh.listen is empty. Plain mode stays on loopback
-/// unless mesh.insecure says otherwise (docs/DISTRIBUTED.md).
+/// unless mesh.insecure says otherwise, TLS needs its three files
+/// (check_mesh_security, docs/DISTRIBUTED.md).
 mesh_settings load_mesh(const layered_values& v) {
   mesh_settings m;
   auto listen = v.str("mesh.listen");
@@ -256,6 +254,14 @@ mesh_settings load_mesh(const layered_values& v) {
   m.retry_interval = v.seconds("mesh.retry_interval", 0.05, 60);
   if (m.connection_timeout <= m.heartbeat_interval)
     throw config_error("mesh.connection_timeout must be longer than mesh.heartbeat_interval");
+  m.tls_certificate = v.str("mesh.tls_certificate");
+  m.tls_key = v.str("mesh.tls_key");
+  m.tls_ca = v.str("mesh.tls_ca");
+  // A secret, so only from the environment (docs/SECURITY.md).
+  if (auto* pass = std::getenv("QUEL_MESH_TLS_KEY_PASSPHRASE")) {
+    m.tls_key_passphrase = pass;
+    register_secret(pass);
+  }
   for (auto& address : split_list(v.str("mesh.generators"))) {
     std::string host;
     uint16_t port = 0;
@@ -263,12 +269,12 @@ mesh_settings load_mesh(const layered_values& v) {
       throw config_error("mesh.generators (QUEL_MESH_GENERATORS): \""
                          + clip_text(address, max_id_chars)
                          + "\" is not host:port with a port in 1..65535");
-    if (!loopback_host(host) && !m.insecure)
+    if (!loopback_host(host) && !m.insecure && !m.tls())
       throw config_error("mesh.generators (QUEL_MESH_GENERATORS): "
                          + clip_text(address, max_id_chars)
                          + " is not a loopback address: plain mesh connections are neither "
-                           "encrypted nor authenticated; set mesh.insecure = true to allow "
-                           "them on a trusted network");
+                           "encrypted nor authenticated; set mesh.tls_* (mutual TLS), or "
+                           "mesh.insecure = true on a trusted network");
     m.generators.push_back(address);
   }
   auto fallback = v.str("mesh.generator_fallback");
@@ -281,11 +287,6 @@ mesh_settings load_mesh(const layered_values& v) {
   if (!split_host_port(listen, m.host, m.port))
     throw config_error("mesh.listen (QUEL_MESH_LISTEN) \"" + clip_text(listen, max_id_chars)
                        + "\" is not host:port with a port in 1..65535");
-  if (!loopback_host(m.host) && !m.insecure)
-    throw config_error("mesh.listen (QUEL_MESH_LISTEN) " + clip_text(listen, max_id_chars)
-                       + " is not a loopback address: plain mesh connections are neither "
-                         "encrypted nor authenticated; set mesh.insecure = true to allow "
-                         "them on a trusted network");
   m.enabled = true;
   return m;
 }
@@ -358,6 +359,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
   if (auto* token = std::getenv("QUEL_HTTP_ADMIN_TOKEN"))
     c.http_admin_token = token;
   c.mesh = load_mesh(v);
+  check_mesh_security(c.mesh);
   c.log_format = v.str("log.format");
   if (c.log_format != "human" && c.log_format != "json")
     throw config_error("log.format must be human or json, not \"" + c.log_format + "\"");
@@ -455,7 +457,8 @@ std::vector<std::pair<std::string, std::string>> worker_config::describe() const
     {"generator", generator_backend},
     {"output_format", extension_of(settings.format)},
     {"http", http_addr},
-    {"mesh", mesh.enabled ? mesh.address() : std::string{"off"}},
+    {"mesh", !mesh.enabled ? std::string{"off"}
+             : mesh.address() + (mesh.tls() ? " (mutual TLS)" : " (plain)")},
     {"generator_nodes", generator_nodes.empty() ? std::string{"none"} : generator_nodes},
   };
 }

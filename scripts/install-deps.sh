@@ -21,6 +21,9 @@ build_packages=(
   # engine), nlohmann-json, vips-cpp (local generator, image conversion)
   libcaf-dev libhiredis-dev libpqxx-dev libcurl4-openssl-dev nlohmann-json3-dev
   libvips-dev
+  # OpenSSL headers: app/mesh_config.cpp checks the mesh's TLS files at start
+  # the way caf::openssl loads them (libcaf-dev pulls it in too)
+  libssl-dev
 )
 packages=(
   "${build_packages[@]}"
@@ -38,8 +41,9 @@ packages=(
   python3 libvips-tools curl file ca-certificates
   # tests/container/container_checks.py reads docker-compose.yml
   python3-yaml
-  # tests/distributed: network namespaces, veth pairs and a bridge (ip)
-  iproute2
+  # tests/distributed: network namespaces, veth pairs and a bridge (ip);
+  # the openssl CLI makes the mesh TLS test's throwaway CA and certificates
+  iproute2 openssl
   # tests/browser: the dashboard in Debian's headless Chromium (driven by
   # npm playwright-core, which tests/browser/run.sh installs with `npm ci`),
   # with a font for its text

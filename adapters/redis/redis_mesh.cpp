@@ -17,6 +17,10 @@ std::string addr_key(const std::string& node) {
   return "quel:mesh:addr:" + node;
 }
 
+std::string view_key(const std::string& node) {
+  return "quel:mesh:view:" + node;
+}
+
 std::string takeover_key(const std::string& node) {
   return "quel:mesh:takeover:" + node;
 }
@@ -83,14 +87,45 @@ redis_queue::election redis_queue::elect_taker(const std::string& dead,
   }
 }
 
+void redis_queue::publish_mesh_view(const std::string& node,
+                                    const std::map<std::string, std::string>& view,
+                                    std::chrono::milliseconds ttl) {
+  auto ttl_ms = std::max<int64_t>(ttl.count(), 1);
+  // In one transaction, so `status` never reads a half-written view; the
+  // whole hash is replaced, so peers that went drop out of it.
+  std::vector<std::string> hset{"HSET", view_key(node)};
+  for (auto& [peer, entry] : view) {
+    hset.push_back(peer);
+    hset.push_back(entry);
+  }
+  std::vector<std::vector<std::string>> cmds{{"MULTI"}, {"DEL", view_key(node)}};
+  if (!view.empty()) {
+    cmds.push_back(std::move(hset));
+    cmds.push_back({"PEXPIRE", view_key(node), std::to_string(ttl_ms)});
+  }
+  cmds.push_back({"EXEC"});
+  pipeline(cmds);
+}
+
+std::map<std::string, std::string> redis_queue::mesh_view(const std::string& node) {
+  auto r = command({"HGETALL", view_key(node)});
+  std::map<std::string, std::string> out;
+  for (size_t i = 0; i + 1 < r->elements; i += 2)
+    out.emplace(std::string(r->element[i]->str, r->element[i]->len),
+                std::string(r->element[i + 1]->str, r->element[i + 1]->len));
+  return out;
+}
+
 void redis_queue::forget_mesh_node(const std::string& node) {
   pipeline({{"DEL", addr_key(node)},
+            {"DEL", view_key(node)},
             {"SREM", mesh_nodes_key, node},
             {"DEL", redis_keys::node_lease(node)}});
 }
 
 void redis_queue::leave_mesh(const std::string& node) {
-  pipeline({{"DEL", addr_key(node)}, {"SREM", mesh_nodes_key, node}});
+  pipeline({{"DEL", addr_key(node)}, {"DEL", view_key(node)},
+            {"SREM", mesh_nodes_key, node}});
 }
 
 void redis_queue::clear_takeover_mark(const std::string& node) {

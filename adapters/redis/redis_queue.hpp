@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -141,7 +142,9 @@ public:
 
   // Worker mesh (docs/DISTRIBUTED.md; defined in redis_mesh.cpp). Keys:
   // quel:mesh:addr:<node> (its host:port, expiring like a lease),
-  // quel:mesh:nodes (set), quel:mesh:takeover:<node> (who took it over).
+  // quel:mesh:nodes (set), quel:mesh:takeover:<node> (who took it over),
+  // quel:mesh:view:<node> (hash: peer -> JSON, its view of its peers for
+  // `status`, expiring like the address).
 
   /// Publishes this node's mesh address for `ttl` (renewed every tick).
   void advertise_mesh(const std::string& node, const std::string& address,
@@ -155,6 +158,13 @@ public:
   enum class election { won, lost, self_taken_over, gone };
   election elect_taker(const std::string& dead, const std::string& self,
                        std::chrono::milliseconds ttl);
+  /// Replaces this node's view of its peers (peer -> JSON text) and lets it
+  /// expire after `ttl` unless written again (every tick).
+  void publish_mesh_view(const std::string& node,
+                         const std::map<std::string, std::string>& view,
+                         std::chrono::milliseconds ttl);
+  /// The view `node` last published (peer -> JSON text); empty when none.
+  std::map<std::string, std::string> mesh_view(const std::string& node);
   /// After a takeover: the node's address and node lease go (so the reaper
   /// treats it as expired), the node leaves the mesh set.
   void forget_mesh_node(const std::string& node);

@@ -43,7 +43,10 @@ struct net_system {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   net_system() {
-    configure_mesh_transport(cfg, heartbeat, conn_timeout);
+    mesh_settings plain;
+    plain.heartbeat_interval = heartbeat;
+    plain.connection_timeout = conn_timeout;
+    configure_mesh_transport(cfg, plain);
     cfg.set("scheduler.max-threads", size_t{2});
     sys = std::make_unique<caf::actor_system>(cfg);
   }
@@ -128,7 +131,7 @@ struct fake_node {
     node = net.sys->spawn(generator_node_impl, own,
                           actor_pool<generate_actor>({caf::actor_cast<generate_actor>(model)}),
                           capacity);
-    auto p = mesh_publish(*net.sys, node, "127.0.0.1", wanted);
+    auto p = mesh_publish(node, "127.0.0.1", wanted);
     REQUIRE(p);
     port = *p;
   }
@@ -417,7 +420,7 @@ TEST_CASE("a call a full generator node refuses waits and is sent again instead 
       },
     };
   });
-  auto port = mesh_publish(*net.sys, node, "127.0.0.1", 0);
+  auto port = mesh_publish(node, "127.0.0.1", 0);
   REQUIRE(port);
   worker_side worker{{"127.0.0.1:" + std::to_string(*port)}, false};
   REQUIRE(eventually([&] { return worker.up_nodes() == 1; }));

@@ -72,3 +72,33 @@ TEST_CASE("a node that left cleanly is not taken over", "[redis][mesh]") {
   q.leave_mesh("node-b");
   CHECK(q.elect_taker("node-b", "node-a", 10s) == election::gone);
 }
+
+TEST_CASE("a node's view of its peers is replaced whole, expires, and goes with the node",
+          "[redis][mesh][status]") {
+  QUEL_REQUIRE_TEST_REDIS();
+  test_redis r;
+  auto q = make_queue();
+  q.publish_mesh_view("node-a", {{"node-b", R"({"state":"up"})"}, {"node-c", R"({"state":"down"})"}},
+                      10s);
+  auto view = q.mesh_view("node-a");
+  REQUIRE(view.size() == 2);
+  CHECK(view["node-b"] == R"({"state":"up"})");
+  auto ttl = r.pttl("quel:mesh:view:node-a");
+  CHECK(ttl > 0);
+  CHECK(ttl <= 10000);
+  // A peer that is no longer in the view drops out of the hash.
+  q.publish_mesh_view("node-a", {{"node-b", R"({"state":"suspected"})"}}, 10s);
+  view = q.mesh_view("node-a");
+  REQUIRE(view.size() == 1);
+  CHECK(view["node-b"] == R"({"state":"suspected"})");
+  // No peers: no key at all.
+  q.publish_mesh_view("node-a", {}, 10s);
+  CHECK(r.keys("quel:mesh:view:*").empty());
+  CHECK(q.mesh_view("node-a").empty());
+  // A clean stop and a takeover both remove the view.
+  q.publish_mesh_view("node-a", {{"node-b", "{}"}}, 10s);
+  q.publish_mesh_view("node-b", {{"node-a", "{}"}}, 10s);
+  q.leave_mesh("node-a");
+  q.forget_mesh_node("node-b");
+  CHECK(r.keys("quel:mesh:view:*").empty());
+}

@@ -81,6 +81,9 @@ TEST_CASE("numbers and durations must be whole and in range", "[e2e][config]") {
     {"QUEL_MESH_GENERATORS", "10.1.2.3:7500", "mesh.generators"},
     {"QUEL_MESH_GENERATOR_FALLBACK", "remote", "mesh.generator_fallback"},
     {"QUEL_GENERATOR_CONCURRENCY", "-1", "generator.concurrency"},
+    // Mutual TLS: the three files together (the first missing one is named).
+    {"QUEL_MESH_TLS_CA", "/nonexistent/ca.crt", "mesh.tls_certificate"},
+    {"QUEL_MESH_TLS_KEY_PASSPHRASE", "Passphrase-Alone-9", "QUEL_MESH_TLS_KEY_PASSPHRASE"},
   };
   for (auto& r : rows) {
     INFO(r.variable << "=" << r.value);
