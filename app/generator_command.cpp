@@ -32,6 +32,9 @@ int serve_generator(const worker_config& c) {
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads",
           static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
+  // Idle threads wait instead of polling, as in the worker
+  // (run_actor_system in app/worker_runtime.cpp, docs/PERFORMANCE.md).
+  cfg.set("scheduler.policy", caf::atom("sharing"));
   configure_mesh(cfg, c.mesh);  // the same heartbeats as the workers
   caf::actor_system sys{cfg};
   auto media = spawn_media_actors(sys, c, std::make_shared<worker_metrics>(), false);

@@ -165,6 +165,17 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   auto& cfg = *cfg_owner;
   auto threads = std::max(2u, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
+  // A shared queue whose idle threads wait on a condition variable, not
+  // CAF's default work stealing: an idle work-stealing thread polls (100
+  // tight tries, then 500 more with 50 us sleeps between them, then 10 ms
+  // timed waits), and this worker's scheduler threads go idle many times per
+  // image, whenever every actor waits for a detached actor (PostgreSQL,
+  // disk, HTTP). The polling was about a sixth of the worker's CPU on 2
+  // cores (nanosleep and context switches in the profile) and took CPU from
+  // PostgreSQL beside it; waking a waiting thread is one futex call, and
+  // with 2 threads the shared queue's lock is not contended
+  // (docs/PERFORMANCE.md, "Scheduler").
+  cfg.set("scheduler.policy", caf::atom("sharing"));
   if (c.mesh.networked())
     configure_mesh(cfg, c.mesh);
   auto sys_owner = std::make_unique<caf::actor_system>(cfg);

@@ -27,6 +27,9 @@ public:
 
   /// Writes atomically: readers see the old object or the new one, never a
   /// half-written file, and a crash leaves no partial object in the bucket.
+  /// A new key is written as an unnamed file linked into place (O_TMPFILE);
+  /// replacing an object (or a file system without O_TMPFILE) goes through a
+  /// staging file renamed over it. Neither syncs to disk (see RELIABILITY.md).
   /// `content_type` is not stored (the key's extension carries the format).
   void put(const std::string& key, const blob& bytes,
            const std::string& content_type) override;
@@ -43,6 +46,8 @@ public:
 private:
   std::filesystem::path temp_path() const;
   void remove_stale_staging_files() const;
+  bool link_unnamed(int parent, const std::string& leaf, const blob& bytes,
+                    const std::filesystem::path& target) const;
   /// The bucket directory's descriptor; -1 when it does not exist and
   /// `create` is false (it is created when set).
   int open_bucket(bool create) const;
@@ -51,6 +56,7 @@ private:
   std::filesystem::path staging_dir_;
   beneath_mode mode_;
   mutable std::atomic<uint64_t> temp_counter_{0};
+  mutable std::atomic<bool> unnamed_unsupported_{false};
 };
 
 } // namespace quel

@@ -5,6 +5,7 @@
 // marks it `processing`; server and harness share the machine's clock), each
 // job completed before the next is pushed and a pause after it, so the
 // worker is idle when the id arrives. p50 and p99 over --samples.
+// --base-bin=PATH measures another quel-worker binary too (before/after).
 const path = require('node:path');
 const { Queue } = require('bullmq');
 const { openContext } = require('../lib/context');
@@ -29,11 +30,11 @@ async function waitFinished(db, id, timeoutMs = 30000) {
   throw new Error(`job ${id} not finished within ${timeoutMs} ms`);
 }
 
-async function measure(ctx, side, samples, pauseMs) {
+async function measure(ctx, side, samples, pauseMs, bin) {
   const ids = await ctx.db.reset(samples);
   await clearRun(ctx);
   const run = side === 'ours'
-    ? runMeasured([ctx.workerBin, 'run'], { env: oursEnv(ctx), logFile: path.join(ctx.workDir, 'latency-ours.log') })
+    ? runMeasured([bin ?? ctx.workerBin, 'run'], { env: oursEnv(ctx), logFile: path.join(ctx.workDir, 'latency-ours.log') })
     : runMeasured([process.execPath, PEER], { env: peerEnv(ctx), logFile: path.join(ctx.workDir, 'latency-peer.log') });
   const connection = side === 'peer' ? ctx.redis.duplicate() : null;
   const queue = connection ? new Queue(PEER_QUEUE, { connection }) : null;
@@ -58,14 +59,17 @@ async function measure(ctx, side, samples, pauseMs) {
 }
 
 async function main(argv) {
-  const o = parseArgs(argv, { samples: 200, pauseMs: 50, peer: true }, { samples: 10 });
+  const o = parseArgs(argv, { samples: 200, pauseMs: 50, peer: true, baseBin: '' }, { samples: 10 });
   const ctx = await openContext();
   try {
     ctx.standin = await startStandin({ latencyMs: 0 });
     const rows = [];
-    for (const side of o.peer ? ['ours', 'peer'] : ['ours']) {
-      const lat = await measure(ctx, side, o.samples, o.pauseMs);
-      rows.push([side === 'ours' ? 'quel-worker (LPUSH)' : 'BullMQ peer (Queue.add)', fmt(percentile(lat, 50), 2),
+    const names = { ours: 'quel-worker (LPUSH)', base: `quel-worker baseline (${o.baseBin})`,
+                    peer: 'BullMQ peer (Queue.add)' };
+    for (const side of ['ours', ...(o.baseBin ? ['base'] : []), ...(o.peer ? ['peer'] : [])]) {
+      const lat = await measure(ctx, side === 'base' ? 'ours' : side, o.samples, o.pauseMs,
+                                side === 'base' ? o.baseBin : undefined);
+      rows.push([names[side], fmt(percentile(lat, 50), 2),
                  fmt(percentile(lat, 99), 2), fmt(Math.max(...lat), 2)]);
     }
     console.log(`\n### Pick-up latency: push -> job processing, idle worker, ${o.samples} jobs one at a time\n`);

@@ -4,6 +4,9 @@
 // interleaved rounds (the order alternates), each on freshly seeded data;
 // then quel-worker with QUEL_GENERATOR=noop vs a pgbench replay of its own
 // statements on the same data (the database's ceiling for them).
+// --base-bin=PATH adds a third side, another quel-worker binary (a build
+// before a change), interleaved with the others in every round, so a
+// change is measured against its baseline in the same invocation.
 const { openContext } = require('../lib/context');
 const { startStandin } = require('../lib/standin');
 const { runSide } = require('../lib/sides');
@@ -33,35 +36,41 @@ function row(name, runs, base) {
           fmt(median(runs.map((r) => r.workerMs)), 2), fmt(median(runs.map((r) => r.pgMs)), 2),
           fmt(median(runs.map((r) => r.standinMs)), 2), fmt(median(runs.map((r) => r.standinLoad)), 2),
           fmt(median(runs.map((r) => r.rss)), 0), String(Math.max(...runs.map((r) => r.threads))),
-          base ? fmt(median(ips) / base, 2) : '1.00'];
+          base ? fmt(median(ips) / base, 2) : (base === 0 ? '-' : '1.00')];
 }
 
 async function main(argv) {
   const o = parseArgs(argv, { jobs: 500, rounds: 3, peerConcurrency: 16, peerPool: 10, inflight: 64,
-                              maxJobs: 16, noop: true },
+                              maxJobs: 16, noop: true, baseBin: '', peer: true },
                       { jobs: 10, rounds: 1 });
   const ctx = await openContext();
   try {
     ctx.standin = await startStandin({ latencyMs: 0 });
     const oursEnv = { QUEL_MAX_INFLIGHT_IMAGES: String(o.inflight), QUEL_WORKER_MAX_JOBS: String(o.maxJobs) };
     const peerEnv = { PEER_CONCURRENCY: String(o.peerConcurrency), PEER_PG_POOL: String(o.peerPool) };
-    const ours = []; const peer = [];
+    const ours = []; const peer = []; const base = [];
+    // --peer=false leaves the peer out (quick before/after runs with --base-bin).
+    const sides = ['ours', ...(o.baseBin ? ['base'] : []), ...(o.peer ? ['peer'] : [])];
     for (let round = 0; round < o.rounds; ++round) {
-      const order = round % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
+      // Each round rotates the order, so no side always runs first or last.
+      const order = sides.map((_, i) => sides[(i + round) % sides.length]);
       for (const side of order) {
-        const r = await measured(ctx, side, o.jobs, { env: side === 'ours' ? oursEnv : peerEnv,
-                                                      label: `${side}-${round}` });
-        (side === 'ours' ? ours : peer).push(r);
-        console.error(`round ${round + 1} ${side}: ${fmt(r.ips, 0)} images/s`);
+        const r = await measured(ctx, side === 'base' ? 'ours' : side, o.jobs,
+                                 { env: side === 'peer' ? peerEnv : oursEnv, label: `${side}-${round}`,
+                                   bin: side === 'base' ? o.baseBin : undefined });
+        ({ ours, peer, base })[side].push(r);
+        console.error(`round ${round + 1} ${side}: ${fmt(r.ips, 0)} images/s, worker CPU ${fmt(r.workerMs, 2)} ms/image`);
       }
     }
     const header = ['worker', 'images/s median (min..max)', 'wall images/s', 'worker CPU ms/image',
                     'PostgreSQL CPU ms/image', 'stand-in CPU ms/image', 'stand-in cores busy',
                     'peak RSS MB', 'peak threads', 'vs peer'];
-    const peerMedian = median(peer.map((r) => r.ips));
+    const peerMedian = o.peer ? median(peer.map((r) => r.ips)) : 0;
     console.log(`\n### Throughput: ${o.jobs} jobs x 4 images, stand-in at once, ${o.rounds} interleaved rounds\n`);
-    console.log(table(header, [row(`quel-worker (inflight ${o.inflight}, max_jobs ${o.maxJobs})`, ours, peerMedian),
-                               row(`BullMQ peer (concurrency ${o.peerConcurrency}, pool ${o.peerPool})`, peer, peerMedian)]));
+    const rows = [row(`quel-worker (inflight ${o.inflight}, max_jobs ${o.maxJobs})`, ours, peerMedian)];
+    if (o.baseBin) rows.push(row(`quel-worker baseline (${o.baseBin})`, base, peerMedian));
+    if (o.peer) rows.push(row(`BullMQ peer (concurrency ${o.peerConcurrency}, pool ${o.peerPool})`, peer, peerMedian));
+    console.log(table(header, rows));
 
     if (o.noop) {
       // Capture our statements once (untimed: logging every statement slows the server).
@@ -71,9 +80,13 @@ async function main(argv) {
       const scripts = buildScripts(parseStatements(await stopCapture(ctx.db, cap)), jobIds);
       if (scripts.jobsSeen !== o.jobs)
         throw new Error(`replay capture found ${scripts.jobsSeen} of ${o.jobs} jobs in the statement log`);
-      const noop = []; const ceiling = [];
+      const noop = []; const noopBase = []; const ceiling = [];
       for (let round = 0; round < o.rounds; ++round) {
-        noop.push(await measured(ctx, 'ours', o.jobs, { generator: 'noop', env: oursEnv, label: `noop-${round}` }));
+        const both = o.baseBin ? (round % 2 === 0 ? ['ours', 'base'] : ['base', 'ours']) : ['ours'];
+        for (const side of both)
+          (side === 'base' ? noopBase : noop).push(await measured(ctx, 'ours', o.jobs,
+            { generator: 'noop', env: oursEnv, label: `noop-${side}-${round}`,
+              bin: side === 'base' ? o.baseBin : undefined }));
         await ctx.db.reset(o.jobs);
         await ctx.db.detach();
         const pg0 = pgCpuSeconds();
@@ -83,7 +96,9 @@ async function main(argv) {
         const done = Number(await ctx.db.one('SELECT count(*) FROM quel_credit_log'));
         ceiling.push({ ips: (4 * o.jobs) / rp.wall, pgMs: (1000 * (pg1 - pg0)) / (4 * o.jobs),
                        failed: rp.failedClients, charges: done });
-        console.error(`round ${round + 1}: noop ${fmt(noop[round].ips, 0)}, replay ${fmt(ceiling[round].ips, 0)} images/s`);
+        console.error(`round ${round + 1}: noop ${fmt(noop[round].ips, 0)} (worker CPU ${fmt(noop[round].workerMs, 2)} ms/image)`
+                      + `${o.baseBin ? `, baseline noop ${fmt(noopBase[round].ips, 0)} (${fmt(noopBase[round].workerMs, 2)})` : ''}`
+                      + `, replay ${fmt(ceiling[round].ips, 0)} images/s`);
       }
       const c = median(ceiling.map((r) => r.ips));
       console.log(`\n### QUEL_GENERATOR=noop vs the database's ceiling for our statements\n`);
@@ -92,6 +107,9 @@ async function main(argv) {
         [['quel-worker, noop generator', spread(noop.map((r) => r.ips), 0),
           fmt(median(noop.map((r) => r.workerMs)), 2), fmt(median(noop.map((r) => r.pgMs)), 2),
           `${fmt((100 * median(noop.map((r) => r.ips))) / c, 0)}%`],
+         ...(o.baseBin ? [['quel-worker baseline, noop generator', spread(noopBase.map((r) => r.ips), 0),
+          fmt(median(noopBase.map((r) => r.workerMs)), 2), fmt(median(noopBase.map((r) => r.pgMs)), 2),
+          `${fmt((100 * median(noopBase.map((r) => r.ips))) / c, 0)}%`]] : []),
          [`pgbench replay (${scripts.clients.length} clients, ${scripts.statements} statements)`,
           spread(ceiling.map((r) => r.ips), 0), '-', fmt(median(ceiling.map((r) => r.pgMs)), 2), '100%']]));
       const failed = ceiling.reduce((k, r) => k + r.failed, 0);

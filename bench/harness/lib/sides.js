@@ -46,8 +46,23 @@ function peerEnv(ctx, extra = {}) {
   };
 }
 
+// The previous run's outputs are moved aside, not deleted: they go when the
+// benchmark's work directory does (scripts/bench.sh removes it on exit).
+// Deleting thousands of files right before a run made every file the next
+// run created walk past them: ext4 without a journal (this machine's disk)
+// skips inodes freed in the last minutes when it allocates one
+// (`recently_deleted` in the kernel), and that scan was more than half of
+// quel-worker's CPU with the noop generator and a large share of the peer's
+// file writes. A disk that keeps its outputs, as production does, never
+// pays it; moved aside, both sides run on such a disk.
+let setAside = 0;
 async function clearRun(ctx) {
-  fs.rmSync(path.join(ctx.storageDir, 'images', 'generated'), { recursive: true, force: true });
+  const out = path.join(ctx.storageDir, 'images', 'generated');
+  if (fs.existsSync(out)) {
+    const old = path.join(ctx.workDir, 'old-outputs');
+    fs.mkdirSync(old, { recursive: true });
+    fs.renameSync(out, path.join(old, String(++setAside)));
+  }
   await ctx.redis.flushdb();
 }
 
@@ -69,13 +84,15 @@ async function pushPeer(ctx, ids) {
 
 // Runs one side to the end; `before` runs after the ids are queued and just
 // before the process starts (statistics resets). Returns the process's figures.
-async function runSide(ctx, side, ids, { env = {}, generator = 'gemini', before, label, timeoutMs } = {}) {
+// `bin` runs another quel-worker binary as 'ours' (--base-bin: before/after
+// comparisons of two builds in one invocation).
+async function runSide(ctx, side, ids, { env = {}, generator = 'gemini', before, label, timeoutMs, bin } = {}) {
   await clearRun(ctx);
   const logFile = path.join(ctx.workDir, `${label ?? side}.log`);
   let argv; let childEnv;
   if (side === 'ours') {
     await pushOurs(ctx, ids);
-    argv = [ctx.workerBin, 'run', '--drain'];
+    argv = [bin ?? ctx.workerBin, 'run', '--drain'];
     childEnv = oursEnv(ctx, { generator, extra: env });
   } else {
     await pushPeer(ctx, ids);
