@@ -147,8 +147,14 @@ media_actors spawn_media_actors(caf::actor_system& sys, const worker_config& c,
   } else if (with_storage) {
     // One thread-safe adapter behind each pool of detached actors: the local
     // backend blocks on the disk, so it never runs on the shared scheduler.
-    std::shared_ptr<object_store> storage
-      = std::make_shared<local_object_store>(c.storage_dir, c.storage_bucket);
+    // Without syncing, a power cut can lose images already committed and
+    // charged: said at start-up, where an operator sees it.
+    if (!c.storage_local_sync)
+      log::warn("Storage: local objects are not synced to disk (storage.local_sync = false); "
+                "a power cut can lose committed images");
+    std::shared_ptr<object_store> storage = std::make_shared<local_object_store>(
+      c.storage_dir, c.storage_bucket, beneath_mode::automatic,
+      c.storage_local_sync ? disk_sync::on : disk_sync::off);
     out.fetchers = spawn_supervised_pool<fetch_actor>(
       sys, c.storage_threads, "fetch", [&sys, storage] {
         return sys.spawn<caf::detached>(fetch_actor_impl, storage);

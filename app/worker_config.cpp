@@ -151,6 +151,15 @@ public:
     return *v;
   }
 
+  /// Exactly "true" or "false", as config/worker.ini writes them.
+  bool boolean(const std::string& key) const {
+    auto& [text, origin] = at(key);
+    if (text != "true" && text != "false")
+      throw config_error(key + " (" + env_name_of(key) + ") must be true or false, not \""
+                         + clip_text(text, max_id_chars) + "\" (" + origin + ")");
+    return text == "true";
+  }
+
   double fraction(const std::string& key) const {
     auto& [text, origin] = at(key);
     auto v = parse_fraction(text);
@@ -328,6 +337,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
                              "local", "supabase");
   c.storage_dir = v.str("storage.dir");
   c.storage_bucket = v.str("storage.bucket");
+  c.storage_local_sync = v.boolean("storage.local_sync");
   c.supabase_url = v.str("storage.supabase_url");
   if (auto* key = std::getenv("QUEL_SUPABASE_KEY"))
     c.supabase_key = key;

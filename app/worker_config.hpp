@@ -44,6 +44,9 @@ struct worker_config {
   std::string storage_backend;   // local | supabase
   std::string storage_dir;
   std::string storage_bucket;
+  /// Local backend: a put returns once the object is on disk
+  /// (storage.local_sync); false keeps it in the page cache only.
+  bool storage_local_sync = true;
   std::string supabase_url;
   std::string supabase_key;      // secret
   int storage_threads = 4;

@@ -96,6 +96,9 @@ scenario_result worker_scenario::run(const scenario_settings& s,
   // --drain checks for idleness at this interval; the default 1 s would add
   // up to a second to every wall-clock figure.
   env["QUEL_WORKER_HOUSEKEEPING_INTERVAL"] = "0.1";
+  // The legacy runner does not sync its files: neither does the worker here
+  // (storage.local_sync, docs/PERFORMANCE.md).
+  env["QUEL_STORAGE_LOCAL_SYNC"] = "false";
   for (const auto& [k, v] : s.env)
     env[k] = v;
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -139,11 +140,25 @@ private:
   int fd_;
 };
 
+// Counts a directory being made until its entry is synced (see put()).
+class in_progress {
+public:
+  explicit in_progress(std::atomic<int>& count) : count_(count) {
+    count_.fetch_add(1);
+  }
+  ~in_progress() { count_.fetch_sub(1); }
+  in_progress(const in_progress&) = delete;
+  in_progress& operator=(const in_progress&) = delete;
+
+private:
+  std::atomic<int>& count_;
+};
+
 } // namespace
 
 local_object_store::local_object_store(fs::path root_dir, std::string bucket,
-                                       beneath_mode mode)
-  : mode_(mode) {
+                                       beneath_mode mode, disk_sync sync)
+  : mode_(mode), sync_(sync) {
   check_bucket(bucket);
   auto root = fs::absolute(std::move(root_dir)).lexically_normal();
   bucket_dir_ = root / bucket;
@@ -167,10 +182,22 @@ int local_object_store::open_bucket(bool create) const {
   // Created only when missing: create_directories stats every component,
   // which a put per image would pay every time.
   if (fd < 0 && errno == ENOENT && create) {
+    in_progress busy(dirs_in_progress_);
+    // The directories about to be made, the bucket first: each one's entry
+    // is in its parent, which is synced once they exist.
+    std::vector<fs::path> missing;
     std::error_code ec;
+    for (auto p = bucket_dir_; p != p.parent_path() && !fs::exists(p, ec); p = p.parent_path())
+      missing.push_back(p);
     fs::create_directories(bucket_dir_, ec);
     if (ec)
       throw_errno("cannot create directory", bucket_dir_, ec.value());
+    for (auto& made : missing) {
+      fd_guard parent(::open(made.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (parent.get() < 0)
+        throw_errno("cannot open directory", made.parent_path(), errno);
+      sync_or_throw(parent.get(), sync_target::directory, made.parent_path());
+    }
     fd = ::open(bucket_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   }
   if (fd < 0 && !(errno == ENOENT && !create))
@@ -232,8 +259,9 @@ std::optional<blob> local_object_store::get(const std::string& key, int64_t max_
 // (O_TMPFILE) in the target's own directory, which is linked under its name
 // only once complete. Readers see no file or the whole file; a write killed
 // half-way leaves nothing at all (the kernel frees an unnamed file with its
-// last descriptor). No durability is lost against the staging path: neither
-// syncs, both publish a complete file in one step. It is also much cheaper:
+// last descriptor). Both paths publish a complete file in one step and, with
+// disk_sync::on, sync alike (bytes before the name, directory after). It is
+// also much cheaper:
 // the inode comes from the target directory's group instead of the one
 // staging directory's (ext4 without a journal walks past every recently
 // deleted inode of a group on each allocation, which made the staging
@@ -255,6 +283,10 @@ bool local_object_store::link_unnamed(int parent, const std::string& leaf, const
     throw_errno("cannot create a file in", target.parent_path(), errno);
   }
   write_all(fd.get(), bytes.bytes(), target);
+  // The bytes reach the disk before the name does: after a power cut the
+  // name leads to the whole object or is not there (the file is unnamed
+  // until linkat, so a failed sync leaves nothing behind).
+  sync_or_throw(fd.get(), sync_target::file, target);
   // The way open(2) documents for O_TMPFILE: linkat(AT_EMPTY_PATH) needs
   // CAP_DAC_READ_SEARCH, the /proc link does not. linkat does not follow or
   // replace anything at the new name: a symlink or file there is EEXIST.
@@ -279,21 +311,97 @@ bool local_object_store::link_unnamed(int parent, const std::string& leaf, const
   return true;
 }
 
-void local_object_store::put(const std::string& key, const blob& bytes,
-                             const std::string& /*content_type*/) {
-  auto target = path_of(key);
-  fd_guard bucket(open_bucket(true));
+void local_object_store::sync_or_throw(int fd, sync_target what, const fs::path& path) const {
+  if (sync_ == disk_sync::off)
+    return;
+  if (sync_call_(fd, what) != 0)
+    throw_errno("cannot sync to disk", path, errno);
+}
+
+int local_object_store::open_key_dir(int bucket, const std::string& key,
+                                     const std::string& parent_key,
+                                     const fs::path& target) const {
+  int sync_failure = 0;
+  // A directory made for the key must be on disk too, or a power cut takes
+  // the object with it: its parent is synced once it exists. Also when a
+  // concurrent put made it a moment ago (EEXIST): that put may not have
+  // synced it yet.
+  make_dir_call make_and_sync = [this, &sync_failure](int parent, const char* name) {
+    in_progress busy(dirs_in_progress_);
+    if (::mkdirat(parent, name, 0755) != 0 && errno != EEXIST)
+      return -1;
+    if (sync_call_(parent, sync_target::directory) != 0) {
+      sync_failure = errno;
+      return -1;
+    }
+    return 0;
+  };
   // The parent is opened without following symlinks and the file renamed
   // into that descriptor, so a symlinked directory cannot redirect a write.
-  const auto [parent_key, leaf] = split_key(key);
-  fd_guard parent(open_dir_beneath(bucket.get(), parent_key, true));
-  if (parent.get() < 0) {
+  int fd = open_dir_beneath(bucket, parent_key, true,
+                            sync_ == disk_sync::on ? make_and_sync : make_dir_call{});
+  if (fd < 0) {
+    if (sync_failure != 0)
+      throw_errno("cannot sync to disk a directory made for", target, sync_failure);
     if (errno == ELOOP)
       refuse_symlink(key);
     throw_errno("cannot create directory", target.parent_path(), errno);
   }
-  if (link_unnamed(parent.get(), leaf, bytes, target))
+  return fd;
+}
+
+void local_object_store::sync_published(int bucket, int parent, const std::string& parent_key,
+                                        const std::string& leaf,
+                                        const fs::path& target) const {
+  if (sync_ == disk_sync::off)
     return;
+  try {
+    sync_or_throw(parent, sync_target::directory, target.parent_path());
+    // Another put of this store making a directory right now may have made
+    // one on this key's path, which this put then found there, and not have
+    // synced its entry yet: the directories above are synced here too, so
+    // that this object does not depend on that put. Only while directories
+    // are being made, which is rare.
+    if (dirs_in_progress_.load() > 0)
+      sync_ancestors(bucket, parent_key);
+  } catch (const storage_error&) {
+    // The name is visible but not known to be on disk: neither a retry nor
+    // the resume that finds objects with exists() may take it for stored.
+    // Readers see no object or the whole one either way.
+    ::unlinkat(parent, leaf.c_str(), 0);
+    throw;
+  }
+}
+
+void local_object_store::sync_ancestors(int bucket, const std::string& parent_key) const {
+  auto root = bucket_dir_.parent_path();
+  fd_guard root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (root_fd.get() < 0)
+    throw_errno("cannot open directory", root, errno);
+  sync_or_throw(root_fd.get(), sync_target::directory, root);
+  if (parent_key.empty())
+    return;  // the key's own directory is the bucket, synced already
+  sync_or_throw(bucket, sync_target::directory, bucket_dir_);
+  for (auto slash = parent_key.find('/'); slash != std::string::npos;
+       slash = parent_key.find('/', slash + 1)) {
+    auto dir = parent_key.substr(0, slash);
+    fd_guard fd(open_dir_beneath(bucket, dir, false));
+    if (fd.get() < 0)
+      throw_errno("cannot open directory", bucket_dir_ / dir, errno);
+    sync_or_throw(fd.get(), sync_target::directory, bucket_dir_ / dir);
+  }
+}
+
+void local_object_store::put(const std::string& key, const blob& bytes,
+                             const std::string& /*content_type*/) {
+  auto target = path_of(key);
+  fd_guard bucket(open_bucket(true));
+  const auto [parent_key, leaf] = split_key(key);
+  fd_guard parent(open_key_dir(bucket.get(), key, parent_key, target));
+  if (link_unnamed(parent.get(), leaf, bytes, target)) {
+    sync_published(bucket.get(), parent.get(), parent_key, leaf, target);
+    return;
+  }
   std::error_code ec;
   fs::create_directories(staging_dir_, ec);
   auto temp = ec ? fs::path() : temp_path();
@@ -314,6 +422,9 @@ void local_object_store::put(const std::string& key, const blob& bytes,
       throw_errno("cannot create", temp, errno);
     try {
       write_all(fd.get(), bytes.bytes(), temp);
+      // Before the rename: the object at the key is then the old one or
+      // the whole new one, after a power cut too.
+      sync_or_throw(fd.get(), sync_target::file, temp);
     } catch (...) {
       ::unlinkat(from_dir, temp.c_str(), 0);
       throw;
@@ -324,9 +435,13 @@ void local_object_store::put(const std::string& key, const blob& bytes,
       throw_errno("cannot write", temp, err);
     }
     // rename replaces a symlink or FIFO at the target itself, never what a
-    // symlink points to.
-    if (::renameat(from_dir, temp.c_str(), parent.get(), leaf.c_str()) == 0)
+    // symlink points to. Syncing the target's directory then puts the new
+    // name on disk; whether the staging directory still names the file
+    // after a power cut does not matter (debris there is cleared at start-up).
+    if (::renameat(from_dir, temp.c_str(), parent.get(), leaf.c_str()) == 0) {
+      sync_published(bucket.get(), parent.get(), parent_key, leaf, target);
       return;
+    }
     int err = errno;
     ::unlinkat(from_dir, temp.c_str(), 0);
     if (err != EXDEV || beside_target)

@@ -47,13 +47,15 @@ int refine_errno(int dirfd, const std::string& name, int err) {
   return err;
 }
 
-// Opens directory `name` in `dirfd` (creating it when asked), never
-// following a symlink; -1 with errno on failure.
-int open_dir_step(int dirfd, const std::string& name, bool create) {
+// Opens directory `name` in `dirfd` (creating it when asked, with
+// `make_dir` when given), never following a symlink; -1 with errno on failure.
+int open_dir_step(int dirfd, const std::string& name, bool create,
+                  const make_dir_call& make_dir) {
   constexpr int dir_flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
   int fd = ::openat(dirfd, name.c_str(), dir_flags);
   if (fd < 0 && errno == ENOENT && create) {
-    if (::mkdirat(dirfd, name.c_str(), 0755) != 0 && errno != EEXIST)
+    int made = make_dir ? make_dir(dirfd, name.c_str()) : ::mkdirat(dirfd, name.c_str(), 0755);
+    if (made != 0 && errno != EEXIST)
       return -1;
     fd = ::openat(dirfd, name.c_str(), dir_flags);
   }
@@ -65,7 +67,8 @@ int open_dir_step(int dirfd, const std::string& name, bool create) {
 // Walks `rel` one component at a time from `dirfd`: every component but the
 // last as a directory, the last with `flags` (or as a directory too when
 // `last_is_dir`).
-int walk(int dirfd, const std::string& rel, int flags, bool last_is_dir, bool create) {
+int walk(int dirfd, const std::string& rel, int flags, bool last_is_dir, bool create,
+         const make_dir_call& make_dir = {}) {
   int current = dirfd;
   auto close_current = [&] {
     if (current != dirfd) {
@@ -81,7 +84,7 @@ int walk(int dirfd, const std::string& rel, int flags, bool last_is_dir, bool cr
     bool last = slash == std::string::npos;
     int next;
     if (!last || last_is_dir) {
-      next = open_dir_step(current, name, create);
+      next = open_dir_step(current, name, create, make_dir);
     } else {
       next = ::openat(current, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
     }
@@ -108,10 +111,11 @@ int open_beneath(int dirfd, const std::string& rel, int flags, beneath_mode mode
   return walk(dirfd, rel, flags, false, false);
 }
 
-int open_dir_beneath(int dirfd, const std::string& rel, bool create) {
+int open_dir_beneath(int dirfd, const std::string& rel, bool create,
+                     const make_dir_call& make_dir) {
   if (rel.empty())
     return ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-  return walk(dirfd, rel, 0, true, create);
+  return walk(dirfd, rel, 0, true, create, make_dir);
 }
 
 } // namespace quel

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace quel {
@@ -25,10 +26,17 @@ enum class beneath_mode {
 int open_beneath(int dirfd, const std::string& rel, int flags,
                  beneath_mode mode = beneath_mode::automatic);
 
+/// Makes the missing directory `name` in `parent`: 0 when it exists
+/// afterwards (made here or, EEXIST, by someone else a moment ago), or -1
+/// with errno set.
+using make_dir_call = std::function<int(int parent, const char* name)>;
+
 /// Opens the directory `rel` below `dirfd` component by component without
-/// following a symlink, creating missing directories (mode 0755) when
-/// `create` is set; an empty `rel` opens `dirfd` itself again. Returns the
-/// descriptor or -1 with errno set, as open_beneath().
-int open_dir_beneath(int dirfd, const std::string& rel, bool create);
+/// following a symlink, creating missing directories when `create` is set
+/// (with `make_dir` when given, else mkdirat mode 0755: the local store
+/// passes one that also syncs `parent`); an empty `rel` opens `dirfd` itself
+/// again. Returns the descriptor or -1 with errno set, as open_beneath().
+int open_dir_beneath(int dirfd, const std::string& rel, bool create,
+                     const make_dir_call& make_dir = {});
 
 } // namespace quel

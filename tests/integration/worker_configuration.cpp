@@ -58,6 +58,8 @@ TEST_CASE("numbers and durations must be whole and in range", "[e2e][config]") {
     {"QUEL_WORKER_TAKE_TIMEOUT", "3600", "worker.take_timeout"},
     {"QUEL_WORKER_SHUTDOWN_DEADLINE", "-1", "worker.shutdown_deadline"},
     {"QUEL_STORAGE_TIMEOUT", "1e9", "storage.timeout"},
+    {"QUEL_STORAGE_LOCAL_SYNC", "yes", "storage.local_sync"},
+    {"QUEL_STORAGE_LOCAL_SYNC", "TRUE", "storage.local_sync"},
     {"QUEL_WORKER_MAX_JOBS", "+16", "worker.max_jobs"},
     {"QUEL_WORKER_MAX_JOBS", "16 ", "worker.max_jobs"},
     {"QUEL_MAX_INFLIGHT_IMAGES", "99999999999999999999", "worker.max_inflight_images"},

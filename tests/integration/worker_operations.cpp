@@ -351,6 +351,9 @@ TEST_CASE("config prints each value's source and masks secrets", "[e2e][ops][con
   CHECK(line_of("worker.max_jobs").find("option --worker.max_jobs") != std::string::npos);
   CHECK(line_of("redis.url").find("environment QUEL_REDIS_URL") != std::string::npos);
   CHECK(line_of("storage.bucket").find("default") != std::string::npos);
+  // Local objects are synced to disk unless an operator turns it off.
+  CHECK(line_of("storage.local_sync").find("true") != std::string::npos);
+  CHECK(line_of("storage.local_sync").find("default") != std::string::npos);
   CHECK(line_of("worker.modules_file").find("environment QUEL_MODULES_FILE")
         != std::string::npos);
   CHECK(line_of("generator.gemini_api_key").find("***") != std::string::npos);

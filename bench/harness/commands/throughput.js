@@ -7,6 +7,9 @@
 // --base-bin=PATH adds a third side, another quel-worker binary (a build
 // before a change), interleaved with the others in every round, so a
 // change is measured against its baseline in the same invocation.
+// Every quel-worker side runs with storage.local_sync=false, as the peer
+// does not sync its files either; --synced adds a side with it on (the
+// default in production), interleaved too, to show what syncing costs.
 const { openContext } = require('../lib/context');
 const { startStandin } = require('../lib/standin');
 const { runSide } = require('../lib/sides');
@@ -41,24 +44,27 @@ function row(name, runs, base) {
 
 async function main(argv) {
   const o = parseArgs(argv, { jobs: 500, rounds: 3, peerConcurrency: 16, peerPool: 10, inflight: 64,
-                              maxJobs: 16, noop: true, baseBin: '', peer: true },
+                              maxJobs: 16, noop: true, baseBin: '', peer: true, synced: false },
                       { jobs: 10, rounds: 1 });
   const ctx = await openContext();
   try {
     ctx.standin = await startStandin({ latencyMs: 0 });
     const oursEnv = { QUEL_MAX_INFLIGHT_IMAGES: String(o.inflight), QUEL_WORKER_MAX_JOBS: String(o.maxJobs) };
     const peerEnv = { PEER_CONCURRENCY: String(o.peerConcurrency), PEER_PG_POOL: String(o.peerPool) };
-    const ours = []; const peer = []; const base = [];
+    const syncedEnv = { ...oursEnv, QUEL_STORAGE_LOCAL_SYNC: 'true' };
+    const ours = []; const peer = []; const base = []; const synced = [];
     // --peer=false leaves the peer out (quick before/after runs with --base-bin).
-    const sides = ['ours', ...(o.baseBin ? ['base'] : []), ...(o.peer ? ['peer'] : [])];
+    const sides = ['ours', ...(o.synced ? ['synced'] : []), ...(o.baseBin ? ['base'] : []),
+                   ...(o.peer ? ['peer'] : [])];
     for (let round = 0; round < o.rounds; ++round) {
       // Each round rotates the order, so no side always runs first or last.
       const order = sides.map((_, i) => sides[(i + round) % sides.length]);
       for (const side of order) {
-        const r = await measured(ctx, side === 'base' ? 'ours' : side, o.jobs,
-                                 { env: side === 'peer' ? peerEnv : oursEnv, label: `${side}-${round}`,
+        const r = await measured(ctx, side === 'peer' ? 'peer' : 'ours', o.jobs,
+                                 { env: side === 'peer' ? peerEnv : side === 'synced' ? syncedEnv : oursEnv,
+                                   label: `${side}-${round}`,
                                    bin: side === 'base' ? o.baseBin : undefined });
-        ({ ours, peer, base })[side].push(r);
+        ({ ours, peer, base, synced })[side].push(r);
         console.error(`round ${round + 1} ${side}: ${fmt(r.ips, 0)} images/s, worker CPU ${fmt(r.workerMs, 2)} ms/image`);
       }
     }
@@ -67,7 +73,8 @@ async function main(argv) {
                     'peak RSS MB', 'peak threads', 'vs peer'];
     const peerMedian = o.peer ? median(peer.map((r) => r.ips)) : 0;
     console.log(`\n### Throughput: ${o.jobs} jobs x 4 images, stand-in at once, ${o.rounds} interleaved rounds\n`);
-    const rows = [row(`quel-worker (inflight ${o.inflight}, max_jobs ${o.maxJobs})`, ours, peerMedian)];
+    const rows = [row(`quel-worker (inflight ${o.inflight}, max_jobs ${o.maxJobs}, local_sync false)`, ours, peerMedian)];
+    if (o.synced) rows.push(row('quel-worker, local_sync true (the default)', synced, peerMedian));
     if (o.baseBin) rows.push(row(`quel-worker baseline (${o.baseBin})`, base, peerMedian));
     if (o.peer) rows.push(row(`BullMQ peer (concurrency ${o.peerConcurrency}, pool ${o.peerPool})`, peer, peerMedian));
     console.log(table(header, rows));
