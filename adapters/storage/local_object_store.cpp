@@ -140,7 +140,7 @@ private:
   int fd_;
 };
 
-// Counts a directory being made until its entry is synced (see put()).
+// Counts a directory being made until its entry is synced (sync_published).
 class in_progress {
 public:
   explicit in_progress(std::atomic<int>& count) : count_(count) {
