@@ -155,8 +155,8 @@ public:
   bool boolean(const std::string& key) const {
     auto& [text, origin] = at(key);
     if (text != "true" && text != "false")
-      throw config_error(key + " (" + env_name_of(key) + ") must be true or false, not \""
-                         + clip_text(text, max_id_chars) + "\" (" + origin + ")");
+      throw config_error(key + " = \"" + clip_text(text, max_id_chars) + "\" (" + origin
+                         + ") must be true or false");
     return text == "true";
   }
 
