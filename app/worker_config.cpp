@@ -433,7 +433,7 @@ worker_config worker_config::load(const std::map<std::string, std::string>& opti
     if (p != "all"
         && std::find(fault::crash_point_names().begin(), fault::crash_point_names().end(), p)
              == fault::crash_point_names().end())
-      throw config_error("faults.crash_points: unknown crash point "" + p + """);
+      throw config_error("faults.crash_points: unknown crash point \"" + p + "\"");
 
   std::string modules_text = c.modules_file.empty() ? std::string{embedded::modules_ini()}
                                                     : read_file("modules file", c.modules_file);
