@@ -170,6 +170,17 @@ public:
   void forget_mesh_node(const std::string& node);
   /// A clean stop: the node's address goes, so peers do not take it over.
   void leave_mesh(const std::string& node);
+  /// Replaces this worker's view of its generator nodes (address -> JSON
+  /// text, redis_keys::generator_view) and lets it expire after `ttl`
+  /// unless written again; adds the worker to redis_keys::generator_views.
+  void publish_generator_view(const std::string& node,
+                              const std::map<std::string, std::string>& view,
+                              std::chrono::milliseconds ttl);
+  /// Every worker's view of its generator nodes, by worker (sorted); workers
+  /// whose view expired are dropped from the set on the way.
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> generator_views();
+  /// A clean stop: this worker's view of its generator nodes goes.
+  void withdraw_generator_view(const std::string& node);
   /// A node (re)starting under its id: a takeover mark of its former life
   /// must not stop it from taking over others.
   void clear_takeover_mark(const std::string& node);
