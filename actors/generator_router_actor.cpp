@@ -319,8 +319,9 @@ std::map<std::string, std::string> generator_view(const generator_router_state& 
                           {"error", error.empty()
                                       ? json(nullptr)
                                       : json(clip_text(error, max_upstream_chars))},
-                          {"capacity", n.capacity},
-                          {"load", n.load},
+                          // Unknown (null) until the node's first hello.
+                          {"capacity", n.was_up ? json(n.capacity) : json(nullptr)},
+                          {"load", n.was_up ? json(n.load) : json(nullptr)},
                           {"in_flight", n.in_flight.size()},
                           {"dispatched", n.dispatched},
                           {"redispatched", n.redispatched},

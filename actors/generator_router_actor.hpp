@@ -98,7 +98,7 @@ std::string generator_node_state(const router_node& n);
 
 /// The router's view for `status`: address -> JSON text with `address`,
 /// `node` (null until greeted), `state`, `error`, `capacity`, `load` (as
-/// the node last reported it), `in_flight` (this worker's calls there),
+/// the node last reported them; null until greeted), `in_flight` (this worker's calls there),
 /// `dispatched`, `redispatched`, `last_reply_ms` (Unix ms; null: never).
 std::map<std::string, std::string> generator_view(const generator_router_state& st);
 

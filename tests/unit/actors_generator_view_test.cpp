@@ -32,6 +32,8 @@ TEST_CASE("a generator node's state and error in the router's view", "[generator
   CHECK(e["node"].is_null());
   CHECK(e["error"].is_null());
   CHECK(e["last_reply_ms"].is_null());
+  CHECK(e["capacity"].is_null());  // unknown until its first hello
+  CHECK(e["load"].is_null());
 
   // Lost after it was up: down with the reason, until the reconnect fails.
   node.was_up = true;
