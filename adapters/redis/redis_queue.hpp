@@ -144,7 +144,8 @@ public:
   // quel:mesh:addr:<node> (its host:port, expiring like a lease),
   // quel:mesh:nodes (set), quel:mesh:takeover:<node> (who took it over),
   // quel:mesh:view:<node> (hash: peer -> JSON, its view of its peers for
-  // `status`, expiring like the address).
+  // `status`, expiring like the address); a worker's view of its generator
+  // nodes in redis_keys::generator_view and generator_views.
 
   /// Publishes this node's mesh address for `ttl` (renewed every tick).
   void advertise_mesh(const std::string& node, const std::string& address,

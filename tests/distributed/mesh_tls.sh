@@ -268,6 +268,9 @@ echo "status --json: g $(generator_field "$ip_g:7500" state) capacity" \
 [ "$(generator_field "$ip_g:7500" capacity)" = 4 ] || fail "status: g's capacity is not 4"
 [ "$(generator_field "$ip_gr:7500" state)" = unreachable ] || fail "status: gr is not unreachable"
 [ "$(generator_field "$ip_gr:7500" node)" = None ] || fail "status: gr has a node id (greeted?)"
+echo "status --json on a, mesh.generators:"
+echo "$status_json" | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["mesh"]["generators"], indent=2))' \
+  | sed 's/^/  /'
 echo "status (text) on a:"
 ip netns exec "$ns_a" "$bin" status | sed -n '/^generator node/,/^dead letters/p' | sed '$d' \
   | sed 's/^/  /'
