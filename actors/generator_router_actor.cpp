@@ -2,10 +2,13 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "actors/mesh_actor.hpp"
 #include "actors/mesh_node_actor.hpp"
 #include "actors/mesh_transport.hpp"
 #include "common/log.hpp"
+#include "common/log_text.hpp"
 #include "messages/errors.hpp"
 
 namespace quel {
@@ -29,7 +32,9 @@ bool any_up(const generator_router_state& st) {
                      [](const router_node& n) { return static_cast<bool>(n.handle); });
 }
 
-void note_problem(router_node& n, const std::string& what, const std::string& problem) {
+void note_problem(router_node& n, const std::string& what, const std::string& problem,
+                  bool refused = false) {
+  n.refused = refused;
   if (n.last_problem == problem)
     return;
   n.last_problem = problem;
@@ -90,6 +95,7 @@ void send_to(self_ptr self, int index, uint64_t id) {
         auto& node = st.nodes[index];
         node.capacity = status.capacity;
         node.load = status.load;
+        node.last_reply = std::chrono::system_clock::now();
         auto i = st.calls.find(id);
         if (i == st.calls.end() || i->second.attempt != attempt)
           return drain(self);  // answered elsewhere already (re-dispatched)
@@ -184,6 +190,8 @@ void lost(self_ptr self, int index, const std::string& reason) {
   node.in_flight.clear();
   node.load = 0;
   node.last_problem.clear();
+  node.refused = false;
+  node.lost_reason = reason;
   // Oldest first, ahead of calls that never left.
   for (auto i = moved.rbegin(); i != moved.rend(); ++i)
     if (st.calls.count(*i) > 0) {
@@ -213,14 +221,18 @@ void greet(self_ptr self, int index, generator_node_actor handle) {
             log::error("Refused a generator node",
                        {{"address", node.address}, {"node", reply.node_id}, {"reason", why}});
           node.last_problem = why;
+          node.refused = true;
           return;
         }
         node.capacity = status->capacity;
         node.load = status->load;
+        node.last_reply = std::chrono::system_clock::now();
         if (!node.handle) {
           node.handle = handle;
           node.node_id = reply.node_id;
+          node.was_up = true;
           node.last_problem.clear();
+          node.refused = false;
           st.warned_no_node = false;
           self->monitor(handle);
           log::info("Generator node up", {{"node", reply.node_id}, {"address", node.address},
@@ -234,7 +246,8 @@ void greet(self_ptr self, int index, generator_node_actor handle) {
         node.greeting = false;
         // A refusal (version mismatch) carries the node's reason.
         if (!node.handle)
-          note_problem(node, "Generator node refused the hello", self->system().render(err));
+          note_problem(node, "Generator node refused the hello", self->system().render(err),
+                       true);
       });
 }
 
@@ -255,9 +268,22 @@ void connect(self_ptr self, int index) {
     });
 }
 
+/// Hands the view to the detached writer, one write at a time: if Redis is
+/// slow, ticks skip instead of piling writes up in its mailbox.
+void publish_view(self_ptr self) {
+  auto& st = self->state;
+  if (!st.views || st.publishing)
+    return;
+  st.publishing = true;
+  self->request(st.views, caf::infinite, gen_view_atom::value, generator_view(st))
+    .then([self](bool) { self->state.publishing = false; },
+          [self](const caf::error&) { self->state.publishing = false; });
+}
+
 void on_tick(self_ptr self) {
   auto& st = self->state;
   self->delayed_send(self, st.settings.retry_interval, gen_tick_atom::value);
+  publish_view(self);
   for (int i = 0; i < static_cast<int>(st.nodes.size()); ++i) {
     auto& node = st.nodes[i];
     if (!node.handle && !node.connecting && !node.greeting)
@@ -268,6 +294,42 @@ void on_tick(self_ptr self) {
 }
 
 } // namespace
+
+std::string generator_node_state(const router_node& n) {
+  if (n.handle)
+    return "up";
+  if (!n.last_problem.empty())
+    return n.refused ? "refused" : "unreachable";
+  return n.was_up ? "down" : "connecting";
+}
+
+std::map<std::string, std::string> generator_view(const generator_router_state& st) {
+  using json = nlohmann::json;
+  std::map<std::string, std::string> out;
+  for (auto& n : st.nodes) {
+    auto state = generator_node_state(n);
+    auto error = !n.last_problem.empty() ? n.last_problem
+                 : state == "down"      ? n.lost_reason
+                                        : std::string{};
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                n.last_reply.time_since_epoch()).count();
+    out[n.address] = json{{"address", n.address},
+                          {"node", n.node_id.empty() ? json(nullptr) : json(n.node_id)},
+                          {"state", state},
+                          {"error", error.empty()
+                                      ? json(nullptr)
+                                      : json(clip_text(error, max_upstream_chars))},
+                          // Unknown (null) until the node's first hello.
+                          {"capacity", n.was_up ? json(n.capacity) : json(nullptr)},
+                          {"load", n.was_up ? json(n.load) : json(nullptr)},
+                          {"in_flight", n.in_flight.size()},
+                          {"dispatched", n.dispatched},
+                          {"redispatched", n.redispatched},
+                          {"last_reply_ms", ms == 0 ? json(nullptr) : json(ms)}}
+                       .dump();
+  }
+  return out;
+}
 
 int pick_generator_node(const std::vector<router_node>& nodes) {
   int best = -1;
@@ -286,8 +348,14 @@ int pick_generator_node(const std::vector<router_node>& nodes) {
 generator_router_actor::behavior_type
 generator_router_impl(generator_router_actor::stateful_pointer<generator_router_state> self,
                       mesh_settings settings, mesh_hello own, actor_pool<generate_actor> local,
-                      std::chrono::milliseconds call_timeout) {
+                      std::chrono::milliseconds call_timeout, generator_view_actor views) {
   auto& st = self->state;
+  st.views = std::move(views);
+  if (st.views)
+    self->attach_functor([views = st.views] {
+      // The writer deletes the view as it exits: a clean stop leaves none.
+      caf::anon_send_exit(views, caf::exit_reason::user_shutdown);
+    });
   st.settings = std::move(settings);
   st.own = std::move(own);
   st.local = std::move(local);
@@ -324,7 +392,7 @@ generator_router_impl(generator_router_actor::stateful_pointer<generator_router_
       for (auto& n : st.nodes)
         out.nodes.push_back({n.address, n.node_id, static_cast<bool>(n.handle), n.capacity,
                              n.load, static_cast<int32_t>(n.in_flight.size()), n.dispatched,
-                             n.redispatched});
+                             n.redispatched, generator_node_state(n)});
       out.local_calls = st.local_calls;
       out.waiting = static_cast<int32_t>(st.waiting.size());
       return out;

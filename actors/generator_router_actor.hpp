@@ -47,6 +47,11 @@ struct router_node {
   int64_t dispatched = 0;
   int64_t redispatched = 0;
   std::string last_problem;      // logged once until it changes
+  bool refused = false;          // last_problem is a refused hello, not a dead link
+  bool was_up = false;           // greeted at least once
+  std::string lost_reason;       // why it was last lost
+  /// Its last reply (hello or image), for `status`; epoch 0: never.
+  std::chrono::system_clock::time_point last_reply{};
 };
 
 struct router_call {
@@ -68,15 +73,34 @@ struct generator_router_state {
   uint64_t next_id = 1;
   int64_t local_calls = 0;
   bool warned_no_node = false;
+  /// Writes the view below to Redis each tick (null: nobody asked).
+  generator_view_actor views;
+  bool publishing = false;       // a write is in flight: never queue a second
 };
 
 /// `local`: the worker's own generate actors (the fallback). `call_timeout`
 /// bounds one remote call as a backstop only (loss is noticed by the
-/// monitor); make it longer than generator.timeout.
+/// monitor); make it longer than generator.timeout. `views`, when set
+/// (null in tests of the routing alone), gets generator_view() every
+/// mesh.retry_interval and is ended with the router.
 generator_router_actor::behavior_type
 generator_router_impl(generator_router_actor::stateful_pointer<generator_router_state> self,
                       mesh_settings settings, mesh_hello own, actor_pool<generate_actor> local,
-                      std::chrono::milliseconds call_timeout);
+                      std::chrono::milliseconds call_timeout,
+                      generator_view_actor views);
+
+/// How `status` names a node's state: `up` (connected, greeted, monitored),
+/// `connecting` (never greeted yet, no failure yet), `down` (lost; the
+/// reconnect has not failed yet), `unreachable` (the last connect failed:
+/// nothing listening, a TLS refusal, a timeout), `refused` (its hello was
+/// refused: another protocol version, or no generator node).
+std::string generator_node_state(const router_node& n);
+
+/// The router's view for `status`: address -> JSON text with `address`,
+/// `node` (null until greeted), `state`, `error`, `capacity`, `load` (as
+/// the node last reported them; null until greeted), `in_flight` (this worker's calls there),
+/// `dispatched`, `redispatched`, `last_reply_ms` (Unix ms; null: never).
+std::map<std::string, std::string> generator_view(const generator_router_state& st);
 
 /// Of `nodes`, the index of the one with the most free capacity for one
 /// more call (ties: fewer calls of this worker there, then the first);

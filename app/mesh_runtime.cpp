@@ -3,6 +3,7 @@
 #include <caf/io/middleman.hpp>
 
 #include "actors/generator_router_actor.hpp"
+#include "actors/generator_view_actor.hpp"
 #include "actors/mesh_actor.hpp"
 #include "actors/mesh_node_actor.hpp"
 #include "actors/mesh_registry_actor.hpp"
@@ -18,7 +19,8 @@ void configure_mesh(caf::actor_system_config& cfg, const mesh_settings& m) {
 
 actor_pool<generate_actor> route_model_calls(caf::actor_system& sys, const worker_config& c,
                                              actor_pool<generate_actor> local,
-                                             generator_router_actor& router) {
+                                             generator_router_actor& router,
+                                             const redis_endpoint& endpoint) {
   if (c.mesh.generators.empty())
     return local;
   mesh_hello own;
@@ -29,7 +31,10 @@ actor_pool<generate_actor> route_model_calls(caf::actor_system& sys, const worke
   // mesh.connection_timeout, a slow model call ends by generator.timeout
   // on the node.
   auto call_timeout = c.generator_timeout * 2 + c.mesh.connection_timeout * 2;
-  router = sys.spawn(generator_router_impl, c.mesh, own, local, call_timeout);
+  auto views = sys.spawn<caf::detached>(generator_view_impl,
+                                        std::make_shared<redis_queue>(endpoint),
+                                        c.settings.node_id, c.settings.lease_ttl);
+  router = sys.spawn(generator_router_impl, c.mesh, own, local, call_timeout, views);
   log::info("Model calls go to generator nodes",
             {{"generators", std::to_string(c.mesh.generators.size())},
              {"fallback", c.mesh.generator_fallback_local ? "local" : "wait"}});

@@ -19,11 +19,14 @@ void configure_mesh(caf::actor_system_config& cfg, const mesh_settings& m);
 
 /// The generate actor the model gate forwards to: `local` itself without
 /// mesh.generators, else a router over the generator nodes with `local` as
-/// its fallback (generator_router_actor.hpp). `router` is set when one was
-/// spawned (the caller stops it).
+/// its fallback (generator_router_actor.hpp), whose view of the nodes a
+/// detached writer puts in Redis for `status` (generator_view_actor.hpp;
+/// it ends with the router). `router` is set when one was spawned (the
+/// caller stops it).
 actor_pool<generate_actor> route_model_calls(caf::actor_system& sys, const worker_config& c,
                                              actor_pool<generate_actor> local,
-                                             generator_router_actor& router);
+                                             generator_router_actor& router,
+                                             const redis_endpoint& endpoint);
 
 struct mesh_actors {
   mesh_node_actor node;

@@ -91,6 +91,25 @@ void print_text(const json& doc) {
     }
   }
 
+  // Generator nodes, as each worker's router sees them (one line per
+  // worker and node: each worker has its own link and its own calls there).
+  auto& generators = mesh["generators"];
+  if (!generators.empty()) {
+    std::printf("\n%-22s %-16s %-16s %-12s %8s %9s %5s %11s\n", "generator node", "node id",
+                "seen by", "state", "capacity", "in flight", "load", "last reply");
+    auto num = [](const json& v) { return v.is_number() ? v.dump() : std::string{"-"}; };
+    for (auto& g : generators) {
+      auto& ago = g["last_reply_seconds_ago"];
+      std::string seen = ago.is_number() ? fmt::duration(ago.get<double>()) + " ago" : "never";
+      std::printf("%-22s %-16s %-16s %-12s %8s %9s %5s %11s\n", str(g["address"]).c_str(),
+                  str(g["node"]).c_str(), str(g["observer"]).c_str(), str(g["state"]).c_str(),
+                  num(g["capacity"]).c_str(), num(g["in_flight"]).c_str(),
+                  num(g["load"]).c_str(), seen.c_str());
+      if (g["error"].is_string())
+        std::printf("  %s\n", str(g["error"]).c_str());
+    }
+  }
+
   auto& dead = doc["dead_letters"];
   std::printf("\ndead letters (%s): %lld\n", str(dead["list"]).c_str(),
               dead["count"].get<long long>());

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <vector>
 
 #include "adapters/postgres/pg_job_admin.hpp"
 #include "adapters/redis/redis_queue.hpp"
@@ -48,6 +49,52 @@ std::pair<int, int> stage_progress(const job_view& j) {
   return {done, static_cast<int>(stages.size())};
 }
 
+/// Generator nodes as each worker's router sees them (quel:mesh:generators:
+/// <worker>, rewritten every mesh.retry_interval, expiring after
+/// worker.lease_ttl). Not merged: a node that several workers use has one
+/// entry per worker, since each worker has its own connection to it, its
+/// own calls there and its own idea of its state. Sorted by address, then
+/// by worker, so the entries of one node stand together.
+json generator_nodes_document(redis_queue& redis) {
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch()).count();
+  auto text = [](const json& v, size_t limit = max_id_chars) {
+    return v.is_string() ? json(shown(v.get<std::string>(), limit)) : json(nullptr);
+  };
+  auto number = [](const json& v) { return v.is_number_integer() ? v : json(nullptr); };
+  std::vector<json> out;
+  for (auto& [observer, view] : redis.generator_views())
+    for (auto& [address, entry] : view) {
+      auto e = json::parse(entry, nullptr, false);
+      if (!e.is_object())
+        continue;
+      json g;
+      g["observer"] = shown(observer);
+      g["address"] = shown(address);
+      g["node"] = text(e["node"]);
+      g["state"] = text(e["state"]);
+      g["error"] = text(e["error"], max_upstream_chars);
+      g["capacity"] = number(e["capacity"]);
+      g["in_flight"] = number(e["in_flight"]);
+      g["load"] = number(e["load"]);
+      g["dispatched"] = number(e["dispatched"]);
+      g["redispatched"] = number(e["redispatched"]);
+      g["last_reply"] = nullptr;
+      g["last_reply_seconds_ago"] = nullptr;
+      if (e["last_reply_ms"].is_number_integer()) {
+        auto ms = e["last_reply_ms"].get<int64_t>();
+        g["last_reply"] = utc_iso(std::chrono::system_clock::time_point{
+                                    std::chrono::milliseconds{ms}}, true);
+        g["last_reply_seconds_ago"] = std::max<int64_t>(0, now_ms - ms) / 1000.0;
+      }
+      out.push_back(std::move(g));
+    }
+  std::stable_sort(out.begin(), out.end(), [](const json& a, const json& b) {
+    return a["address"].get<std::string>() < b["address"].get<std::string>();
+  });
+  return json(out);
+}
+
 /// The mesh (docs/DISTRIBUTED.md): every advertised node, and each one's
 /// view of its peers as it last wrote it to Redis (quel:mesh:view:<node>,
 /// rewritten every mesh.retry_interval and expiring with the address).
@@ -84,7 +131,7 @@ json mesh_document(redis_queue& redis) {
       peers.push_back(p);
     }
   }
-  return {{"nodes", nodes}, {"peers", peers}};
+  return {{"nodes", nodes}, {"peers", peers}, {"generators", generator_nodes_document(redis)}};
 }
 
 } // namespace

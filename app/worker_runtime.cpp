@@ -226,7 +226,8 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   // With mesh.generators, behind the gate (so the limit counts each call
   // once) a router sends the calls to generator nodes.
   generator_router_actor generator_router;
-  auto model_calls = route_model_calls(sys, c, media.generators, generator_router);
+  auto model_calls = route_model_calls(sys, c, media.generators, generator_router,
+                                       endpoint);
   auto model_gate = sys.spawn(model_gate_impl, model_calls, limiter, metrics);
   images.generators = actor_pool<generate_actor>({model_gate});
   stages.image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,7 @@ struct generator_node_view {
   int32_t in_flight = 0;     // calls this worker has there now
   int64_t dispatched = 0;    // calls sent there since the start
   int64_t redispatched = 0;  // its calls sent elsewhere after it was lost
+  std::string state;         // as `status` shows it (generator_node_state)
 };
 
 struct router_snapshot {
@@ -67,6 +69,13 @@ using generator_router_actor = caf::typed_actor<
   caf::replies_to<generate_atom, generation_request>::with<generated_image>,
   caf::replies_to<router_atom>::with<router_snapshot>,
   caf::reacts_to<gen_tick_atom>>;
+
+/// The worker's view of its generator nodes goes to Redis for `status`
+/// through a detached writer (actors/generator_view_actor.hpp): the router
+/// is cooperative and must not block on hiredis. Local only.
+using gen_view_atom = caf::atom_constant<caf::atom("genview")>;
+using generator_view_actor = caf::typed_actor<
+  caf::replies_to<gen_view_atom, std::map<std::string, std::string>>::with<bool>>;
 
 /// The category of the refusal of a full generator node: not a model
 /// failure (a worker sends the call elsewhere or waits), so it is not a

@@ -33,6 +33,13 @@ struct redis_keys {
   static std::string paused();
   /// Present while a cancel of the job is requested (`quel-worker cancel`).
   static std::string cancel(const std::string& job_id);
+  /// A worker's view of its generator nodes for `status` (hash: node
+  /// address -> JSON), quel:mesh:generators:<node>; expires with
+  /// worker.lease_ttl unless rewritten, deleted on a clean stop.
+  static std::string generator_view(const std::string& node);
+  /// Set of workers that wrote such a view, quel:mesh:generator_views
+  /// (renewed with each view; readers drop members whose view expired).
+  static std::string generator_views();
 };
 
 /// The port to the queues, processing lists and node leases. One instance

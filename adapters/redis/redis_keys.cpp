@@ -29,4 +29,12 @@ std::string redis_keys::cancel(const std::string& job_id) {
   return "quel:cancel:" + job_id;
 }
 
+std::string redis_keys::generator_view(const std::string& node) {
+  return "quel:mesh:generators:" + node;
+}
+
+std::string redis_keys::generator_views() {
+  return "quel:mesh:generator_views";
+}
+
 } // namespace quel

@@ -116,6 +116,56 @@ std::map<std::string, std::string> redis_queue::mesh_view(const std::string& nod
   return out;
 }
 
+void redis_queue::publish_generator_view(const std::string& node,
+                                         const std::map<std::string, std::string>& view,
+                                         std::chrono::milliseconds ttl) {
+  auto ttl_ms = std::to_string(std::max<int64_t>(ttl.count(), 1));
+  auto key = redis_keys::generator_view(node);
+  // Replaced whole in one transaction, like the mesh view. The set of
+  // writers expires with the last writer's view, so nothing outlives them.
+  std::vector<std::vector<std::string>> cmds{{"MULTI"}, {"DEL", key}};
+  if (!view.empty()) {
+    std::vector<std::string> hset{"HSET", key};
+    for (auto& [address, entry] : view) {
+      hset.push_back(address);
+      hset.push_back(entry);
+    }
+    cmds.push_back(std::move(hset));
+    cmds.push_back({"PEXPIRE", key, ttl_ms});
+    cmds.push_back({"SADD", redis_keys::generator_views(), node});
+    cmds.push_back({"PEXPIRE", redis_keys::generator_views(), ttl_ms});
+  }
+  cmds.push_back({"EXEC"});
+  pipeline(cmds);
+}
+
+std::vector<std::pair<std::string, std::map<std::string, std::string>>>
+redis_queue::generator_views() {
+  auto set = command({"SMEMBERS", redis_keys::generator_views()});
+  std::vector<std::string> nodes;
+  for (size_t i = 0; i < set->elements; ++i)
+    nodes.emplace_back(set->element[i]->str, set->element[i]->len);
+  std::sort(nodes.begin(), nodes.end());
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> out;
+  for (auto& node : nodes) {
+    auto r = command({"HGETALL", redis_keys::generator_view(node)});
+    std::map<std::string, std::string> view;
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+      view.emplace(std::string(r->element[i]->str, r->element[i]->len),
+                   std::string(r->element[i + 1]->str, r->element[i + 1]->len));
+    if (view.empty())
+      command({"SREM", redis_keys::generator_views(), node});  // its view expired
+    else
+      out.emplace_back(node, std::move(view));
+  }
+  return out;
+}
+
+void redis_queue::withdraw_generator_view(const std::string& node) {
+  pipeline({{"DEL", redis_keys::generator_view(node)},
+            {"SREM", redis_keys::generator_views(), node}});
+}
+
 void redis_queue::forget_mesh_node(const std::string& node) {
   pipeline({{"DEL", addr_key(node)},
             {"DEL", view_key(node)},

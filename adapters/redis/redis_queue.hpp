@@ -144,7 +144,8 @@ public:
   // quel:mesh:addr:<node> (its host:port, expiring like a lease),
   // quel:mesh:nodes (set), quel:mesh:takeover:<node> (who took it over),
   // quel:mesh:view:<node> (hash: peer -> JSON, its view of its peers for
-  // `status`, expiring like the address).
+  // `status`, expiring like the address); a worker's view of its generator
+  // nodes in redis_keys::generator_view and generator_views.
 
   /// Publishes this node's mesh address for `ttl` (renewed every tick).
   void advertise_mesh(const std::string& node, const std::string& address,
@@ -170,6 +171,17 @@ public:
   void forget_mesh_node(const std::string& node);
   /// A clean stop: the node's address goes, so peers do not take it over.
   void leave_mesh(const std::string& node);
+  /// Replaces this worker's view of its generator nodes (address -> JSON
+  /// text, redis_keys::generator_view) and lets it expire after `ttl`
+  /// unless written again; adds the worker to redis_keys::generator_views.
+  void publish_generator_view(const std::string& node,
+                              const std::map<std::string, std::string>& view,
+                              std::chrono::milliseconds ttl);
+  /// Every worker's view of its generator nodes, by worker (sorted); workers
+  /// whose view expired are dropped from the set on the way.
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> generator_views();
+  /// A clean stop: this worker's view of its generator nodes goes.
+  void withdraw_generator_view(const std::string& node);
   /// A node (re)starting under its id: a takeover mark of its former life
   /// must not stop it from taking over others.
   void clear_takeover_mark(const std::string& node);

@@ -22,22 +22,29 @@
 #      none of them ever becomes a peer of a or b, `status --json` shows
 #      them unreachable from their side and never up on a's; the link between
 #      a and b never drops meanwhile; both stop;
-#   3. jobs on a and b over TLS; b is SIGKILLed: a claims its jobs within 1 s.
-# After 3: every job completed, no image made twice, credits exact, storage
-# objects = images, nothing left in a processing list.
+#   3. jobs on a and b over TLS; b is SIGKILLed: a claims its jobs within 1 s;
+#   4. generator nodes over TLS: `serve-generator` refuses a partial or
+#      unusable TLS configuration like `run`; g (a certificate of the test's
+#      CA) and gr (one of the other CA) run `serve-generator` with mutual
+#      TLS; a restarts with mesh.generators = g, gr: its image work lands on g
+#      (counted in g's log), gr never gets a call and a logs why ("Generator
+#      node unreachable"), `status --json` shows g up with its capacity and
+#      gr unreachable with the error.
+# After 3 and 4: every job completed, no image made twice, credits exact,
+# storage objects = images, nothing left in a processing list.
 # Exit 77 (skipped) only when namespaces cannot be created.
 set -euo pipefail
 
 bin=${1:?usage: mesh_tls.sh QUEL_WORKER_BINARY}
 bin=$(readlink -f "$bin")
 command -v openssl >/dev/null || { echo "FAILED: the openssl CLI is not installed" >&2; exit 1; }
-cluster_tag=qt$$ cluster_net=10.231.78 cluster_hosts="a b 0r 0p"
+cluster_tag=qt$$ cluster_net=10.231.78 cluster_hosts="a b 0r 0p g gr"
 # shellcheck source=lib/cluster.sh
 . "$(dirname "$0")/lib/cluster.sh"
 
 certs=$work/certs
-"$root/tests/distributed/make_mesh_certs.sh" "$certs" ca a b
-"$root/tests/distributed/make_mesh_certs.sh" "$certs" other 0r
+"$root/tests/distributed/make_mesh_certs.sh" "$certs" ca a b g
+"$root/tests/distributed/make_mesh_certs.sh" "$certs" other 0r gr
 # b's key is encrypted: CAF gets its passphrase (openssl.passphrase) from
 # QUEL_MESH_TLS_KEY_PASSPHRASE.
 b_pass=mesh-b-key-$$-passphrase
@@ -185,5 +192,93 @@ check_census "sigkill over TLS"
 
 kill -TERM "$pid_a" 2>/dev/null || true
 wait "$pid_a" 2>/dev/null || true
+
+# ---- scenario 4: generator nodes over mutual TLS
+t4=$(now_ms)
+# serve-generator loads its configuration like `run`, TLS checks included
+# (check_mesh_security): a partial set and a key without its passphrase are
+# refused before anything listens.
+refuses_config() {  # refuses_config WHAT EXPECTED VAR=value...
+  local what=$1 expected=$2 out; shift 2
+  if out=$(ip netns exec "$ns_g" env QUEL_NODE_ID=gen-check QUEL_MESH_LISTEN="$ip_g:7501" "$@" \
+             timeout 10 "$bin" serve-generator 2>&1); then
+    fail "serve-generator started with $what"
+  fi
+  echo "$out" | grep -q "$expected" || fail "serve-generator with $what did not say \"$expected\": $out"
+  echo "  serve-generator with $what: $(echo "$out" | grep -m 1 "$expected")"
+}
+refuses_config "a certificate but no key or CA" "mesh.tls_key" \
+  QUEL_MESH_TLS_CERTIFICATE="$certs/g.crt"
+refuses_config "an encrypted key without its passphrase" "QUEL_MESH_TLS_KEY_PASSPHRASE" \
+  QUEL_MESH_TLS_CERTIFICATE="$certs/b.crt" QUEL_MESH_TLS_KEY="$certs/b.enc.key" \
+  QUEL_MESH_TLS_CA="$certs/ca.crt"
+refuses_config "plain mode on a non-loopback address" "not a loopback address"
+echo "RESULT tls generators: serve-generator refuses a partial or unusable TLS configuration"
+
+start_generator() {  # start_generator HOST CA -> pid in $gen_pid, log in $gen_log
+  local host=$1 ns_var=ns_$1 ip_var=ip_$1
+  gen_log=$work/generator-$host.log
+  # shellcheck disable=SC2046
+  ip netns exec "${!ns_var}" env QUEL_NODE_ID="gen-$host" QUEL_MESH_LISTEN="${!ip_var}:7500" \
+    QUEL_GENERATOR_LOCAL_LATENCY_MS=800 QUEL_GENERATOR_CONCURRENCY=4 $(tls_env "$host" "$2") \
+    "$bin" serve-generator >"$gen_log" 2>&1 &
+  gen_pid=$!
+  pids+=("$gen_pid")
+  echo "started generator node $host (pid $gen_pid, log $gen_log)"
+}
+start_generator g ca; pid_g=$gen_pid; log_g=$gen_log
+start_generator gr other; pid_gr=$gen_pid; log_gr=$gen_log
+published() { grep -q 'Generator node published' "$1"; }
+wait_for 20 "generator node g to publish" published "$log_g"
+wait_for 20 "generator node gr to publish" published "$log_gr"
+grep 'Generator node published' "$log_g" | grep -q 'transport=mutual TLS' \
+  || fail "generator node g does not say it uses mutual TLS"
+# shellcheck disable=SC2046
+start_worker a $(tls_env a ca) QUEL_MESH_GENERATORS="$ip_g:7500,$ip_gr:7500"
+pid_a=$worker_pid; log_a=$worker_log
+generator_up() { grep 'Generator node up' "$log_a" | grep -qE "node=gen-g( |$)"; }
+gr_refused() { grep 'Generator node unreachable' "$log_a" | grep -q "address=$ip_gr:7500"; }
+wait_for 30 "worker a to greet generator node g over TLS" generator_up
+wait_for 30 "worker a to log the refusal of generator node gr" gr_refused
+echo "refusal logged by worker a: $(grep -m 1 'Generator node unreachable' "$log_a")"
+served() { grep -c 'Generated an image for a worker' "$1" 2>/dev/null || true; }
+before=$(sql -c "SELECT count(*) FROM quel_worker_image")
+add_jobs 8
+check_census "generator nodes over TLS"
+made=$(( $(sql -c "SELECT count(*) FROM quel_worker_image") - before ))
+on_g=$(served "$log_g") on_gr=$(served "$log_gr")
+echo "RESULT tls generators: $made images made; model calls on g: $on_g, on gr (other CA): $on_gr"
+[ "$on_g" -ge "$made" ] || fail "only $on_g of $made model calls ran on generator node g"
+[ "$on_gr" = 0 ] || fail "generator node gr (another CA) got $on_gr calls"
+if grep 'Generator node up' "$log_a" | grep -q 'node=gen-gr'; then
+  fail "worker a greeted generator node gr, whose certificate another CA signed"
+fi
+read_status
+generator_field() {  # generator_field ADDRESS FIELD: as worker mesh-a sees it
+  echo "$status_json" | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+print(next((g[sys.argv[2]] for g in doc["mesh"]["generators"]
+            if g["observer"] == "mesh-a" and g["address"] == sys.argv[1]), "absent"))' "$1" "$2"
+}
+echo "status --json: g $(generator_field "$ip_g:7500" state) capacity" \
+     "$(generator_field "$ip_g:7500" capacity), gr $(generator_field "$ip_gr:7500" state):" \
+     "$(generator_field "$ip_gr:7500" error)"
+[ "$(generator_field "$ip_g:7500" state)" = up ] || fail "status: g is not up"
+[ "$(generator_field "$ip_g:7500" capacity)" = 4 ] || fail "status: g's capacity is not 4"
+[ "$(generator_field "$ip_gr:7500" state)" = unreachable ] || fail "status: gr is not unreachable"
+[ "$(generator_field "$ip_gr:7500" node)" = None ] || fail "status: gr has a node id (greeted?)"
+echo "status --json on a, mesh.generators:"
+echo "$status_json" | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["mesh"]["generators"], indent=2))' \
+  | sed 's/^/  /'
+echo "status (text) on a:"
+ip netns exec "$ns_a" "$bin" status | sed -n '/^generator node/,/^dead letters/p' | sed '$d' \
+  | sed 's/^/  /'
+kill -TERM "$pid_a" "$pid_g" "$pid_gr" 2>/dev/null || true
+wait "$pid_a" "$pid_g" "$pid_gr" 2>/dev/null || true
+[ -z "$(rcli --scan --pattern 'quel:mesh:generators:*')" ] \
+  || fail "the generator view of worker a outlived its clean stop"
+echo "RESULT tls generators: scenario took $(( $(now_ms) - t4 )) ms"
 echo "PASSED: mutual TLS (${protocol:-?} ${cipher:-?}); untrusted and plain nodes refused;" \
-     "sigkill over TLS noticed ${kill_seen} ms, jobs running again ${kill_ms} ms"
+     "sigkill over TLS noticed ${kill_seen} ms, jobs running again ${kill_ms} ms;" \
+     "generator node over TLS served $on_g calls, the one of another CA none"

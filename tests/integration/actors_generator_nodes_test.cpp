@@ -177,7 +177,7 @@ struct worker_side {
     router = net.sys->spawn(generator_router_impl, m, own,
                             actor_pool<generate_actor>(
                               {caf::actor_cast<generate_actor>(local_model)}),
-                            std::chrono::milliseconds(30000));
+                            std::chrono::milliseconds(30000), generator_view_actor{});
   }
   ~worker_side() {
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);

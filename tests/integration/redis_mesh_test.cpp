@@ -102,3 +102,40 @@ TEST_CASE("a node's view of its peers is replaced whole, expires, and goes with 
   q.forget_mesh_node("node-b");
   CHECK(r.keys("quel:mesh:view:*").empty());
 }
+
+TEST_CASE("a worker's view of its generator nodes is replaced whole, listed, expires, and goes "
+          "with a clean stop",
+          "[redis][mesh][status][generator_nodes]") {
+  QUEL_REQUIRE_TEST_REDIS();
+  test_redis r;
+  auto q = make_queue();
+  q.publish_generator_view("worker-b", {{"10.0.0.21:7500", R"({"state":"up"})"}}, 10s);
+  q.publish_generator_view("worker-a", {{"10.0.0.21:7500", R"({"state":"up"})"},
+                                        {"10.0.0.22:7500", R"({"state":"connecting"})"}},
+                           10s);
+  auto views = q.generator_views();
+  REQUIRE(views.size() == 2);
+  CHECK(views[0].first == "worker-a");  // sorted by worker
+  CHECK(views[0].second.size() == 2);
+  CHECK(views[1].second.at("10.0.0.21:7500") == R"({"state":"up"})");
+  auto ttl = r.pttl("quel:mesh:generators:worker-a");
+  CHECK(ttl > 0);
+  CHECK(ttl <= 10000);
+  // The set of writers expires too, so nothing outlives the workers.
+  CHECK(r.pttl("quel:mesh:generator_views") > 0);
+  // Replaced whole: a node no longer in the view drops out.
+  q.publish_generator_view("worker-a", {{"10.0.0.22:7500", R"({"state":"up"})"}}, 10s);
+  views = q.generator_views();
+  REQUIRE(views.size() == 2);
+  CHECK(views[0].second.size() == 1);
+  CHECK(views[0].second.count("10.0.0.22:7500") == 1);
+  // A view that expired (here: one that is gone) is dropped from the set.
+  r.command({"DEL", "quel:mesh:generators:worker-b"});
+  views = q.generator_views();
+  REQUIRE(views.size() == 1);
+  CHECK(views[0].first == "worker-a");
+  // A clean stop removes the view and the worker from the set.
+  q.withdraw_generator_view("worker-a");
+  CHECK(q.generator_views().empty());
+  CHECK(r.keys("quel:mesh:*").empty());
+}
