@@ -21,117 +21,13 @@ set -euo pipefail
 
 bin=${1:?usage: generator_failover.sh QUEL_WORKER_BINARY}
 bin=$(readlink -f "$bin")
-root=$(cd "$(dirname "$0")/../.." && pwd)
-
-skip() { echo "SKIPPED: $*"; exit 77; }
-fail() { echo "FAILED: $*" >&2; exit 1; }
-
-[ "$(id -u)" = 0 ] || skip "needs root to create network namespaces"
-command -v ip >/dev/null || skip "iproute2 (ip) is not installed"
-command -v redis-server >/dev/null || fail "redis-server not found"
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-[ -n "$pg_bin" ] || fail "PostgreSQL server binaries not found"
-
 script_start=$(date +%s%3N)
-tag=qg$$                      # short: interface names have at most 15 characters
-ns_db=${tag}db ns_a=${tag}a ns_b=${tag}b ns_g1=${tag}g1 ns_g2=${tag}g2
-net=10.231.78
-ip_db=$net.1 ip_a=$net.11 ip_b=$net.12 ip_g1=$net.21 ip_g2=$net.22
-hosts="a b g1 g2"
-work=$(mktemp -d "${TMPDIR:-/tmp}/quel-gen.XXXXXX")
-chmod 755 "$work"
-pids=()
-
-cleanup() {
-  local status=$?
-  set +e
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  if [ -f "$work/pg/data/postmaster.pid" ]; then
-    ip netns exec "$ns_db" runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg/data" \
-      -m immediate -w stop >/dev/null 2>&1
-  fi
-  [ -f "$work/redis.pid" ] && kill -9 "$(cat "$work/redis.pid")" 2>/dev/null
-  for ns in "$ns_a" "$ns_b" "$ns_g1" "$ns_g2" "$ns_db"; do ip netns del "$ns" 2>/dev/null; done
-  if [ "$status" != 0 ] && [ "$status" != 77 ]; then
-    for f in "$work"/*.log; do
-      [ -f "$f" ] || continue
-      echo "---- last lines of $f"; tail -n 40 "$f"
-    done
-  fi
-  if [ -z "${QUEL_MESH_KEEP:-}" ]; then rm -rf "$work"; else echo "kept $work"; fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ip netns add "$ns_db" 2>/dev/null || skip "cannot create network namespaces here"
-ip -n "$ns_db" link add br0 type bridge
-ip -n "$ns_db" addr add "$ip_db/24" dev br0
-ip -n "$ns_db" link set lo up
-ip -n "$ns_db" link set br0 up
-for host in $hosts; do
-  ns_var=ns_$host ip_var=ip_$host
-  ns=${!ns_var}
-  ip netns add "$ns"
-  ip link add "${tag}$host" type veth peer name "${tag}${host}p"
-  ip link set "${tag}$host" netns "$ns"
-  ip link set "${tag}${host}p" netns "$ns_db"
-  ip -n "$ns_db" link set "${tag}${host}p" master br0 up
-  ip -n "$ns" addr add "${!ip_var}/24" dev "${tag}$host"
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set "${tag}$host" up
-done
-in_db() { ip netns exec "$ns_db" "$@"; }
-
-# ---- services in the db namespace
-in_db redis-server --bind "$ip_db" --port 6379 --save '' --appendonly no --daemonize yes \
-  --pidfile "$work/redis.pid" --logfile "$work/redis-server.log" --protected-mode no
-mkdir -p "$work/pg" && chown postgres: "$work/pg" && chmod 700 "$work/pg"
-runuser -u postgres -- "$pg_bin/initdb" -D "$work/pg/data" -U postgres -A trust --no-sync \
-  -E UTF8 >"$work/initdb.txt" 2>&1
-echo "host all all $net.0/24 trust" >>"$work/pg/data/pg_hba.conf"
-in_db runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/server.txt" -w \
-  -o "-c listen_addresses=$ip_db -p 5432 -k $work/pg -c fsync=off -c max_connections=200" \
-  start >/dev/null
-redis_url=redis://$ip_db:6379/0
-db_url=postgresql://postgres@$ip_db:5432/postgres
-sql() { in_db psql "$db_url" -v ON_ERROR_STOP=1 -qAtX "$@"; }
-rcli() { in_db redis-cli -h "$ip_db" -p 6379 "$@"; }
-for _ in $(seq 50); do rcli ping >/dev/null 2>&1 && break; sleep 0.1; done
-
-storage=$work/storage
-export QUEL_REDIS_URL=$redis_url QUEL_DATABASE_URL=$db_url
-export QUEL_STORAGE=local QUEL_STORAGE_DIR=$storage QUEL_GENERATOR=local
-export QUEL_HTTP_ADDR=off QUEL_CREDITS_PER_IMAGE=1
-export QUEL_WORKER_MAX_JOBS=32 QUEL_MAX_INFLIGHT_IMAGES=64
-export QUEL_RETRY_BASE_MS=100 QUEL_RETRY_CAP_MS=1000
-export QUEL_MESH_INSECURE=true
-export QUEL_MESH_HEARTBEAT_INTERVAL=0.25 QUEL_MESH_CONNECTION_TIMEOUT=1.5
-export QUEL_MESH_RETRY_INTERVAL=0.5
-unset QUEL_CONFIG QUEL_NODE_ID QUEL_MESH_LISTEN QUEL_MESH_GENERATORS || true
-
-sql -f "$root/scripts/sql/production_schema.sql" >/dev/null
-ip netns exec "$ns_a" "$bin" migrate >"$work/migrate.txt" 2>&1 || fail "migrate failed"
-
-# One small input image (a valid 8x8 PNG) for every job.
-mkdir -p "$storage/images/inputs"
-python3 - "$storage/images/inputs/gen.png" <<'PY'
-import struct, sys, zlib
-w = h = 8
-rows = b"".join(b"\x00" + b"".join(bytes([x * 30, y * 30, 128]) for x in range(w)) for y in range(h))
-def chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-       + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-open(sys.argv[1], "wb").write(png)
-PY
-input_size=$(stat -c %s "$storage/images/inputs/gen.png")
-input_id=$(sql -c "INSERT INTO quel_attach (attach_file_path, attach_file_type, attach_file_size)
-                   VALUES ('inputs/gen.png', 'image/png', $input_size) RETURNING attach_id")
-start_credit=1000000
-org=$(sql -c "INSERT INTO quel_organization (org_name, org_credit)
-              VALUES ('gen-org', $start_credit) RETURNING org_id")
+# Hosts a, b (workers) and g1, g2 (generator nodes): 10.231.78.11 to .14.
+cluster_tag=qg$$ cluster_net=10.231.78 cluster_hosts="a b g1 g2"
+# shellcheck source=lib/cluster.sh
+. "$(dirname "$0")/lib/cluster.sh"
+# Generator nodes listen on namespace addresses, not loopback, in plain mode.
+export QUEL_MESH_INSECURE=true QUEL_MESH_RETRY_INTERVAL=0.5
 
 quantity=2
 # Adds N jobs of `quantity` images each (one statement) and pushes them.
@@ -289,7 +185,7 @@ wait_for 60 "g1 (restarted) to serve images" serves_at_least "$log_g1b" $((base_
 wait_for 60 "g2 to serve images" serves_at_least "$log_g2" $((base_g2 + 4))
 wait_for 60 "20 more images committed" committed_at_least $((before + 20))
 t0=$(now_ms)
-ip -n "$ns_g2" link set "${tag}g2" down
+ip -n "$ns_g2" link set "${cluster_tag}g2" down
 echo "partition of generator node g2 at $t0"
 for w in a b; do
   wait_for 10 "worker $w to notice g2 lost" at_least_in 'Generator node lost' 2 "$work/worker-$w.log"
@@ -299,7 +195,7 @@ part_b=$(seen_after "$t0" 'Generator node lost' "$work/worker-b.log")
 moved=$(grep -h 'Generator node lost' "$work"/worker-*.log | grep 'gen-g2' | grep -o 'in_flight=[0-9]*' | paste -sd' ' -)
 echo "RESULT generator partition: noticed by worker a after ${part_a} ms, by worker b after ${part_b} ms; calls sent to g1: $moved"
 sleep 1
-ip -n "$ns_g2" link set "${tag}g2" up
+ip -n "$ns_g2" link set "${cluster_tag}g2" up
 t1=$(now_ms)
 echo "link of generator node g2 restored at $t1"
 for w in a b; do
