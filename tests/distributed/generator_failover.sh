@@ -71,17 +71,6 @@ start_worker() {
   echo "started worker $host (pid $worker_pid, log $log)"
 }
 
-now_ms() { date +%s%3N; }
-
-wait_for() {
-  local seconds=$1 what=$2; shift 2
-  local deadline=$(( $(now_ms) + seconds * 1000 ))
-  until "$@"; do
-    [ "$(now_ms)" -lt "$deadline" ] || fail "timed out after ${seconds}s waiting for $what"
-    sleep 0.05
-  done
-}
-
 served() { grep -c 'Generated an image for a worker' "$@" 2>/dev/null | awk -F: '{s += $NF} END {print s + 0}'; }
 serves_at_least() { [ "$(served "$1")" -ge "$2" ]; }
 images_committed() { sql -c "SELECT count(*) FROM quel_worker_image"; }
@@ -98,44 +87,6 @@ seen_after() {
     if [ "$ms" -ge "$t0" ]; then echo $((ms - t0)); return; fi
   done < <(grep "$pattern" "$log")
   echo "?"
-}
-
-all_finished() {
-  [ "$(sql -c "SELECT count(*) FROM quel_production_jobs
-               WHERE job_status NOT IN ('completed', 'failed')")" = 0 ]
-}
-
-check_census() {
-  local scenario=$1
-  wait_for 90 "every job finished ($scenario)" all_finished
-  local total images dup bad credit logs objects stuck processing_jobs
-  total=$(sql -c "SELECT count(*) FROM quel_production_jobs")
-  images=$(images_committed)
-  dup=$(sql -c "SELECT count(*) FROM (SELECT 1 FROM quel_worker_image
-                 GROUP BY job_id, stage_index, image_index HAVING count(*) > 1) d")
-  bad=$(sql -c "SELECT count(*) FROM quel_production_jobs j
-                 WHERE j.job_status <> 'completed' OR j.completed_images <> $quantity
-                    OR jsonb_array_length(j.generated_attach_ids) <> $quantity
-                    OR (SELECT count(*) FROM quel_worker_image i WHERE i.job_id = j.job_id) <> $quantity")
-  processing_jobs=$(sql -c "SELECT count(*) FROM quel_production_jobs WHERE job_status = 'processing'")
-  credit=$(sql -c "SELECT org_credit FROM quel_organization WHERE org_id = '$org'")
-  logs=$(sql -c "SELECT count(*) FROM quel_credit_log WHERE org_id = '$org'")
-  objects=$(find "$storage/images" -type f -not -path '*/inputs/*' | wc -l)
-  stuck=0
-  for key in $(rcli --scan --pattern 'quel:processing:*'); do
-    stuck=$((stuck + $(rcli LLEN "$key")))
-  done
-  echo "census after $scenario: jobs=$total images=$images duplicates=$dup wrong_jobs=$bad" \
-       "processing=$processing_jobs credit=$credit (expected $((start_credit - images)))" \
-       "credit_log=$logs objects=$objects processing_ids=$stuck queued=$(rcli LLEN jobs:queue)"
-  [ "$dup" = 0 ] || fail "$scenario: an image was made twice"
-  [ "$bad" = 0 ] || fail "$scenario: $bad jobs not completed with exactly $quantity images"
-  [ "$processing_jobs" = 0 ] || fail "$scenario: $processing_jobs jobs stuck processing"
-  [ "$images" = $((total * quantity)) ] || fail "$scenario: $images images for $total jobs"
-  [ "$credit" = $((start_credit - images)) ] || fail "$scenario: credits are not exact"
-  [ "$logs" = "$images" ] || fail "$scenario: $logs credit log rows for $images images"
-  [ "$objects" = "$images" ] || fail "$scenario: $objects storage objects for $images images"
-  [ "$stuck" = 0 ] || fail "$scenario: $stuck ids left in processing lists"
 }
 
 # ---- scenario 1: both generator nodes serve; g1 is SIGKILLed mid-run

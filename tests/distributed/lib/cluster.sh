@@ -224,7 +224,7 @@ all_finished() {
 check_census() {
   local scenario=$1
   wait_for 90 "every job finished ($scenario)" all_finished
-  local total images dup bad credit logs objects stuck
+  local total images dup bad credit logs objects stuck processing_jobs
   total=$(sql -c "SELECT count(*) FROM quel_production_jobs")
   images=$(sql -c "SELECT count(*) FROM quel_worker_image")
   dup=$(sql -c "SELECT count(*) FROM (SELECT 1 FROM quel_worker_image
@@ -233,6 +233,7 @@ check_census() {
                  WHERE j.job_status <> 'completed' OR j.completed_images <> $quantity
                     OR jsonb_array_length(j.generated_attach_ids) <> $quantity
                     OR (SELECT count(*) FROM quel_worker_image i WHERE i.job_id = j.job_id) <> $quantity")
+  processing_jobs=$(sql -c "SELECT count(*) FROM quel_production_jobs WHERE job_status = 'processing'")
   credit=$(sql -c "SELECT org_credit FROM quel_organization WHERE org_id = '$org'")
   logs=$(sql -c "SELECT count(*) FROM quel_credit_log WHERE org_id = '$org'")
   objects=$(find "$storage/images" -type f -not -path '*/inputs/*' | wc -l)
@@ -241,10 +242,11 @@ check_census() {
     stuck=$((stuck + $(rcli LLEN "$key")))
   done
   echo "census after $scenario: jobs=$total images=$images duplicates=$dup wrong_jobs=$bad" \
-       "credit=$credit (expected $((start_credit - images))) credit_log=$logs" \
-       "objects=$objects processing_ids=$stuck queued=$(rcli LLEN jobs:queue)"
+       "processing=$processing_jobs credit=$credit (expected $((start_credit - images)))" \
+       "credit_log=$logs objects=$objects processing_ids=$stuck queued=$(rcli LLEN jobs:queue)"
   [ "$dup" = 0 ] || fail "$scenario: an image was made twice"
   [ "$bad" = 0 ] || fail "$scenario: $bad jobs not completed with exactly $quantity images"
+  [ "$processing_jobs" = 0 ] || fail "$scenario: $processing_jobs jobs stuck processing"
   [ "$images" = $((total * quantity)) ] || fail "$scenario: $images images for $total jobs"
   [ "$credit" = $((start_credit - images)) ] || fail "$scenario: credits are not exact"
   [ "$logs" = "$images" ] || fail "$scenario: $logs credit log rows for $images images"
