@@ -11,32 +11,13 @@
 #include <thread>
 
 #include "tests/integration/worker_http_support.hpp"
+#include "tests/integration/worker_status_support.hpp"
 #include "tests/support/test_redis.hpp"
 
 using namespace quel::test;
 using json = nlohmann::json;
 
 namespace {
-
-bool eventually(const std::function<bool()>& done,
-                std::chrono::milliseconds limit = std::chrono::seconds{30}) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
-
-json status_json(worker_harness& h) {
-  auto r = h.run_worker({"status", "--json"}, {}, std::chrono::seconds{30});
-  INFO("status stderr: " << r.err);
-  REQUIRE(r.exit_code == 0);
-  auto doc = json::parse(r.out, nullptr, false);
-  REQUIRE(doc.is_object());
-  return doc;
-}
 
 /// The entry where `observer` describes `peer`; null when there is none.
 json peer_entry(const json& doc, const std::string& observer, const std::string& peer) {

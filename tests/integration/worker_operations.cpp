@@ -11,23 +11,12 @@
 
 #include "tests/integration/worker_checks.hpp"
 #include "tests/integration/worker_http_support.hpp"
+#include "tests/integration/worker_status_support.hpp"
 
 using namespace quel::test;
 using json = nlohmann::json;
 
 namespace {
-
-/// Polls `done` every 100 ms for up to `limit`; true when it held.
-bool eventually(const std::function<bool()>& done,
-                std::chrono::milliseconds limit = std::chrono::seconds{30}) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
 
 /// A worker that makes one image at a time, slowly enough to be watched.
 env_map slow_env(worker_harness& h, const std::string& node, int latency_ms) {
@@ -35,17 +24,6 @@ env_map slow_env(worker_harness& h, const std::string& node, int latency_ms) {
                        {"QUEL_HTTP_ADDR", "off"},
                        {"QUEL_MAX_INFLIGHT_IMAGES", "1"},
                        {"QUEL_GENERATOR_LOCAL_LATENCY_MS", std::to_string(latency_ms)}});
-}
-
-json status_json(worker_harness& h, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args{"status", "--json"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  auto r = h.run_worker(args, {}, std::chrono::seconds{30});
-  INFO("status stderr: " << r.err);
-  REQUIRE(r.exit_code == 0);
-  auto doc = json::parse(r.out, nullptr, false);
-  REQUIRE(doc.is_object());
-  return doc;
 }
 
 /// A job of `stages` stages of `per_stage` images each on a fresh org.
