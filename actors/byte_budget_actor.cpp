@@ -12,32 +12,41 @@ void hand_out(self_ptr self) {
   auto& st = self->state;
   while (!st.waiting.empty()) {
     auto& head = st.waiting.front();
-    bool fits = st.used + head.bytes <= st.capacity;
-    bool alone = st.used == 0;  // larger than the budget: admitted by itself
-    if (!fits && !alone)
-      return;
+    if (!st.budget->try_admit(head.bytes))
+      break;
     auto w = std::move(head);
     st.waiting.pop_front();
-    st.used += w.bytes;
     st.held[w.who] += w.bytes;
     w.promise.deliver(w.bytes);
   }
+  st.budget->admissions_waiting(!st.waiting.empty());
 }
 
 } // namespace
 
 byte_budget_actor::behavior_type
-byte_budget_actor_impl(self_ptr self, int64_t capacity) {
-  self->state.capacity = capacity;
+byte_budget_actor_impl(self_ptr self, std::shared_ptr<byte_budget> budget) {
+  self->state.budget = std::move(budget);
+  // Replies give bytes back on other threads; the budget then sends `run`.
+  // A weak reference: the budget outlives this actor in the engines' hands.
+  caf::weak_actor_ptr weak{self->ctrl()};
+  self->state.budget->on_admission_room([weak] {
+    if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(weak))
+      caf::anon_send(caf::actor_cast<byte_budget_actor>(strong), run_atom::value);
+  });
+  self->attach_functor([budget = self->state.budget] {
+    budget->on_admission_room(nullptr);
+  });
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
-    if (auto i = st.held.find(dm.source); i != st.held.end()) {
-      st.used -= i->second;
-      st.held.erase(i);
-    }
     st.waiting.erase(std::remove_if(st.waiting.begin(), st.waiting.end(),
                                     [&](const auto& w) { return w.who == dm.source; }),
                      st.waiting.end());
+    if (auto i = st.held.find(dm.source); i != st.held.end()) {
+      auto bytes = i->second;
+      st.held.erase(i);
+      st.budget->release(bytes);
+    }
     hand_out(self);
   });
   return {
@@ -61,10 +70,11 @@ byte_budget_actor_impl(self_ptr self, int64_t capacity) {
         return;  // not ours to give back
       auto n = std::clamp<int64_t>(bytes, 0, i->second);
       i->second -= n;
-      st.used -= n;
+      st.budget->release(n);  // wakes this actor with `run` if others wait
       hand_out(self);
     },
-    [self](caf::get_atom) -> int64_t { return self->state.used; },
+    [self](run_atom) { hand_out(self); },
+    [self](caf::get_atom) -> int64_t { return self->state.budget->used(); },
   };
 }
 

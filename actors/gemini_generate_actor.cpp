@@ -86,6 +86,7 @@ gemini_generate_actor_impl(generate_actor::pointer self, gemini_settings setting
       http_request call;
       try {
         call = make_gemini_request(settings, request);  // base64 of the inputs
+        call.reply_bytes = request.reply_bytes;
       } catch (...) {
         auto err = failure_from_exception(std::current_exception());
         log::job_warn(request.image.job_id.str(), "Gemini request not sent: " + reason_of(err));

@@ -24,12 +24,26 @@ struct attempt {
   std::string key;
   std::string mime;
   blob waiting_upload;  // stored once the lease is known to be held again
+  /// The image's bytes in the worker's byte budget: the model reply as it
+  /// arrives, then the image made from it, until this actor ends.
+  std::shared_ptr<reply_reservation> held_bytes;
 
   const image_identity& image() const { return task.image; }
   const std::string& job() const { return task.image.job_id.str(); }
 };
 
 using attempt_ptr = std::shared_ptr<attempt>;
+
+/// Counts `size` bytes of this image in the byte budget at once (bytes that
+/// are in memory already: a reply from a generator node or the local
+/// generator, an image kept or reused from storage).
+void hold_in_budget(const attempt_ptr& a, size_t size) {
+  if (!a->ctx->reply_budget)
+    return;
+  if (!a->held_bytes)
+    a->held_bytes = std::make_shared<reply_reservation>(a->ctx->reply_budget);
+  a->held_bytes->cover(static_cast<int64_t>(size));
+}
 
 void observe_storage(const attempt_ptr& a, const char* operation, const char* outcome,
                      std::chrono::steady_clock::time_point sent) {
@@ -115,6 +129,7 @@ void generate(self_ptr self, const attempt_ptr& a) {
                             {"image", std::to_string(t.image.image_index)}};
   if (!t.generated.empty()) {
     log::job_info(a->job(), "Uploading the image an earlier attempt generated", fields);
+    hold_in_budget(a, t.generated.size());
     return store(self, a, t.generated);
   }
   generation_request req;
@@ -123,15 +138,20 @@ void generate(self_ptr self, const attempt_ptr& a) {
   req.inputs = t.inputs;
   req.aspect_ratio = t.aspect_ratio;
   req.format = a->ctx->format;
+  if (a->ctx->reply_budget) {
+    a->held_bytes = std::make_shared<reply_reservation>(a->ctx->reply_budget);
+    req.reply_bytes = a->held_bytes;
+  }
   log::job_info(a->job(), "Calling Gemini API", fields);
   self->request(a->ctx->generators.next(), caf::infinite, generate_atom::value,
                 std::move(req))
     .then(
       [self, a](generated_image& image) {
         fault::crash_point("after_generate");
+        hold_in_budget(a, image.bytes.size());
         store(self, a, std::move(image.bytes));
       },
-          [self, a](caf::error& err) { fail(self, a, std::move(err)); });
+      [self, a](caf::error& err) { fail(self, a, std::move(err)); });
 }
 
 // After a crash between upload and commit the object is already stored
@@ -149,6 +169,7 @@ void reuse_or_generate(self_ptr self, const attempt_ptr& a) {
                       int64_t{1} << 40)
           .then(
             [self, a](blob& bytes) {
+              hold_in_budget(a, bytes.size());
               log::job_info(a->job(), "Reusing stored image: " + a->key);
               commit(self, a, std::move(bytes));
             },
@@ -171,6 +192,9 @@ image_actor::behavior_type image_actor_impl(image_actor::pointer self,
   a->key = output_key(a->job(), a->image().stage_index, a->image().image_index,
                       extension_of(a->ctx->format));
   classify_escaped_exceptions(self);
+  // However the actor ends, the image's bytes go back to the budget then,
+  // not whenever the last continuation holding `a` is dropped.
+  self->attach_functor([a] { a->held_bytes.reset(); });
   // The stage has held this image's credits before spawning it.
   if (a->task.resumed)
     reuse_or_generate(self, a);

@@ -110,9 +110,10 @@ const char* const cancelled_reason = "cancelled";
 
 void fetch_input(self_ptr self, size_t n);
 
-/// Bytes one image of this stage reserves: its inputs (as fetched, or their
-/// caps before the first fetch), the request text held in memory (the base64
-/// of the inputs is streamed, never held) and the reply cap.
+/// Bytes one image of this stage reserves before it starts: its inputs (as
+/// fetched, or their caps before the first fetch) and the request text held
+/// in memory (the base64 of the inputs is streamed, never held). The reply
+/// is counted as it arrives (image_context::reply_budget).
 int64_t image_cost(self_ptr self) {
   auto& st = self->state;
   const auto& ctx = *st.ctx;
@@ -131,7 +132,7 @@ int64_t image_cost(self_ptr self) {
   }
   auto text = gemini_request_size(st.plan.prompt, st.plan.aspect_ratio,
                                   std::vector<int64_t>(st.plan.inputs.size(), 0));
-  return inputs + text + ctx.max_reply_bytes;
+  return inputs + text;
 }
 
 void give_back(self_ptr self, int index) {

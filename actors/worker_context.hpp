@@ -7,6 +7,7 @@
 
 #include "actors/actor_pool.hpp"
 #include "common/backoff.hpp"
+#include "common/byte_budget.hpp"
 #include "actors/worker_metrics.hpp"
 #include "domain/image_format.hpp"
 #include "domain/job_spec.hpp"
@@ -49,6 +50,9 @@ struct image_context {
   actor_pool<fetch_actor> fetchers;
   actor_pool<store_actor> storers;
   actor_pool<generate_actor> generators;
+  /// The byte budget (worker.max_inflight_bytes) that model replies are
+  /// counted in as they arrive; null: replies are not counted (tests).
+  std::shared_ptr<byte_budget> reply_budget;
   std::shared_ptr<worker_metrics> metrics;
 };
 
@@ -59,12 +63,12 @@ struct stage_context {
   backoff_policy image_retry = worker_settings{}.image_retry;
   int64_t max_input_bytes = job_limits{}.max_input_bytes;
   slots_actor image_slots;
-  /// The byte budget of image work in flight (worker.max_inflight_bytes).
+  /// Admissions to the byte budget of image work in flight
+  /// (worker.max_inflight_bytes): what an image holds before it starts.
   byte_budget_actor image_bytes;
   /// The largest request the model accepts (0: no limit, the local
-  /// generator) and the reply cap, which every image reserves.
+  /// generator).
   int64_t max_request_bytes = 0;
-  int64_t max_reply_bytes = gemini_max_reply_bytes;
   std::shared_ptr<worker_metrics> metrics;
   image_context images;
 };

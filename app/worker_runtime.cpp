@@ -231,11 +231,15 @@ bool run_actor_system(const worker_config& c, const redis_endpoint& endpoint,
   auto model_gate = sys.spawn(model_gate_impl, model_calls, limiter, metrics);
   images.generators = actor_pool<generate_actor>({model_gate});
   stages.image_slots = sys.spawn(slots_actor_impl, c.max_inflight_images);
-  stages.image_bytes = sys.spawn(byte_budget_actor_impl, c.max_inflight_bytes);
-  // Only Gemini limits the request; both generators reserve the reply cap
-  // (the local one's output is an image of the same size class).
+  // One budget for what images hold before they start (the admissions,
+  // in arrival order) and for model replies as they arrive. One reply cap
+  // is kept back from admissions so that a paused reply can always finish.
+  auto in_flight_bytes = std::make_shared<byte_budget>(c.max_inflight_bytes,
+                                                          gemini_max_reply_bytes);
+  stages.image_bytes = sys.spawn(byte_budget_actor_impl, in_flight_bytes);
+  images.reply_budget = in_flight_bytes;
+  // Only Gemini limits the request.
   stages.max_request_bytes = c.generator_backend == "gemini" ? gemini_max_request_bytes : 0;
-  stages.max_reply_bytes = gemini_max_reply_bytes;
   auto redis_ops = sys.spawn<caf::detached>(redis_ops_impl,
                                             std::make_shared<redis_queue>(endpoint),
                                             metrics, give_up);

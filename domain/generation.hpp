@@ -1,10 +1,12 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/blob.hpp"
+#include "common/byte_budget.hpp"
 #include "domain/image_format.hpp"
 #include "domain/image_identity.hpp"
 
@@ -27,6 +29,10 @@ struct generation_request {
   std::vector<generation_input> inputs;
   std::optional<std::string> aspect_ratio;  // e.g. "3:4"
   output_format format = output_format::webp;
+  /// Where the reply's bytes are counted as they arrive (the worker's byte
+  /// budget). Local only: it is not sent to a generator node (wire_types.hpp
+  /// leaves it out), whose reply the worker covers once it has arrived.
+  std::shared_ptr<reply_reservation> reply_bytes;
 };
 
 struct generated_image {

@@ -81,12 +81,15 @@ using slots_actor = caf::typed_actor<
   caf::replies_to<acquire_atom>::with<bool>,
   caf::reacts_to<release_atom>>;
 
-/// The byte budget of image work in flight (worker.max_inflight_bytes):
-/// `acquire n` is answered with n once n bytes are reserved; `release n`
-/// gives them back; `get` tells how many are held (tests, metrics).
+/// Admissions to the byte budget of image work in flight
+/// (worker.max_inflight_bytes): `acquire n` is answered with n once n bytes
+/// are reserved; `release n` gives them back; `run` is the budget's wake
+/// after model replies gave bytes back; `get` tells how many are held, by
+/// admissions and replies together (tests, metrics).
 using byte_budget_actor = caf::typed_actor<
   caf::replies_to<acquire_atom, int64_t>::with<int64_t>,
   caf::reacts_to<release_atom, int64_t>,
+  caf::reacts_to<run_atom>,
   caf::replies_to<caf::get_atom>::with<int64_t>>;
 
 /// Replaces members of a pool of I/O actors that die (pool_supervisor.hpp);

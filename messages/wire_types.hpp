@@ -79,6 +79,8 @@ typename Inspector::result_type inspect(Inspector& f, generation_input& x) {
            x.mime_type, x.bytes);
 }
 
+// reply_bytes stays out: it is the sending worker's budget, and a node's
+// reply is counted by the worker once it has arrived.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, generation_request& x) {
   bool has_ratio = x.aspect_ratio.has_value();

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <utility>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -55,18 +56,40 @@ std::string trim(std::string_view s) {
 
 } // namespace
 
+/// Set by the byte budget's waker (any thread) and read by the engine loop.
+/// `multi` is cleared when the engine goes, so a late wake does nothing.
+struct http_engine::budget_wakeup {
+  std::mutex mtx;
+  CURLM* multi = nullptr;
+  std::atomic<bool> room{false};
+
+  void wake() {
+    room.store(true);
+    std::lock_guard<std::mutex> guard(mtx);
+    if (multi != nullptr)
+      curl_multi_wakeup(multi);
+  }
+};
+
 struct http_engine::transfer {
   uint64_t id = 0;
+  http_engine* engine = nullptr;
   CURL* easy = nullptr;
   curl_slist* header_list = nullptr;
   http_request request;
   http_response response;
   callback done;
   bool too_large = false;
+  int64_t announced = -1;     // Content-Length, when the server sent one
   int64_t upload_offset = 0;  // next byte of request.stream to send
+  bool paused = false;        // for want of budget, until `wanted` fits
+  int64_t wanted = 0;
   char error[CURL_ERROR_SIZE] = {};
 
   ~transfer() {
+    // A transfer that ends paused must not keep admissions waiting.
+    if (request.reply_bytes)
+      request.reply_bytes->stop_waiting();
     if (easy != nullptr)
       curl_easy_cleanup(easy);
     if (header_list != nullptr)
@@ -82,10 +105,18 @@ struct http_engine::transfer {
     size_t len = size * n;
     // Returning less than `len` aborts the transfer at once, so an
     // oversized reply never sits in memory in full.
-    if (t->over_cap(static_cast<int64_t>(t->response.body.size() + len))) {
+    auto needed = static_cast<int64_t>(t->response.body.size() + len);
+    if (t->over_cap(needed)) {
       t->too_large = true;
       return 0;
     }
+    if (t->request.reply_bytes && needed > t->request.reply_bytes->held()
+        && !t->engine->reserve_reply(*t, needed))
+      return CURL_WRITEFUNC_PAUSE;  // libcurl keeps this part for the resume
+    // The announced size is allocated once, and only once it is held.
+    if (t->response.body.empty() && t->announced > static_cast<int64_t>(len)
+        && (!t->request.reply_bytes || t->request.reply_bytes->held() >= t->announced))
+      t->response.body.reserve(static_cast<size_t>(t->announced));
     t->response.body.append(data, len);
     return len;
   }
@@ -132,8 +163,7 @@ struct http_engine::transfer {
         t->too_large = true;
         return 0;
       }
-      if (announced > 0)
-        t->response.body.reserve(static_cast<size_t>(announced));
+      t->announced = announced;
     }
     t->response.headers.emplace_back(std::move(name), std::move(value));
     return len;
@@ -146,18 +176,79 @@ http_engine::http_engine(http_engine_options opts) : opts_(std::move(opts)) {
   if (multi_ == nullptr)
     throw std::runtime_error("curl_multi_init failed");
   curl_multi_setopt(as_multi(multi_), CURLMOPT_MAXCONNECTS, opts_.max_connections);
+  budget_wakeup_ = std::make_shared<budget_wakeup>();
+  budget_wakeup_->multi = as_multi(multi_);
+  waker_ = std::make_shared<const std::function<void()>>(
+    [wakeup = budget_wakeup_] { wakeup->wake(); });
 }
 
 http_engine::~http_engine() {
+  {
+    std::lock_guard<std::mutex> guard(budget_wakeup_->mtx);
+    budget_wakeup_->multi = nullptr;
+  }
   for (auto& entry : running_)
     curl_multi_remove_handle(as_multi(multi_), entry.second->easy);
   running_.clear();
   curl_multi_cleanup(as_multi(multi_));
 }
 
+namespace {
+
+// Without a Content-Length a reply is held in steps of this size, so a
+// multi-megabyte body takes the budget's lock a few times, not per packet.
+constexpr int64_t reply_step = 256 * 1024;
+
+} // namespace
+
+bool http_engine::reserve_reply(transfer& t, int64_t needed) {
+  auto& reservation = *t.request.reply_bytes;
+  int64_t step = t.announced > 0 ? t.announced : reservation.held() + reply_step;
+  if (t.request.max_response_bytes > 0)
+    step = std::min(step, t.request.max_response_bytes);
+  // The whole announced body (or the next step) if there is room; if not,
+  // just this part; if not even that, the transfer waits for a wake.
+  if (step > needed && reservation.try_grow_to(step, nullptr))
+    return true;
+  if (reservation.try_grow_to(needed, waker_))
+    return true;
+  t.paused = true;
+  t.wanted = needed;
+  paused_ids_.push_back(t.id);
+  paused_count_.fetch_add(1);
+  return false;
+}
+
+void http_engine::resume_paused() {
+  if (paused_ids_.empty())
+    return;
+  // Woken by a release, or once a second in case a wake was missed.
+  auto now = std::chrono::steady_clock::now();
+  if (!budget_wakeup_->room.exchange(false) && now < next_paused_check_)
+    return;
+  next_paused_check_ = now + std::chrono::seconds(1);
+  auto ids = std::exchange(paused_ids_, {});
+  for (auto id : ids) {
+    auto it = running_.find(id);
+    if (it == running_.end() || !it->second->paused) {
+      continue;  // finished or cancelled meanwhile
+    }
+    auto& t = *it->second;
+    if (!t.request.reply_bytes->try_grow_to(t.wanted, waker_)) {
+      paused_ids_.push_back(id);
+      continue;
+    }
+    t.paused = false;
+    paused_count_.fetch_sub(1);
+    // Delivers the kept part at once (and may pause the transfer again).
+    curl_easy_pause(t.easy, CURLPAUSE_CONT);
+  }
+}
+
 uint64_t http_engine::submit(http_request request, callback done) {
   auto t = std::make_unique<transfer>();
   t->id = next_id_.fetch_add(1);
+  t->engine = this;
   t->request = std::move(request);
   t->done = std::move(done);
   auto id = t->id;
@@ -192,6 +283,7 @@ void http_engine::cancel_all() {
 
 void http_engine::run_once(std::chrono::milliseconds max_wait) {
   apply_cancellations();
+  resume_paused();
   start_pending();
   int still_running = 0;
   curl_multi_perform(as_multi(multi_), &still_running);
@@ -206,6 +298,7 @@ void http_engine::run_once(std::chrono::milliseconds max_wait) {
     curl_multi_poll(as_multi(multi_), nullptr, 0, ms, nullptr);
   }
   apply_cancellations();
+  resume_paused();
   start_pending();
   curl_multi_perform(as_multi(multi_), &still_running);
   collect_finished();
@@ -390,6 +483,13 @@ void http_engine::collect_finished() {
 
 void http_engine::finish(transfer* t, http_response&& r) {
   in_flight_.fetch_sub(1);
+  if (t->paused) {
+    t->paused = false;
+    paused_count_.fetch_sub(1);
+  }
+  // The reservation keeps what the body holds, no step beyond it.
+  if (t->request.reply_bytes)
+    t->request.reply_bytes->shrink_to(static_cast<int64_t>(r.body.size()));
   auto done = std::move(t->done);
   if (!done)
     return;

@@ -29,6 +29,11 @@ struct http_engine_options {
 /// submit(), cancel(), cancel_all() and wakeup() may be called from any
 /// thread. Completion callbacks run on the engine thread, once per submitted
 /// request (also when cancelled), and may submit new requests.
+///
+/// A request with `reply_bytes` receives its body only as far as the byte
+/// budget holds it: a part that does not fit pauses that transfer
+/// (CURL_WRITEFUNC_PAUSE, so libcurl stops reading its socket) until the
+/// budget reports bytes back; the other transfers go on.
 class http_engine {
 public:
   using callback = std::function<void(http_response&&)>;
@@ -60,8 +65,15 @@ public:
   /// Ends every unfinished transfer with failure::cancelled.
   void cancel_all();
 
+  /// Transfers paused now for want of budget (tests, metrics).
+  size_t paused() const { return paused_count_.load(); }
+
 private:
   struct transfer;
+  struct budget_wakeup;
+
+  bool reserve_reply(transfer& t, int64_t needed);
+  void resume_paused();
 
   void start_pending();
   void apply_cancellations();
@@ -80,6 +92,13 @@ private:
 
   // Engine thread only.
   std::unordered_map<uint64_t, std::unique_ptr<transfer>> running_;
+  std::vector<uint64_t> paused_ids_;
+  std::atomic<size_t> paused_count_{0};
+  std::chrono::steady_clock::time_point next_paused_check_;
+
+  // How the budget wakes this engine; outlives it in the budget's lists.
+  std::shared_ptr<budget_wakeup> budget_wakeup_;
+  budget_waker waker_;
 };
 
 } // namespace quel

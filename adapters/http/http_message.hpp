@@ -10,6 +10,7 @@
 
 #include "common/blob.hpp"
 #include "common/body_source.hpp"
+#include "common/byte_budget.hpp"
 
 namespace quel {
 
@@ -30,6 +31,10 @@ struct http_request {
   std::chrono::milliseconds total_timeout{60000};
   // 0 = unlimited; checked on Content-Length and again while receiving.
   int64_t max_response_bytes = 64 * 1024 * 1024;
+  /// When set, the reply's body is held in this reservation of the byte
+  /// budget as it arrives, and the transfer pauses while the budget has no
+  /// room for the next part. After the call it holds the body's size.
+  std::shared_ptr<reply_reservation> reply_bytes;
 };
 
 /// Why a transfer produced no usable HTTP reply (an HTTP error status is not

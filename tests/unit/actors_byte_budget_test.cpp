@@ -6,6 +6,7 @@
 
 #include "actors/byte_budget_actor.hpp"
 #include "actors/stage_actor.hpp"
+#include "domain/model_request.hpp"
 #include "actors_fakes.hpp"
 
 using namespace quel;
@@ -63,7 +64,7 @@ stage_plan stage_with_input(int quantity) {
 
 TEST_CASE_METHOD(actor_fixture, "the byte budget admits in arrival order, big before small",
                  "[actors][budget]") {
-  auto budget = sys.spawn(byte_budget_actor_impl, int64_t{100});
+  auto budget = sys.spawn(byte_budget_actor_impl, std::make_shared<byte_budget>(100, 0));
   auto g = std::make_shared<grants>();
   auto a = sys.spawn(requester, budget, "a", g);
   auto b = sys.spawn(requester, budget, "b", g);
@@ -90,7 +91,7 @@ TEST_CASE_METHOD(actor_fixture, "the byte budget admits in arrival order, big be
 
 TEST_CASE_METHOD(actor_fixture, "a request larger than the whole budget runs alone",
                  "[actors][budget]") {
-  auto budget = sys.spawn(byte_budget_actor_impl, int64_t{100});
+  auto budget = sys.spawn(byte_budget_actor_impl, std::make_shared<byte_budget>(100, 0));
   auto g = std::make_shared<grants>();
   auto a = sys.spawn(requester, budget, "a", g);
   auto big = sys.spawn(requester, budget, "big", g);
@@ -118,7 +119,7 @@ TEST_CASE_METHOD(actor_fixture, "a request larger than the whole budget runs alo
 
 TEST_CASE_METHOD(actor_fixture, "a requester that dies gives its bytes back",
                  "[actors][budget]") {
-  auto budget = sys.spawn(byte_budget_actor_impl, int64_t{100});
+  auto budget = sys.spawn(byte_budget_actor_impl, std::make_shared<byte_budget>(100, 0));
   auto g = std::make_shared<grants>();
   auto a = sys.spawn(requester, budget, "a", g);
   auto b = sys.spawn(requester, budget, "b", g);
@@ -143,7 +144,7 @@ TEST_CASE_METHOD(actor_fixture, "a requester that dies gives its bytes back",
 
 TEST_CASE_METHOD(actor_fixture, "a release gives back at most what the sender holds",
                  "[actors][budget]") {
-  auto budget = sys.spawn(byte_budget_actor_impl, int64_t{100});
+  auto budget = sys.spawn(byte_budget_actor_impl, std::make_shared<byte_budget>(100, 0));
   auto g = std::make_shared<grants>();
   auto a = sys.spawn(requester, budget, "a", g);
   auto stranger = sys.spawn(requester, budget, "stranger", g);
@@ -163,7 +164,6 @@ TEST_CASE_METHOD(actor_fixture, "a release gives back at most what the sender ho
 
 TEST_CASE_METHOD(actor_fixture, "a stage reserves each image's cost and returns all of it",
                  "[actors][budget][stage]") {
-  stage_ctx.max_reply_bytes = 1000;
   auto sup = sys.spawn(recording_supervisor, s);
   sys.spawn(stage_actor_impl, stage_with_input(3), stage_context_of_job(), sup);
   run_all();
@@ -175,19 +175,26 @@ TEST_CASE_METHOD(actor_fixture, "a stage reserves each image's cost and returns 
   caf::anon_send(probe, caf::get_atom::value);
   sched.run();
   CHECK(g->used == 0);  // every image's reservation came back
+  INFO("each image held its inputs, the request text and its reply at once");
+  auto text = gemini_request_size("a prompt", std::nullopt, {0});
+  CHECK(image_budget->peak() >= static_cast<int64_t>(tiny_png().size()) + text
+                                  + static_cast<int64_t>(fake_generated_size));
   caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE_METHOD(actor_fixture, "a stage whose images do not fit the budget makes them one by one",
                  "[actors][budget][stage]") {
-  // Each image costs its input (a tiny PNG), the request's JSON text and the
-  // reply cap (1000):
-  // about 1200 bytes; a budget of 1500 holds one image, never two.
+  // Each image is admitted with its input (a tiny PNG) and the request's
+  // JSON text; a budget of one and a half of that holds one image, never
+  // two (its reply, 16 bytes, is counted as it arrives).
+  auto cost = static_cast<int64_t>(tiny_png().size())
+              + gemini_request_size("a prompt", std::nullopt, {0});
   caf::anon_send_exit(stage_ctx.image_bytes, caf::exit_reason::user_shutdown);
-  stage_ctx.image_bytes = sys.spawn(byte_budget_actor_impl, int64_t{1500});
-  stage_ctx.max_reply_bytes = 1000;
-  stage_ctx.max_input_bytes = 50;  // the cap reserved before the first fetch
+  image_budget = std::make_shared<byte_budget>(cost * 3 / 2, 0);
+  stage_ctx.image_bytes = sys.spawn(byte_budget_actor_impl, image_budget);
+  image_ctx.reply_budget = image_budget;
+  stage_ctx.max_input_bytes = cost;  // the cap reserved before the first fetch
   auto sup = sys.spawn(recording_supervisor, s);
   sys.spawn(stage_actor_impl, stage_with_input(3), stage_context_of_job(), sup);
   run_all();

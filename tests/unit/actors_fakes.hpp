@@ -74,6 +74,10 @@ inline blob tiny_png() {
   return blob{std::string(reinterpret_cast<const char*>(png), sizeof png)};
 }
 
+/// The size of the fake generator's image ("RIFF....WEBPfake": later
+/// stages take it as a WebP input).
+constexpr size_t fake_generated_size = 16;
+
 inline generate_actor::behavior_type fake_generator(script_ptr s) {
   return {
     [s](generate_atom, const generation_request&) -> caf::result<generated_image> {
@@ -261,6 +265,8 @@ struct actor_fixture {
   std::shared_ptr<job_context> ctx = std::make_shared<job_context>();
   stage_context& stage_ctx = ctx->stages;
   image_context& image_ctx = ctx->stages.images;
+  /// The byte budget of the stages' admissions and the images' replies.
+  std::shared_ptr<byte_budget> image_budget = std::make_shared<byte_budget>(int64_t{1} << 30, 0);
 
   static caf::actor_system_config& init(caf::actor_system_config& cfg) {
     cfg.set("scheduler.policy", caf::atom("testing"));
@@ -290,7 +296,8 @@ struct actor_fixture {
     image_ctx.storers = actor_pool<store_actor>{{sys.spawn(fake_storer, s)}};
     image_ctx.generators = actor_pool<generate_actor>{{sys.spawn(fake_generator, s)}};
     stage_ctx.image_slots = sys.spawn(slots_actor_impl, 4);
-    stage_ctx.image_bytes = sys.spawn(byte_budget_actor_impl, int64_t{1} << 30);
+    stage_ctx.image_bytes = sys.spawn(byte_budget_actor_impl, image_budget);
+    image_ctx.reply_budget = image_budget;
     ctx->redis = sys.spawn(fake_redis_ops, s);
   }
 
